@@ -1,0 +1,2 @@
+class SettingsError(ValueError):
+    """A setting is unknown or has a wrong value; the message names the key."""

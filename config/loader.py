@@ -1,0 +1,147 @@
+"""Build `Settings` from defaults < TOML file < TRACKWAY_* variables < command-line values."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from config.errors import SettingsError
+from config.settings import Settings
+
+ENV_PREFIX = "TRACKWAY_"
+# Variables that choose where settings come from rather than being settings themselves.
+ENV_NOT_SETTINGS = frozenset({"TRACKWAY_CONFIG"})
+
+
+def load_settings(
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """`overrides` maps dotted keys (`data`, `server.http`) to values from the command line."""
+    env = {} if env is None else env
+    if config_file is None and env.get("TRACKWAY_CONFIG"):
+        config_file = Path(env["TRACKWAY_CONFIG"])
+    tree: dict[str, Any] = _read_toml(config_file) if config_file else {}
+    for name, raw in env.items():
+        if name.startswith(ENV_PREFIX) and name not in ENV_NOT_SETTINGS:
+            _set_dotted(tree, _env_key(name), raw, f"${name}")
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(tree, key.split("."), value, key)
+    settings: Settings = _build(Settings, tree, "")
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise SettingsError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SettingsError(f"config file {path}: {e}") from None
+
+
+def _env_key(name: str) -> list[str]:
+    rest = name[len(ENV_PREFIX) :].lower()
+    sections = {name for name, tp in typing.get_type_hints(Settings).items() if _is_section(tp)}
+    head, _, tail = rest.partition("_")
+    if head in sections and tail:
+        return [head, tail]
+    return [rest]
+
+
+def _set_dotted(tree: dict[str, Any], path: list[str], value: Any, origin: str) -> None:
+    node = tree
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise SettingsError(f"{origin}: {part} is not a section")
+        node = child
+    node[path[-1]] = value
+
+
+def _is_section(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _build(cls: type[Any], values: Mapping[str, Any], prefix: str) -> Any:
+    if not isinstance(values, Mapping):
+        raise SettingsError(f"{prefix.rstrip('.')}: expected a table of settings")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise SettingsError(f"unknown setting: {prefix}{unknown[0]}")
+    kwargs: dict[str, Any] = {}
+    for name, raw in values.items():
+        key = prefix + name
+        tp = hints[name]
+        kwargs[name] = _build(tp, raw, key + ".") if _is_section(tp) else _coerce(tp, raw, key)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # pragma: no cover - guarded by the unknown-key check
+        raise SettingsError(str(e)) from None
+
+
+def _coerce(tp: Any, raw: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is str:
+        if isinstance(raw, str):
+            return raw
+    elif tp is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in (
+            "1",
+            "true",
+            "yes",
+            "on",
+            "0",
+            "false",
+            "no",
+            "off",
+        ):
+            return raw.lower() in ("1", "true", "yes", "on")
+    elif tp is int:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+            return int(raw)
+    elif tp is float:
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            return float(raw)
+        if isinstance(raw, str):
+            try:
+                return float(raw)
+            except ValueError:
+                pass
+    elif tp is Path:
+        if isinstance(raw, str | Path):
+            return Path(raw)
+    elif origin is tuple:
+        items = [s.strip() for s in raw.split(",") if s.strip()] if isinstance(raw, str) else raw
+        if isinstance(items, list | tuple) and all(isinstance(s, str) for s in items):
+            return tuple(items)
+    elif origin is dict:
+        if isinstance(raw, Mapping) and all(isinstance(v, str) for v in raw.values()):
+            return {str(k): v for k, v in raw.items()}
+    elif origin in (typing.Union, types.UnionType):
+        return raw
+    raise SettingsError(f"{key}: expected {_describe(tp)}, got {raw!r}")
+
+
+def _describe(tp: Any) -> str:
+    if typing.get_origin(tp) is tuple:
+        return "a list of strings"
+    if typing.get_origin(tp) is dict:
+        return "a table of strings"
+    return {str: "a string", bool: "true or false", int: "an integer", float: "a number"}.get(
+        tp, "a path"
+    )

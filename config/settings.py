@@ -1,0 +1,78 @@
+"""The settings schema. Every field has a default so that trackway runs with no file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from config.errors import SettingsError
+
+DEFAULT_OPT_OUT_ATTRIBUTES = (
+    "untracked",
+    "clicktracking=off",
+    "data-pm-no-track",
+    "data-no-track",
+)
+
+
+@dataclass(frozen=True)
+class RewriteSettings:
+    # An entry `name` opts a link out when the attribute is present; `name=value` when it
+    # has that value (case-insensitive), as ESPs' `clicktracking=off` does.
+    opt_out_attributes: tuple[str, ...] = DEFAULT_OPT_OUT_ATTRIBUTES
+    opt_out_classes: tuple[str, ...] = ("untracked",)
+    label_attribute: str = "data-link-label"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    http: str = "127.0.0.1:8080"
+    admin: str = "127.0.0.1:8081"
+    workers: int = 0  # 0: one process per core
+
+    def __post_init__(self) -> None:
+        for key in ("http", "admin"):
+            parse_host_port(getattr(self, key), f"server.{key}")
+        if self.workers < 0:
+            raise SettingsError("server.workers: must be 0 (every core) or a positive number")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data: Path = Path("./trackway-data")
+    # The default tracking base (scheme://host[:port]) used when no other is given.
+    base_url: str = ""
+    # Hosts whose links are already tracked by us and must never be wrapped again.
+    tracking_hosts: tuple[str, ...] = ()
+    rewrite: RewriteSettings = field(default_factory=RewriteSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+
+    def __post_init__(self) -> None:
+        if self.base_url:
+            object.__setattr__(self, "base_url", normalise_base_url(self.base_url, "base_url"))
+        hosts = tuple(h.strip().lower() for h in self.tracking_hosts if h.strip())
+        object.__setattr__(self, "tracking_hosts", hosts)
+
+    def own_hosts(self) -> frozenset[str]:
+        """Every host whose links are ours: the configured ones and the base URL's."""
+        hosts = set(self.tracking_hosts)
+        if self.base_url:
+            hosts.add((urlsplit(self.base_url).hostname or "").lower())
+        return frozenset(hosts)
+
+
+def normalise_base_url(value: str, key: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{key}: expected an http(s) URL such as https://links.example.com")
+    if parts.query or parts.fragment:
+        raise SettingsError(f"{key}: a base URL has no query or fragment")
+    return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
+
+
+def parse_host_port(value: str, key: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise SettingsError(f"{key}: expected HOST:PORT, got {value!r}")
+    return host.strip("[]"), int(port)

@@ -1,0 +1,71 @@
+"""The `trackway` command line. Every subcommand takes `--data` and `--config`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from config import Settings, SettingsError, load_settings
+from proxy import cli_keys, cli_links, cli_rewrite
+from redirector.errors import KeyRingError
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as `trackway: message`, exit status 1."""
+
+
+def common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("common options")
+    group.add_argument(
+        "--data",
+        metavar="DIR",
+        type=Path,
+        help="data folder: database, keys, certificates "
+        "(default: $TRACKWAY_DATA or ./trackway-data)",
+    )
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        type=Path,
+        help="TOML settings file (default: $TRACKWAY_CONFIG, else none)",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_options()
+    parser = argparse.ArgumentParser(
+        prog="trackway",
+        description="Tracked links on your own subdomain, with HTTPS built in.",
+        parents=[common],
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (cli_rewrite, cli_links, cli_keys):
+        module.register(commands, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        settings = load_settings(args.config, os.environ, {"data": args.data})
+        return handler(args, settings)
+    except (SettingsError, KeyRingError, CliError) as e:
+        print(f"trackway: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `trackway … | head` is not an error
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""Find the link attributes of an HTML document in one pass, touching nothing else.
+
+The scanner follows the WHATWG tokenizer far enough to know, for every `<`, whether it
+opens a tag and where that tag ends (a `>` inside a quoted value does not end it), and
+which regions are not markup at all: comments, raw text (`<style>`, `<script>` …) and
+RCDATA (`<title>`, `<textarea>`). Outlook's conditional comments (`<!--[if mso]> …
+<![endif]-->`) are comments to a browser but markup to Outlook, so their insides are
+scanned too. Only `href` on `<a>`, `<area>` and VML elements (`<v:roundrect>` …) is
+reported; callers splice new values in by offset, so every other byte stays as it was.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# The rest of a tag after its name, up to (not including) the closing `>`. Possessive so
+# that no input backtracks; an unterminated quote runs to the end, as in a browser.
+_ATTR_SRC = (
+    r"[^\t\n\f\r />][^\t\n\f\r />=]*+"
+    r"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+"
+    r"""(?:"[^"]*+(?:"|\Z)|'[^']*+(?:'|\Z)|[^\t\n\f\r >]++)?)?"""
+)
+# The first branch is the common ` name="value"`, a special case of the other two that the
+# engine matches in one go.
+_TAG_REST_SRC = (
+    r"""(?:[\t\n\f\r ]++[a-zA-Z0-9_:-]++=(?:"[^"]*+"|'[^']*+')"""
+    rf"|[\t\n\f\r /]++|{_ATTR_SRC})*+"
+)
+_ATTR = re.compile(
+    r"([^\t\n\f\r />][^\t\n\f\r />=]*+)"
+    r"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+"
+    r"""(?:"([^"]*+)"|'([^']*+)'|([^\t\n\f\r >]++))?)?"""
+)
+_TAG_NAME_END = frozenset("\t\n\f\r />")
+_COMMENT_END = re.compile(r"--!?>")
+_CONDITIONAL_SRC = r"\[(?ai:if)[\t\n\f\r ]"
+_TEXT_ELEMENTS = ("script", "style", "xmp", "iframe", "noembed", "noframes", "title", "textarea")
+# Elements the Python loop must see: links, and those whose content is not markup.
+# Grouped by first letter so that a tag name fails after one comparison.
+_END = r"(?=[\t\n\f\r />]|\Z)"
+_SPECIAL = (
+    rf"(?ai:v:[^\t\n\f\r />]*+|a(?:rea)?{_END}|s(?:cript|tyle){_END}|t(?:itle|extarea){_END}"
+    rf"|i(?:frame){_END}|x(?:mp){_END}|n(?:oembed|oframes){_END}|p(?:laintext){_END})"
+)
+# Everything the loop need not see, skipped inside the regex engine: text, other tags
+# whole (quoted `>` included), end tags, plain comments, declarations. It stops at a `<`
+# that opens a special element, a conditional comment, or anything cut off by the end.
+_SKIP_SRC = rf"""(?:
+        [^<]++
+      | <(?![a-zA-Z!/?])
+      | <(?!{_SPECIAL})[a-zA-Z][^\t\n\f\r />]*+{_TAG_REST_SRC}>
+      | </[a-zA-Z][^\t\n\f\r />]*+{_TAG_REST_SRC}>
+      | </>
+      | </[^a-zA-Z>][^>]*+>
+      | <!--(?:>|->|(?!{_CONDITIONAL_SRC})(?:[^-]++|-(?!-!?>))*+--!?>)
+      | <!(?!--)[^>]*+>
+      | <\?[^>]*+>
+    )*+"""
+# One match skips all that and, where it stops at a special start tag, takes it whole.
+_SKIP = re.compile(
+    rf"{_SKIP_SRC}(?:<(?P<special>{_SPECIAL})(?P<rest>{_TAG_REST_SRC})>"
+    rf"|<!--(?P<conditional>{_CONDITIONAL_SRC}))?",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkAttribute:
+    """The `href` of one link element, as written in the source."""
+
+    tag: str  # lowercased element name
+    start: int  # offset of the value (inside the quotes, if any)
+    end: int
+    quote: str  # '"', "'" or "" (unquoted or no value)
+    raw: str  # the value as written, entities not decoded
+    attributes: dict[str, str]  # every attribute of the element, lowercased names, raw values
+
+
+def is_link_element(name: str) -> bool:
+    return name in ("a", "area") or name.startswith("v:")
+
+
+def scan_links(html: str) -> list[LinkAttribute]:
+    links: list[LinkAttribute] = []
+    skip = _SKIP.match
+    pos, endpos = 0, len(html)
+    # For each conditional comment being scanned, innermost last: where to resume after
+    # it and the limit that applied before. Its inside is scanned in place, with `endpos`
+    # cut to where a browser's comment ends.
+    enclosing: list[tuple[int, int]] = []
+    while True:
+        skipped = skip(html, pos, endpos)
+        assert skipped is not None  # the pattern matches the empty string
+        pos = skipped.end()
+        special, _, conditional = skipped.groups()
+        if special is not None:
+            lname = special.lower()
+            if lname[0] in "av":
+                link = _link_attribute(html, lname, skipped.start("rest"), pos - 1)
+                if link is not None:
+                    links.append(link)
+            elif lname == "plaintext":
+                pos = endpos
+            else:
+                pos = _text_end(html, lname, pos, endpos)
+        elif conditional is not None:
+            start = skipped.start("conditional")
+            c_end = _COMMENT_END.search(html, start, endpos)
+            if c_end is None:
+                enclosing.append((endpos, endpos))
+            else:
+                enclosing.append((c_end.end(), endpos))
+                endpos = c_end.start()
+            pos = start
+            continue
+        else:
+            # What the skip pattern stops at and cannot take is cut off by the end: a tag
+            # (dropped whole by a browser), a comment or a declaration with no close.
+            pos = endpos
+        if pos >= endpos:
+            if not enclosing:
+                return links
+            pos, endpos = enclosing.pop()
+
+
+def _text_end(html: str, name: str, pos: int, endpos: int) -> int:
+    """Where raw text or RCDATA ends: at `</name` and a delimiter, any case."""
+    after = len(name) + 2
+    while True:
+        # str.find runs at memchr speed; a case-insensitive regex would not.
+        pos = html.find("</", pos, endpos)
+        if pos < 0:
+            return endpos
+        if (
+            html[pos + 2 : pos + after].lower() == name
+            and html[pos + after : pos + after + 1] in _TAG_NAME_END
+            and pos + after < endpos
+        ):
+            return pos
+        pos += 2
+
+
+def _link_attribute(html: str, tag: str, start: int, close: int) -> LinkAttribute | None:
+    attributes: dict[str, str] = {}
+    href: LinkAttribute | None = None
+    for a in _ATTR.finditer(html, start, close):
+        attr = a[1].lower()
+        if attr in attributes:
+            continue  # a browser keeps the first of duplicate attributes
+        _, dq, sq, uq = a.groups()
+        if dq is not None:
+            raw, quote, v_start = dq, '"', a.start(2)
+        elif sq is not None:
+            raw, quote, v_start = sq, "'", a.start(3)
+        elif uq is not None:
+            raw, quote, v_start = uq, "", a.start(4)
+        else:
+            raw, quote, v_start = "", "", a.end()
+        attributes[attr] = raw
+        if attr == "href":
+            href = LinkAttribute(tag, v_start, v_start + len(raw), quote, raw, attributes)
+    return href

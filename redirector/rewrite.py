@@ -1,0 +1,163 @@
+"""Rewrite the links of an email body for one recipient of one message.
+
+Only the values of link attributes (HTML) or the URLs themselves (text) change; every
+other character is copied through, so the result differs from the input exactly at the
+positions the report lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from config import RewriteSettings
+from redirector.entities import decode_attribute, escape_attribute
+from redirector.html_scan import scan_links
+from redirector.link_rules import OPTED_OUT, LinkRules, destination, opted_out, url_reason
+from redirector.signer import LinkSigner
+from redirector.text_scan import scan_urls
+from redirector.tokens import Claims
+from redirector.utm import add_utm
+
+
+@dataclass(frozen=True)
+class SendContext:
+    """Who a body is rendered for; `sent_at` is unix seconds, carried in every token."""
+
+    message_id: str
+    recipient_id: str
+    sent_at: int
+    utm: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LinkReport:
+    index: int  # the link's number in the message, carried in its token
+    line: int  # 1-based
+    column: int  # 1-based, in characters
+    offset: int  # of the original value, in characters
+    original: str  # the value exactly as written
+    url: str  # where it points (entities decoded)
+    tracked_url: str | None = None
+    reason: str | None = None  # why it was left alone
+    label: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "position": f"{self.line}:{self.column}",
+            "line": self.line,
+            "column": self.column,
+            "offset": self.offset,
+            "original": self.original,
+            "url": self.url,
+            "tracked_url": self.tracked_url,
+            "reason": self.reason,
+            "label": self.label,
+        }
+
+
+@dataclass(frozen=True)
+class RewriteResult:
+    body: str
+    links: tuple[LinkReport, ...]
+
+    @property
+    def tracked(self) -> tuple[LinkReport, ...]:
+        return tuple(link for link in self.links if link.tracked_url is not None)
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "links_found": len(self.links),
+            "links_tracked": len(self.tracked),
+            "links": [link.as_dict() for link in self.links],
+        }
+
+
+class Rewriter:
+    def __init__(self, signer: LinkSigner, rules: LinkRules | None = None) -> None:
+        self.signer = signer
+        # Without rules: the settings' defaults (opt-out attributes, label attribute).
+        self.rules = rules or LinkRules.from_settings(RewriteSettings(), ())
+
+    def rewrite_html(self, html: str, ctx: SendContext, first_index: int = 0) -> RewriteResult:
+        parts: list[str] = []
+        reports: list[LinkReport] = []
+        copied = 0
+        lines = _LineCounter(html)
+        for index, link in enumerate(scan_links(html), first_index):
+            url = destination(link.raw)
+            reason = url_reason(url, self.rules)
+            if reason is None and opted_out(link.attributes, self.rules):
+                reason = OPTED_OUT
+            label = self._label(link.attributes)
+            line, column = lines.position(link.start)
+            if reason is not None:
+                reports.append(
+                    LinkReport(index, line, column, link.start, link.raw, url, None, reason, label)
+                )
+                continue
+            tracked = self._track(url, index, label, ctx)
+            parts += (html[copied : link.start], escape_attribute(tracked, link.quote))
+            copied = link.end
+            reports.append(
+                LinkReport(index, line, column, link.start, link.raw, url, tracked, None, label)
+            )
+        parts.append(html[copied:])
+        return RewriteResult("".join(parts), tuple(reports))
+
+    def rewrite_text(self, text: str, ctx: SendContext, first_index: int = 0) -> RewriteResult:
+        parts: list[str] = []
+        reports: list[LinkReport] = []
+        copied = 0
+        lines = _LineCounter(text)
+        for index, found in enumerate(scan_urls(text), first_index):
+            line, column = lines.position(found.start)
+            reason = url_reason(found.url, self.rules)
+            if reason is not None:
+                reports.append(
+                    LinkReport(
+                        index, line, column, found.start, found.url, found.url, None, reason
+                    )
+                )
+                continue
+            tracked = self._track(found.url, index, None, ctx)
+            parts += (text[copied : found.start], tracked)
+            copied = found.end
+            reports.append(
+                LinkReport(index, line, column, found.start, found.url, found.url, tracked)
+            )
+        parts.append(text[copied:])
+        return RewriteResult("".join(parts), tuple(reports))
+
+    def _track(self, url: str, index: int, label: str | None, ctx: SendContext) -> str:
+        claims = Claims(
+            add_utm(url, ctx.utm), ctx.message_id, ctx.recipient_id, index, ctx.sent_at, label
+        )
+        return self.signer.tracked_url(claims)
+
+    def _label(self, attributes: Mapping[str, str]) -> str | None:
+        name = self.rules.label_attribute
+        if name and name in attributes:
+            return decode_attribute(attributes[name]).strip() or None
+        return None
+
+
+class _LineCounter:
+    """Line and column of increasing offsets, counting each newline once."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.offset = 0
+        self.line = 1
+        self.line_start = 0
+
+    def position(self, offset: int) -> tuple[int, int]:
+        text = self.text
+        newlines = text.count("\n", self.offset, offset)
+        if newlines:
+            self.line += newlines
+            self.line_start = text.rindex("\n", self.offset, offset) + 1
+        self.offset = offset
+        return self.line, offset - self.line_start + 1

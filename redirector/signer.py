@@ -1,0 +1,15 @@
+"""Make tracked links: `{base_url}/c/{token}`."""
+
+from __future__ import annotations
+
+from redirector.keyring import KeyRing
+from redirector.tokens import Claims, sign
+
+
+class LinkSigner:
+    def __init__(self, ring: KeyRing, base_url: str) -> None:
+        self.ring = ring
+        self.base_url = base_url.rstrip("/")
+
+    def tracked_url(self, claims: Claims) -> str:
+        return f"{self.base_url}/c/{sign(claims, self.ring.signing_key)}"
