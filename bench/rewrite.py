@@ -55,7 +55,9 @@ def one_pass(fn: Callable[[str], object], bodies: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def timed(contenders: dict[str, Callable[[str], object]], bodies: list[str], seconds: float) -> dict[str, float]:
+def timed(
+    contenders: dict[str, Callable[[str], object]], bodies: list[str], seconds: float
+) -> dict[str, float]:
     """Best pass of each, passes interleaved so that a noisy moment hits all alike."""
     best = dict.fromkeys(contenders, float("inf"))
     deadline = time.perf_counter() + seconds * len(contenders)
