@@ -2,6 +2,20 @@
 
 from config.errors import SettingsError
 from config.loader import load_settings
-from config.settings import RewriteSettings, ServerSettings, Settings
+from config.settings import (
+    ClickSettings,
+    RewriteSettings,
+    ServerSettings,
+    Settings,
+    StoreSettings,
+)
 
-__all__ = ["RewriteSettings", "ServerSettings", "Settings", "SettingsError", "load_settings"]
+__all__ = [
+    "ClickSettings",
+    "RewriteSettings",
+    "ServerSettings",
+    "Settings",
+    "SettingsError",
+    "StoreSettings",
+    "load_settings",
+]

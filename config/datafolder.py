@@ -6,7 +6,7 @@ import contextlib
 import fcntl
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -42,3 +42,15 @@ def file_lock(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def read_or_create_secret(path: Path, make: Callable[[], bytes]) -> bytes:
+    """The secret in `path`, made by `make` (and stored 0600) on first use."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    with file_lock(path.with_name(f".{path.name}.lock")):
+        if not path.exists():
+            write_private_file(path, make())
+        return path.read_bytes()

@@ -38,6 +38,47 @@ class ServerSettings:
             raise SettingsError("server.workers: must be 0 (every core) or a positive number")
 
 
+CLIENT_IP_MODES = ("full", "anonymised", "none")
+SYNCHRONOUS_MODES = ("full", "normal")
+
+
+@dataclass(frozen=True)
+class ClickSettings:
+    # How much of the client address is stored: all of it, the /24 (IPv4) or /48 (IPv6)
+    # network, or nothing.
+    client_ip: str = "full"
+    # Scanner verdicts (the `too_fast` and `burst` reasons).
+    too_fast_seconds: float = 10.0
+    burst_links: int = 3
+    burst_seconds: float = 10.0
+    # Honour X-Forwarded-For: only when every connection comes through a proxy of yours.
+    trust_forwarded_for: bool = False
+
+    def __post_init__(self) -> None:
+        if self.client_ip not in CLIENT_IP_MODES:
+            raise SettingsError(f"clicks.client_ip: one of {', '.join(CLIENT_IP_MODES)}")
+        if self.burst_links < 2:
+            raise SettingsError("clicks.burst_links: at least 2")
+        if self.too_fast_seconds < 0 or self.burst_seconds <= 0:
+            raise SettingsError("clicks.too_fast_seconds, clicks.burst_seconds: positive")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    # SQLite `synchronous`: "full" survives power loss, "normal" (WAL) survives a crash
+    # of the server process but may lose the last commits on power loss.
+    synchronous: str = "full"
+    # How often spooled events are retried into the database.
+    spool_retry_seconds: float = 5.0
+    busy_timeout_ms: int = 2000
+
+    def __post_init__(self) -> None:
+        if self.synchronous not in SYNCHRONOUS_MODES:
+            raise SettingsError(f"store.synchronous: one of {', '.join(SYNCHRONOUS_MODES)}")
+        if self.spool_retry_seconds <= 0 or self.busy_timeout_ms < 0:
+            raise SettingsError("store.spool_retry_seconds, store.busy_timeout_ms: positive")
+
+
 @dataclass(frozen=True)
 class Settings:
     data: Path = Path("./trackway-data")
@@ -47,6 +88,8 @@ class Settings:
     tracking_hosts: tuple[str, ...] = ()
     rewrite: RewriteSettings = field(default_factory=RewriteSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    clicks: ClickSettings = field(default_factory=ClickSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
 
     def __post_init__(self) -> None:
         if self.base_url:

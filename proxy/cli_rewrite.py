@@ -42,6 +42,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="parameters added to each destination unless it already has them",
     )
     rewrite.add_argument("--report", metavar="FILE", type=Path, help="write the JSON report")
+    rewrite.add_argument(
+        "--open-pixel", action="store_true", help="insert an open-tracking pixel (HTML)"
+    )
     rewrite.set_defaults(handler=rewrite_command)
 
 
@@ -79,7 +82,10 @@ def rewrite_command(args: argparse.Namespace, settings: Settings) -> int:
     rules = LinkRules.from_settings(settings.rewrite, settings.own_hosts())
     rules = rules.with_hosts([base.split("://", 1)[1].split("/", 1)[0].split(":")[0]])
     rewriter = Rewriter(signer, rules)
-    result = rewriter.rewrite_text(body, ctx) if args.text else rewriter.rewrite_html(body, ctx)
+    if args.text:
+        result = rewriter.rewrite_text(body, ctx)
+    else:
+        result = rewriter.rewrite_html(body, ctx, open_pixel=args.open_pixel)
     sys.stdout.buffer.write(result.body.encode("utf-8", "surrogateescape"))
     sys.stdout.buffer.flush()
     if args.report:

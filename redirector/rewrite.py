@@ -7,6 +7,7 @@ positions the report lists.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,7 @@ class LinkReport:
 class RewriteResult:
     body: str
     links: tuple[LinkReport, ...]
+    open_pixel_url: str | None = None
 
     @property
     def tracked(self) -> tuple[LinkReport, ...]:
@@ -72,6 +74,7 @@ class RewriteResult:
             "links_found": len(self.links),
             "links_tracked": len(self.tracked),
             "links": [link.as_dict() for link in self.links],
+            "open_pixel_url": self.open_pixel_url,
         }
 
 
@@ -81,7 +84,10 @@ class Rewriter:
         # Without rules: the settings' defaults (opt-out attributes, label attribute).
         self.rules = rules or LinkRules.from_settings(RewriteSettings(), ())
 
-    def rewrite_html(self, html: str, ctx: SendContext, first_index: int = 0) -> RewriteResult:
+    def rewrite_html(
+        self, html: str, ctx: SendContext, first_index: int = 0, *, open_pixel: bool = False
+    ) -> RewriteResult:
+        """With `open_pixel`, a 1x1 image that records opens goes before `</body>`."""
         parts: list[str] = []
         reports: list[LinkReport] = []
         copied = 0
@@ -104,8 +110,15 @@ class Rewriter:
             reports.append(
                 LinkReport(index, line, column, link.start, link.raw, url, tracked, None, label)
             )
-        parts.append(html[copied:])
-        return RewriteResult("".join(parts), tuple(reports))
+        if not open_pixel:
+            parts.append(html[copied:])
+            return RewriteResult("".join(parts), tuple(reports))
+        pixel_url = self.signer.open_url(
+            Claims("", ctx.message_id, ctx.recipient_id, 0, ctx.sent_at)
+        )
+        at = _body_end(html, copied)
+        parts += (html[copied:at], _pixel_tag(pixel_url), html[at:])
+        return RewriteResult("".join(parts), tuple(reports), pixel_url)
 
     def rewrite_text(self, text: str, ctx: SendContext, first_index: int = 0) -> RewriteResult:
         parts: list[str] = []
@@ -142,6 +155,22 @@ class Rewriter:
         if name and name in attributes:
             return decode_attribute(attributes[name]).strip() or None
         return None
+
+
+_BODY_CLOSE = re.compile(r"</body", re.IGNORECASE | re.ASCII)
+
+
+def _pixel_tag(url: str) -> str:
+    return (
+        f'<img src="{escape_attribute(url, chr(34))}" width="1" height="1" alt="" '
+        'style="display:block;width:1px;height:1px;border:0;margin:0;padding:0">'
+    )
+
+
+def _body_end(html: str, after: int) -> int:
+    """Where `</body>` starts (the last one, any case), or the end of the document."""
+    starts = [m.start() for m in _BODY_CLOSE.finditer(html, after)]
+    return starts[-1] if starts else len(html)
 
 
 class _LineCounter:

@@ -13,3 +13,7 @@ class LinkSigner:
 
     def tracked_url(self, claims: Claims) -> str:
         return f"{self.base_url}/c/{sign(claims, self.ring.signing_key)}"
+
+    def open_url(self, claims: Claims) -> str:
+        """The open pixel's URL; its claims carry no destination, so it never redirects."""
+        return f"{self.base_url}/o/{sign(claims, self.ring.signing_key)}"

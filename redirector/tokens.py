@@ -217,12 +217,29 @@ def _pack(value: str, alphabet: str) -> bytes:
     return number.to_bytes(_packed_size(len(value), base), "big")
 
 
+_B32_STANDARD = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_FROM_B32 = {a: str.maketrans(_B32_STANDARD, a) for a in ALPHABETS if len(a) == 32}
+
+
+@functools.lru_cache(maxsize=4096)  # a message id recurs in every click on its links
 def _unpack(data: bytes, n: int, alphabet: str) -> str:
     base = len(alphabet)
     number = int.from_bytes(data, "big")
     limit: int = base**n
     if number >= limit:
         raise ValueError("packed id out of range")
+    # The C-speed spellings first: hex, decimal, and base 32 by way of b32encode.
+    if alphabet == "0123456789abcdef":
+        return format(number, f"0{n}x")
+    if alphabet == "0123456789ABCDEF":
+        return format(number, f"0{n}X")
+    if alphabet == "0123456789":
+        return str(number).zfill(n)
+    if base == 32:
+        padded_chars = -(-n // 8) * 8  # b32encode works in 40-bit groups
+        aligned = number << (5 * (padded_chars - n))
+        text = base64.b32encode(aligned.to_bytes(padded_chars * 5 // 8, "big")).decode()
+        return text[:n].translate(_FROM_B32[alphabet])
     chars = []
     for _ in range(n):
         number, digit = divmod(number, base)

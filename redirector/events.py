@@ -1,0 +1,91 @@
+"""A recorded click, open or prefetch. Pure data."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+CLICK = "click"
+OPEN = "open"
+PREFETCH = "prefetch"  # a HEAD request: a scanner or a client looking before it leaps
+KINDS = (CLICK, OPEN, PREFETCH)
+
+
+def new_event_id() -> str:
+    """Time-ordered (nanoseconds, hex) and unique (random tail): paging sorts by it, and a
+    replayed spool never records an event twice."""
+    return f"{time.time_ns():016x}{os.urandom(4).hex()}"
+
+
+@dataclass
+class Event:
+    id: str  # new_event_id()
+    time: float  # unix seconds
+    kind: str
+    key_id: str
+    message_id: str
+    recipient_id: str
+    link_index: int
+    url: str
+    user_agent: str
+    client_ip: str | None  # as the client_ip setting allows
+    client_key: str  # a keyed hash of the full address: bursts are found without storing it
+    bot: bool = False
+    reasons: list[str] = field(default_factory=list)
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "time": self.time,
+            "kind": self.kind,
+            "key_id": self.key_id,
+            "message_id": self.message_id,
+            "recipient_id": self.recipient_id,
+            "link_index": self.link_index,
+            "url": self.url,
+            "user_agent": self.user_agent,
+            "client_ip": self.client_ip,
+            "client_key": self.client_key,
+            "bot": int(self.bot),
+            "reasons": ",".join(self.reasons),
+        }
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Event:
+        reasons = row.get("reasons") or ""
+        return cls(
+            id=str(row["id"]),
+            time=float(row["time"]),
+            kind=str(row["kind"]),
+            key_id=str(row["key_id"]),
+            message_id=str(row["message_id"]),
+            recipient_id=str(row["recipient_id"]),
+            link_index=int(row["link_index"]),
+            url=str(row["url"]),
+            user_agent=str(row["user_agent"]),
+            client_ip=row.get("client_ip"),
+            client_key=str(row.get("client_key") or ""),
+            bot=bool(row["bot"]),
+            reasons=[r for r in reasons.split(",") if r]
+            if isinstance(reasons, str)
+            else list(reasons),
+        )
+
+    def public(self) -> dict[str, Any]:
+        """The exported form (API, `events export`): no client key."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "time": self.time,
+            "message_id": self.message_id,
+            "recipient_id": self.recipient_id,
+            "link_index": self.link_index,
+            "url": self.url,
+            "key_id": self.key_id,
+            "user_agent": self.user_agent,
+            "client_ip": self.client_ip,
+            "bot": self.bot,
+            "reasons": list(self.reasons),
+        }
