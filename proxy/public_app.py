@@ -6,15 +6,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
 from config import Settings
 from proxy.state import client_salt, open_store
 from redirector import load_keyring
-from redirector.click_routes import CLICK_STATE, ClickState, add_click_routes
+from redirector.click_routes import (
+    CLICK_STATE,
+    ClickState,
+    add_click_routes,
+    add_fallback_route,
+)
 from redirector.errors import KeyRingError
+from redirector.event_store import EventStore
 from redirector.event_writer import EventWriter
 from redirector.keystore import KEYS_FILE
 from redirector.spool import Spool
@@ -23,10 +29,13 @@ log = logging.getLogger("trackway.public")
 KEY_RELOAD_SECONDS = 2.0
 
 
-def build_public_app(settings: Settings) -> web.Application:
+def build_public_app(
+    settings: Settings, store_factory: Callable[[], EventStore] | None = None
+) -> web.Application:
+    """`store_factory` opens the event store (default: SQLite in the data folder)."""
     app = web.Application()
     writer = EventWriter(
-        lambda: open_store(settings),
+        store_factory or (lambda: open_store(settings)),
         Spool(settings.data),
         burst_links=settings.clicks.burst_links,
         burst_seconds=settings.clicks.burst_seconds,
@@ -52,6 +61,7 @@ def build_public_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(resources)
     add_click_routes(app)
+    add_fallback_route(app)
     return app
 
 

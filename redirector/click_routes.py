@@ -148,6 +148,10 @@ async def open_pixel(request: web.Request) -> web.Response:
     return web.Response(body=PIXEL_GIF, content_type="image/gif", headers=_PIXEL_HEADERS)
 
 
+async def unknown(request: web.Request) -> web.Response:
+    return not_found()
+
+
 async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok\n", headers={"Cache-Control": "no-store"})
 
@@ -156,3 +160,8 @@ def add_click_routes(app: web.Application) -> None:
     app.router.add_get("/c/{token}", click)
     app.router.add_get("/o/{token}", open_pixel)
     app.router.add_get("/healthz", healthz)
+
+
+def add_fallback_route(app: web.Application) -> None:
+    """Anything else gets the same short page (added last: it matches every path)."""
+    app.router.add_route("*", "/{tail:.*}", unknown)

@@ -227,3 +227,23 @@ def test_text_numbering_continues_after_html(rewriter: Rewriter, ctx: SendContex
 )
 def test_attribute_entities(raw: str, decoded: str) -> None:
     assert decode_attribute(raw) == decoded
+
+
+def test_open_pixel_goes_before_the_body_end(
+    rewriter: Rewriter, ring: KeyRing, ctx: SendContext
+) -> None:
+    html = "<html><BODY><p>x</p></BODY>\n</html>"
+    result = rewriter.rewrite_html(html, ctx, open_pixel=True)
+    assert result.open_pixel_url is not None
+    assert "/o/" in result.open_pixel_url
+    before, pixel_and_rest = result.body.split("<img ", 1)
+    assert before == "<html><BODY><p>x</p>"
+    assert pixel_and_rest.endswith("></BODY>\n</html>")
+    claims = verify(result.open_pixel_url.rsplit("/o/", 1)[1], ring)
+    assert (claims.url, claims.message_id, claims.recipient_id) == (
+        "",
+        ctx.message_id,
+        ctx.recipient_id,
+    )
+    no_body = rewriter.rewrite_html("<p>fragment</p>", ctx, open_pixel=True)
+    assert no_body.body.startswith("<p>fragment</p><img ")

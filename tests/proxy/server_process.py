@@ -1,0 +1,95 @@
+"""`trackway serve` as a real process, for tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+ANNOUNCE = re.compile(r"trackway: (public|admin) listener http://127\.0\.0\.1:(\d+)")
+
+
+class ServerProcess:
+    def __init__(
+        self, data: Path, *extra: str, workers: int = 1, env: dict[str, str] | None = None
+    ) -> None:
+        self.data = data
+        self.args = [
+            sys.executable, "-m", "proxy.cli", "serve", "--data", str(data),
+            "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--workers", str(workers), *extra,
+        ]  # fmt: skip
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("TRACKWAY_")}
+        self.env = {**clean, **(env or {})}
+        self.output: list[str] = []
+        self.ports: dict[str, int] = {}
+        self.proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> ServerProcess:
+        self.proc = subprocess.Popen(
+            self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=self.env, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        assert self.proc.stdout is not None
+        while len(self.ports) < 2:
+            assert time.monotonic() < deadline, "server did not announce itself"
+            line = self.proc.stdout.readline()
+            assert line, f"server exited: {''.join(self.output)}"
+            self.output.append(line)
+            m = ANNOUNCE.search(line)
+            if m:
+                self.ports[m.group(1)] = int(m.group(2))
+        while len(self.output) < 4:
+            self.output.append(self.proc.stdout.readline())
+        self.wait_healthy()
+        return self
+
+    def wait_healthy(self) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as resp:  # noqa: S310
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "server never became healthy"
+            time.sleep(0.1)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['public']}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['admin']}"
+
+    def signal_all(self, sig: int) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, sig)
+
+    def signal_parent(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout)
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
