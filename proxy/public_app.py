@@ -6,22 +6,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 from aiohttp import web
 
 from config import Settings
 from proxy.state import client_salt, open_store
 from redirector import load_keyring
-from redirector.click_routes import (
-    CLICK_STATE,
-    ClickState,
-    add_click_routes,
-    add_fallback_route,
-)
+from redirector.batch_committer import BatchCommitter
+from redirector.bot_rules import BurstPolicy
+from redirector.click_routes import ClickState, PublicHandler
 from redirector.errors import KeyRingError
 from redirector.event_store import EventStore
-from redirector.event_writer import EventWriter
+from redirector.event_writer import ThreadWriter, Writer
 from redirector.keystore import KEYS_FILE
 from redirector.spool import Spool
 
@@ -29,40 +26,51 @@ log = logging.getLogger("trackway.public")
 KEY_RELOAD_SECONDS = 2.0
 
 
-def build_public_app(
+def thread_writer(
     settings: Settings, store_factory: Callable[[], EventStore] | None = None
-) -> web.Application:
-    """`store_factory` opens the event store (default: SQLite in the data folder)."""
-    app = web.Application()
-    writer = EventWriter(
+) -> ThreadWriter:
+    """A writer in this process; `store_factory` opens the store (default: SQLite)."""
+    committer = BatchCommitter(
         store_factory or (lambda: open_store(settings)),
         Spool(settings.data),
-        burst_links=settings.clicks.burst_links,
-        burst_seconds=settings.clicks.burst_seconds,
-        retry_seconds=settings.store.spool_retry_seconds,
+        BurstPolicy(settings.clicks.burst_links, settings.clicks.burst_seconds),
+        settings.store.spool_retry_seconds,
     )
-    state = ClickState(
-        ring=load_keyring(settings.data, int(time.time())),
-        writer=writer,
-        settings=settings.clicks,
-        salt=client_salt(settings.data),
-    )
-    app[CLICK_STATE] = state
+    return ThreadWriter(committer, settings.clicks, client_salt(settings.data))
 
-    async def resources(app: web.Application) -> AsyncIterator[None]:
-        writer.start()
-        reloader = asyncio.create_task(_reload_keys(state, settings))
-        yield
-        reloader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reloader
-        # Every handler has finished by now; commit what they queued before exiting.
-        await writer.close()
 
-    app.cleanup_ctx.append(resources)
-    add_click_routes(app)
-    add_fallback_route(app)
-    return app
+class PublicService:
+    """The public listener's handler with what it needs: key ring, writer, key reloads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store_factory: Callable[[], EventStore] | None = None,
+        writer: Writer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.state = ClickState(
+            ring=load_keyring(settings.data, int(time.time())),
+            writer=writer or thread_writer(settings, store_factory),
+            settings=settings.clicks,
+        )
+        self.handler = PublicHandler(self.state)
+        self._reloader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.state.writer.start()
+        self._reloader = asyncio.create_task(_reload_keys(self.state, self.settings))
+
+    async def close(self) -> None:
+        """After the listener has stopped and its requests are done."""
+        if self._reloader is not None:
+            self._reloader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reloader
+        await self.state.writer.close()
+
+    def server(self) -> web.Server:
+        return web.Server(self.handler, access_log=None)
 
 
 async def _reload_keys(state: ClickState, settings: Settings) -> None:

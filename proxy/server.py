@@ -1,10 +1,10 @@
-"""`trackway serve`: the listeners and the worker processes.
+"""`trackway serve`: the processes and their listeners.
 
-With one worker everything runs in this process. With more, this process supervises
-(restarting a worker that dies) and serves the admin listener; each worker is a process
-of its own with a public socket bound with SO_REUSEPORT, so the kernel spreads
-connections over them. SIGTERM stops accepting, lets in-flight requests finish and
-commits every queued event before exit.
+This process supervises and serves the admin listener. Beside it run one writer process
+(the only SQLite writer of the data folder) and N workers, each with a public socket
+bound with SO_REUSEPORT so that the kernel spreads connections over them. A process
+that dies is started again. SIGTERM: the workers stop accepting, finish their in-flight
+requests (whose events the writer commits), then the writer stops, then this process.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
@@ -29,18 +30,22 @@ from aiohttp import web
 from config import Settings
 from config.settings import parse_host_port
 from proxy.admin import build_admin_app
-from proxy.public_app import build_public_app
-from proxy.state import ADMIN_TOKEN_FILE, admin_token, client_salt
+from proxy.public_app import PublicService
+from proxy.state import ADMIN_TOKEN_FILE, admin_token, client_salt, open_store
 from redirector import load_keyring
+from redirector.batch_committer import BatchCommitter
+from redirector.bot_rules import BurstPolicy
+from redirector.remote_writer import RemoteWriter
+from redirector.spool import Spool
+from redirector.writer_service import WriterService
 
 log = logging.getLogger("trackway.server")
 SHUTDOWN_SECONDS = 10.0
+WRITER_SOCKET = "writer.sock"
+_MAX_UNIX_PATH = 100  # sun_path holds 108 bytes
 
 
 def run(coro: Coroutine[Any, Any, None]) -> None:
-    # The writer thread needs the GIL for a moment per batch; with the default 5 ms
-    # switch interval it waits that long behind the busy loop, and so does every click.
-    sys.setswitchinterval(0.0001)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
@@ -59,30 +64,31 @@ def configure_logging() -> None:
 
 def serve(settings: Settings, workers: int) -> int:
     configure_logging()
-    data = settings.data.resolve()
-    settings = _with_data(settings, data)
-    # Made here, once, before any worker races for them.
+    settings = dataclasses.replace(settings, data=settings.data.resolve())
+    data = settings.data
+    # Made here, once, before the other processes race for them.
     admin_token(data)
     client_salt(data)
     load_keyring(data, int(time.time()))
     host, port = parse_host_port(settings.server.http, "--http")
-    if workers <= 1:
-        run(_single_process(settings, host, port))
-        return 0
     reserved = None
     if port == 0:  # one real port for every worker: reserve it before they bind
         reserved = _reuseport_socket(host, 0)
         port = reserved.getsockname()[1]
+    socket_path = _writer_socket_path(data)
     try:
-        run(_supervise(settings, host, port, workers))
+        run(_supervise(settings, host, port, max(1, workers), socket_path))
     finally:
         if reserved is not None:
             reserved.close()
     return 0
 
 
-def _with_data(settings: Settings, data: Path) -> Settings:
-    return dataclasses.replace(settings, data=data)
+def _writer_socket_path(data: Path) -> Path:
+    path = data / WRITER_SOCKET
+    if len(str(path)) <= _MAX_UNIX_PATH:
+        return path
+    return Path(tempfile.mkdtemp(prefix="trackway-")) / WRITER_SOCKET  # a 0700 folder
 
 
 def _reuseport_socket(host: str, port: int) -> socket.socket:
@@ -92,6 +98,10 @@ def _reuseport_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     return sock
+
+
+def _http_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _announce(settings: Settings, public: str, workers: int, admin: str) -> None:
@@ -104,37 +114,6 @@ def _announce(settings: Settings, public: str, workers: int, admin: str) -> None
     print("\n".join(lines), flush=True)
 
 
-def _url(site: web.TCPSite) -> str:
-    server = site._server
-    sockets = getattr(server, "sockets", None) or []
-    host, port = sockets[0].getsockname()[:2]
-    return f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
-
-
-async def _start_admin(settings: Settings) -> tuple[web.AppRunner, web.TCPSite]:
-    host, port = parse_host_port(settings.server.admin, "--admin")
-    runner = web.AppRunner(build_admin_app(settings, admin_token(settings.data)), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    return runner, site
-
-
-async def _start_public(
-    settings: Settings, host: str, port: int, reuse_port: bool
-) -> tuple[web.AppRunner, web.TCPSite]:
-    runner = web.AppRunner(
-        build_public_app(settings),
-        access_log=None,
-        handle_signals=False,
-        shutdown_timeout=SHUTDOWN_SECONDS,
-    )
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=2048)
-    await site.start()
-    return runner, site
-
-
 def _stop_event() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -143,53 +122,104 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
-async def _single_process(settings: Settings, host: str, port: int) -> None:
-    stop = _stop_event()
-    public_runner, public_site = await _start_public(settings, host, port, reuse_port=False)
-    admin_runner, admin_site = await _start_admin(settings)
-    _announce(settings, _url(public_site), 1, _url(admin_site))
-    await stop.wait()
-    log.info("stopping: finishing in-flight requests and flushing events")
-    await public_runner.cleanup()
-    await admin_runner.cleanup()
+# -- the writer process -------------------------------------------------------------
 
 
-def worker_main(settings: Settings, host: str, port: int) -> None:
+def writer_main(settings: Settings, socket_path: Path) -> None:
     configure_logging()
-    run(_worker(settings, host, port))
+    run(_writer(settings, socket_path))
 
 
-async def _worker(settings: Settings, host: str, port: int) -> None:
+async def _writer(settings: Settings, socket_path: Path) -> None:
     stop = _stop_event()
-    runner, _ = await _start_public(settings, host, port, reuse_port=True)
+    committer = BatchCommitter(
+        lambda: open_store(settings),
+        Spool(settings.data),
+        BurstPolicy(settings.clicks.burst_links, settings.clicks.burst_seconds),
+        settings.store.spool_retry_seconds,
+    )
+    service = WriterService(committer, settings.clicks, client_salt(settings.data))
+    await service.serve(socket_path, stop)
+
+
+# -- a worker -----------------------------------------------------------------------
+
+
+def worker_main(settings: Settings, host: str, port: int, socket_path: Path) -> None:
+    configure_logging()
+    run(_worker(settings, host, port, socket_path))
+
+
+async def _worker(settings: Settings, host: str, port: int, socket_path: Path) -> None:
+    stop = _stop_event()
+    writer = RemoteWriter(
+        socket_path, Spool(settings.data), settings.clicks, client_salt(settings.data)
+    )
+    await writer.connect(timeout=10)
+    service = PublicService(settings, writer=writer)
+    await service.start()
+    runner = web.ServerRunner(
+        service.server(), handle_signals=False, shutdown_timeout=SHUTDOWN_SECONDS
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_port=True, backlog=2048)
+    await site.start()
     await stop.wait()
-    await runner.cleanup()
+    await runner.cleanup()  # stops accepting and waits for the in-flight requests
+    await service.close()  # then makes their events durable
 
 
-async def _supervise(settings: Settings, host: str, port: int, workers: int) -> None:
+# -- the supervisor -----------------------------------------------------------------
+
+
+async def _start_admin(settings: Settings) -> tuple[web.AppRunner, str]:
+    host, port = parse_host_port(settings.server.admin, "--admin")
+    runner = web.AppRunner(build_admin_app(settings, admin_token(settings.data)), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    sockets = getattr(site._server, "sockets", None) or []
+    bound_host, bound_port = sockets[0].getsockname()[:2]
+    return runner, _http_url(bound_host, bound_port)
+
+
+async def _supervise(
+    settings: Settings, host: str, port: int, workers: int, socket_path: Path
+) -> None:
     stop = _stop_event()
     context = multiprocessing.get_context("spawn")
 
-    def spawn() -> BaseProcess:
-        process = context.Process(
-            target=worker_main, args=(settings, host, port), name="trackway-worker"
-        )
+    def spawn(target: Callable[..., None], *args: Any) -> BaseProcess:
+        process = context.Process(target=target, args=(settings, *args), name="trackway")
         process.start()
         return process
 
-    processes = [spawn() for _ in range(workers)]
-    admin_runner, admin_site = await _start_admin(settings)
-    public = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
-    _announce(settings, public, workers, _url(admin_site))
+    writer = spawn(writer_main, socket_path)
+    await _until(lambda: socket_path.exists() or not writer.is_alive(), 30)
+    processes = [spawn(worker_main, host, port, socket_path) for _ in range(workers)]
+    admin_runner, admin_url = await _start_admin(settings)
+    _announce(settings, _http_url(host, port), workers, admin_url)
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
+        if stop.is_set():
+            break
+        if not writer.is_alive():
+            log.error("writer process exited (%s); starting another", writer.exitcode)
+            _mark_dead(writer.pid)
+            writer = spawn(writer_main, socket_path)
         for i, process in enumerate(processes):
-            if not stop.is_set() and not process.is_alive():
+            if not process.is_alive():
                 log.error("worker %s exited (%s); starting another", process.pid, process.exitcode)
                 _mark_dead(process.pid)
-                processes[i] = spawn()
-    log.info("stopping %d workers", len(processes))
+                processes[i] = spawn(worker_main, host, port, socket_path)
+    log.info("stopping: %d workers, then the writer", len(processes))
+    await _terminate(processes)
+    await _terminate([writer])
+    await admin_runner.cleanup()
+
+
+async def _terminate(processes: list[BaseProcess]) -> None:
     for process in processes:
         if process.is_alive() and process.pid:
             os.kill(process.pid, signal.SIGTERM)
@@ -198,7 +228,12 @@ async def _supervise(settings: Settings, host: str, port: int, workers: int) -> 
         await loop.run_in_executor(None, process.join, SHUTDOWN_SECONDS + 5)
         if process.is_alive():
             process.kill()
-    await admin_runner.cleanup()
+
+
+async def _until(condition: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
 
 
 def _mark_dead(pid: int | None) -> None:

@@ -16,11 +16,10 @@ from aiohttp import web
 
 from config import ClickSettings
 from redirector import metrics
-from redirector.bot_rules import request_reasons
-from redirector.client_ip import client_key, stored_ip
 from redirector.errors import TokenError
-from redirector.event_writer import EventWriter
-from redirector.events import CLICK, OPEN, PREFETCH, Event, new_event_id
+from redirector.event_writer import Writer
+from redirector.events import CLICK, OPEN, PREFETCH, new_event_id
+from redirector.hits import Hit
 from redirector.keyring import KeyRing
 from redirector.tokens import Claims, verify
 
@@ -48,9 +47,8 @@ class ClickState:
     """What the click handlers read: all in memory."""
 
     ring: KeyRing
-    writer: EventWriter
+    writer: Writer
     settings: ClickSettings
-    salt: bytes  # for client keys
     _counters: dict[tuple[str, int], object] = field(default_factory=dict)
 
     def count(self, route: str, status: int) -> None:
@@ -58,9 +56,6 @@ class ClickState:
         if child is None:
             child = self._counters[(route, status)] = metrics.REQUESTS.labels(route, str(status))
         child.inc()  # type: ignore[attr-defined]
-
-
-CLICK_STATE = web.AppKey("click_state", ClickState)
 
 
 def location_header(url: str) -> str:
@@ -80,7 +75,7 @@ def not_found() -> web.Response:
     )
 
 
-def _client_address(request: web.Request, trust_forwarded: bool) -> str:
+def _client_address(request: web.BaseRequest, trust_forwarded: bool) -> str:
     if trust_forwarded:
         forwarded = request.headers.get("X-Forwarded-For", "")
         if forwarded:
@@ -88,39 +83,25 @@ def _client_address(request: web.Request, trust_forwarded: bool) -> str:
     return request.remote or ""
 
 
-def _event(state: ClickState, request: web.Request, claims: Claims, kind: str) -> Event:
-    now = time.time()
-    settings = state.settings
-    address = _client_address(request, settings.trust_forwarded_for)
-    user_agent = request.headers.get("User-Agent", "")
-    reasons = request_reasons(
-        is_head=kind == PREFETCH,
-        user_agent=user_agent,
-        sent_at=claims.sent_at,
-        now=now,
-        too_fast_seconds=settings.too_fast_seconds,
-    )
-    return Event(
-        id=new_event_id(),
-        time=now,
-        kind=kind,
-        key_id=claims.key_id,
-        message_id=claims.message_id,
-        recipient_id=claims.recipient_id,
-        link_index=claims.link_index,
-        url=claims.url,
-        user_agent=user_agent,
-        client_ip=stored_ip(address, settings.client_ip),
-        client_key=client_key(address, state.salt) if address else "",
-        bot=bool(reasons),
-        reasons=reasons,
+def _hit(state: ClickState, request: web.BaseRequest, claims: Claims, kind: str) -> Hit:
+    return Hit(
+        new_event_id(),
+        time.time(),
+        kind,
+        claims.key_id,
+        claims.message_id,
+        claims.recipient_id,
+        claims.link_index,
+        claims.url,
+        claims.sent_at,
+        request.headers.get("User-Agent", ""),
+        _client_address(request, state.settings.trust_forwarded_for),
     )
 
 
-async def click(request: web.Request) -> web.Response:
-    state = request.app[CLICK_STATE]
+async def click(state: ClickState, request: web.BaseRequest, token: str) -> web.Response:
     try:
-        claims = verify(request.match_info["token"], state.ring)
+        claims = verify(token, state.ring)
     except TokenError:
         state.count("click", 404)
         return not_found()
@@ -129,39 +110,48 @@ async def click(request: web.Request) -> web.Response:
         state.count("click", 404)  # an open token, or a signed URL of another scheme
         return not_found()
     kind = PREFETCH if request.method == "HEAD" else CLICK
-    await state.writer.record(_event(state, request, claims, kind))
+    await state.writer.record(_hit(state, request, claims, kind))
     state.count("click", 302)
     headers = {"Location": location_header(url), **_REDIRECT_HEADERS}
     return web.Response(status=302, headers=headers)
 
 
-async def open_pixel(request: web.Request) -> web.Response:
-    state = request.app[CLICK_STATE]
+async def open_pixel(state: ClickState, request: web.BaseRequest, token: str) -> web.Response:
     try:
-        claims = verify(request.match_info["token"], state.ring)
+        claims = verify(token, state.ring)
     except TokenError:
         state.count("open", 404)
         return not_found()
     kind = PREFETCH if request.method == "HEAD" else OPEN
-    await state.writer.record(_event(state, request, claims, kind))
+    await state.writer.record(_hit(state, request, claims, kind))
     state.count("open", 200)
     return web.Response(body=PIXEL_GIF, content_type="image/gif", headers=_PIXEL_HEADERS)
 
 
-async def unknown(request: web.Request) -> web.Response:
-    return not_found()
-
-
-async def healthz(request: web.Request) -> web.Response:
+def healthz() -> web.Response:
     return web.Response(text="ok\n", headers={"Cache-Control": "no-store"})
 
 
-def add_click_routes(app: web.Application) -> None:
-    app.router.add_get("/c/{token}", click)
-    app.router.add_get("/o/{token}", open_pixel)
-    app.router.add_get("/healthz", healthz)
+class PublicHandler:
+    """The public listener's request handler, for aiohttp's low-level server.
 
+    Dispatch is by path prefix: no router, no middleware chain. On this path that is
+    a third of the CPU time of a click (measured against `web.Application`).
+    """
 
-def add_fallback_route(app: web.Application) -> None:
-    """Anything else gets the same short page (added last: it matches every path)."""
-    app.router.add_route("*", "/{tail:.*}", unknown)
+    def __init__(self, state: ClickState) -> None:
+        self.state = state
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.method not in ("GET", "HEAD"):
+            return web.Response(
+                status=405, text="method not allowed\n", headers={"Allow": "GET, HEAD"}
+            )
+        path = request.path
+        if path.startswith("/c/"):
+            return await click(self.state, request, path[3:])
+        if path.startswith("/o/"):
+            return await open_pixel(self.state, request, path[3:])
+        if path == "/healthz":
+            return healthz()
+        return not_found()

@@ -17,7 +17,7 @@ import sqlite_utils
 
 from config.datafolder import file_lock
 from redirector.bot_rules import BURST, BurstPolicy, burst_marks
-from redirector.events import OPEN, Event
+from redirector.events import OPEN, Event, event_id_floor
 
 DATABASE_FILE = "trackway.db"
 
@@ -145,10 +145,11 @@ class SqliteEventStore:
         events = self.db.table("events")
         if events.exists():
             return
+        # One index beside the key: every index is more work on each insert. Ids are
+        # time-ordered, so the key answers time ranges; this one answers bursts (message,
+        # client, time) and, by its prefix, per-message queries.
         events.create(_COLUMNS, pk="id", not_null=set(_COLUMNS) - {"client_ip"})
-        events.create_index(["message_id", "time"], if_not_exists=True)
         events.create_index(["message_id", "client_key", "time"], if_not_exists=True)
-        events.create_index(["time"], if_not_exists=True)
 
     def write_batch(self, events: Sequence[Event], burst: BurstPolicy | None) -> None:
         conn = self.conn
@@ -226,8 +227,8 @@ class SqliteEventStore:
                 where.append(f"{column} = ?")
                 params.append(value)
         if flt.since is not None:
-            where.append("time >= ?")
-            params.append(flt.since)
+            where.append("id >= ?")  # uses the key; see new_event_id
+            params.append(event_id_floor(flt.since))
         if flt.after_id is not None:
             where.append("id > ?")
             params.append(flt.after_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from dataclasses import dataclass, field
@@ -13,10 +14,19 @@ PREFETCH = "prefetch"  # a HEAD request: a scanner or a client looking before it
 KINDS = (CLICK, OPEN, PREFETCH)
 
 
+_PROCESS_TAG = os.urandom(3).hex()  # made anew in each (spawned) process
+_SEQUENCE = itertools.count()
+
+
 def new_event_id() -> str:
-    """Time-ordered (nanoseconds, hex) and unique (random tail): paging sorts by it, and a
-    replayed spool never records an event twice."""
-    return f"{time.time_ns():016x}{os.urandom(4).hex()}"
+    """Time-ordered (nanoseconds, hex) and unique (this process's tag and a counter):
+    paging sorts by it, and a replayed spool never records an event twice."""
+    return f"{time.time_ns():016x}{_PROCESS_TAG}{next(_SEQUENCE) & 0xFFFFFF:06x}"
+
+
+def event_id_floor(since: float) -> str:
+    """The smallest id an event at or after `since` (unix seconds) can have."""
+    return f"{max(0, int(since * 1e9)):016x}"
 
 
 @dataclass

@@ -2,14 +2,18 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 
 from config import ClickSettings, Settings, StoreSettings
+from proxy.public_app import PublicService
 from redirector import Claims, LinkSigner, load_keyring
+from redirector.event_store import EventStore
 from redirector.tokens import sign
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
@@ -50,3 +54,25 @@ def signer(settings: Settings) -> LinkSigner:
 
 def with_clicks(settings: Settings, **changes: Any) -> Settings:
     return dataclasses.replace(settings, clicks=dataclasses.replace(settings.clicks, **changes))
+
+
+@pytest.fixture
+async def public_client(
+    aiohttp_raw_server: Any, aiohttp_client: Any
+) -> AsyncIterator[Callable[..., Awaitable[TestClient[web.Request, web.Application]]]]:
+    """`await public_client(settings[, store_factory])`: a client of a real listener."""
+    services: list[PublicService] = []
+
+    async def make(
+        settings: Settings, store_factory: Callable[[], EventStore] | None = None
+    ) -> TestClient[web.Request, web.Application]:
+        service = PublicService(settings, store_factory)
+        await service.start()
+        services.append(service)
+        server = await aiohttp_raw_server(service.handler)
+        client: TestClient[web.Request, web.Application] = await aiohttp_client(server)
+        return client
+
+    yield make
+    for service in services:
+        await service.close()

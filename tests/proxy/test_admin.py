@@ -10,17 +10,19 @@ from aiohttp.test_utils import TestClient
 
 from config import Settings
 from proxy.admin import build_admin_app
-from proxy.public_app import build_public_app
 from proxy.state import admin_token
 from tests.proxy.conftest import BROWSER, TokenMaker
 
 Client = TestClient[web.Request, web.Application]
 ClientMaker = Callable[[web.Application], Awaitable[Client]]
+PublicClient = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture
-async def clients(aiohttp_client: ClientMaker, settings: Settings) -> tuple[Client, Client, str]:
-    public = await aiohttp_client(build_public_app(settings))
+async def clients(
+    aiohttp_client: ClientMaker, public_client: PublicClient, settings: Settings
+) -> tuple[Client, Client, str]:
+    public = await public_client(settings)
     token = admin_token(settings.data)
     admin = await aiohttp_client(build_admin_app(settings, token))
     return public, admin, token

@@ -15,7 +15,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from config import Settings
-from proxy.public_app import build_public_app
 from redirector import Claims, LinkSigner, Rewriter, SendContext, load_keyring, sign
 from redirector.event_store import DATABASE_FILE, SqliteEventStore
 from redirector.spool import Spool
@@ -24,6 +23,7 @@ from tests.proxy.conftest import BROWSER, LONG_AGO, TokenMaker, with_clicks
 
 Client = TestClient[web.Request, web.Application]
 ClientMaker = Callable[[web.Application], Awaitable[Client]]
+PublicClient = Callable[..., Awaitable[Client]]
 
 
 def stored(settings: Settings) -> list[dict[str, Any]]:
@@ -39,8 +39,8 @@ def stored(settings: Settings) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-async def client(aiohttp_client: ClientMaker, settings: Settings) -> Client:
-    return await aiohttp_client(build_public_app(settings))
+async def client(public_client: PublicClient, settings: Settings) -> Client:
+    return await public_client(settings)
 
 
 async def test_click_redirects_to_exactly_the_signed_url(
@@ -214,10 +214,10 @@ async def test_burst_marks_the_earlier_clicks_too(
 
 @pytest.mark.parametrize(("mode", "expected"), [("anonymised", "127.0.0.0"), ("none", None)])
 async def test_client_ip_setting(
-    aiohttp_client: ClientMaker, settings: Settings, mode: str, expected: str | None
+    public_client: PublicClient, settings: Settings, mode: str, expected: str | None
 ) -> None:
     settings = with_clicks(settings, client_ip=mode)
-    client = await aiohttp_client(build_public_app(settings))
+    client = await public_client(settings)
     ring = load_keyring(settings.data, int(time.time()))
     token = sign(Claims("https://example.com/", "m", "r", 0, LONG_AGO), ring.signing_key)
     await client.get(f"/c/{token}", allow_redirects=False, headers={"User-Agent": BROWSER})
@@ -252,7 +252,7 @@ async def test_locked_database_still_redirects_and_the_spool_is_replayed(
 
 
 async def test_read_only_database_still_redirects(
-    aiohttp_client: ClientMaker, make_token: TokenMaker, settings: Settings
+    public_client: PublicClient, make_token: TokenMaker, settings: Settings
 ) -> None:
     settings.data.mkdir(parents=True)
     path = settings.data / DATABASE_FILE
@@ -262,7 +262,7 @@ async def test_read_only_database_still_redirects(
     def store() -> SqliteEventStore:
         return SqliteEventStore(path, read_only=not writable["yes"], busy_timeout_ms=50)
 
-    client = await aiohttp_client(build_public_app(settings, store_factory=store))
+    client = await public_client(settings, store)
     for i in range(3):
         resp = await client.get(f"/c/{make_token(recipient_id=f'ro-{i}')}", allow_redirects=False)
         assert resp.status == 302

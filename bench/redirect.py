@@ -1,0 +1,237 @@
+"""Redirect throughput: trackway (verification + durable recording) against nginx's
+static `return 302` and Caddy's `redir`, in one run, with wrk.
+
+    apt-get install wrk nginx-light caddy   # Debian packages
+    .venv/bin/python bench/redirect.py [--seconds 10] [--connections 128]
+
+Prints requests/s and p50/p99 latency for each, trackway's p99 at half its own peak,
+and last the line `ratio_vs_nginx=<n> ratio_vs_caddy=<n>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from redirector import Claims, load_keyring, sign
+
+DESTINATION = "https://example.com/landing?utm_source=email&id=42"
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, seconds: float = 30) -> None:
+    """Until `url` answers with the redirect (never following it)."""
+    parts = urllib.parse.urlsplit(url)
+    deadline = time.monotonic() + seconds
+    while True:
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=2)
+        try:
+            conn.request("GET", parts.path)
+            if conn.getresponse().status == 302:
+                return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer 302")
+        time.sleep(0.1)
+
+
+def parse_ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if not m:
+        raise ValueError(text)
+    return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+
+def wrk(name: str, url: str, seconds: int, connections: int, script: Path | None = None) -> Result:
+    args = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-H",
+        f"User-Agent: {USER_AGENT}",
+    ]
+    if script is not None:
+        args += ["-s", str(script)]
+    out = subprocess.run(
+        [*args, url], capture_output=True, text=True, check=True, timeout=seconds + 60
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = parse_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = parse_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"{name}: {non2xx.group(1)} error responses")
+    return Result(name, rps, p50, p99)
+
+
+@contextmanager
+def process(
+    args: list[str], env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextmanager
+def trackway(tmp: Path, workers: int) -> Iterator[str]:
+    data = tmp / "trackway-data"
+    ring = load_keyring(data, int(time.time()))
+    token = sign(
+        Claims(DESTINATION, "01JDQ8Z6W3V9R2K4M5N6P7Q8RS", "rcpt-1", 0, 1_700_000_000),
+        ring.signing_key,
+    )
+    port = free_port()
+    cli = [
+        sys.executable,
+        "-m",
+        "proxy.cli",
+        "serve",
+        "--data",
+        str(data),
+        "--http",
+        f"127.0.0.1:{port}",
+        "--admin",
+        f"127.0.0.1:{free_port()}",
+        "--workers",
+        str(workers),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKWAY_")}
+    with process(cli, env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}):
+        url = f"http://127.0.0.1:{port}/c/{token}"
+        wait_for(url)
+        yield url
+
+
+@contextmanager
+def nginx(tmp: Path, workers: int) -> Iterator[str]:
+    port = free_port()
+    prefix = tmp / "nginx"
+    prefix.mkdir()
+    conf = prefix / "nginx.conf"
+    conf.write_text(
+        f"worker_processes {workers};\ndaemon off;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log;\n"
+        "events { worker_connections 4096; }\n"
+        f"http {{ access_log off; server {{ listen 127.0.0.1:{port} reuseport;\n"
+        f"  location /c/ {{ add_header Cache-Control 'no-store, private'; return 302 {DESTINATION}; }} }} }}\n"
+    )
+    with process(["nginx", "-p", str(prefix), "-c", str(conf)]):
+        url = f"http://127.0.0.1:{port}/c/token"
+        wait_for(url)
+        yield url
+
+
+@contextmanager
+def caddy(tmp: Path, workers: int) -> Iterator[str]:
+    port = free_port()
+    home = tmp / "caddy"
+    home.mkdir()
+    caddyfile = home / "Caddyfile"
+    caddyfile.write_text(
+        "{\n  admin off\n  auto_https off\n}\n"
+        f"http://127.0.0.1:{port} {{\n  redir /c/* {DESTINATION} 302\n}}\n"
+    )
+    env = {
+        **os.environ,
+        "GOMAXPROCS": str(workers),
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home),
+        "XDG_CONFIG_HOME": str(home),
+    }
+    with process(["caddy", "run", "--config", str(caddyfile), "--adapter", "caddyfile"], env=env):
+        url = f"http://127.0.0.1:{port}/c/token"
+        wait_for(url)
+        yield url
+
+
+def at_rate(url: str, target: float, seconds: int, tmp: Path) -> Result:
+    """wrk at about `target` requests/s: its `delay()` spaces each connection's requests.
+    One short calibration run corrects for the time the requests themselves take."""
+    conns = 64
+    script = tmp / "delay.lua"
+    delay_ms = 1000 * conns / target
+    for attempt in range(2):
+        script.write_text(f"function delay() return {max(delay_ms, 0.0):.3f} end\n")
+        result = wrk("trackway at half peak", url, 3 if attempt == 0 else seconds, conns, script)
+        if attempt == 0:  # per connection: 1/rate = delay + service time
+            service_ms = 1000 * conns / result.rps - delay_ms
+            delay_ms = 1000 * conns / target - service_ms
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="per measurement")
+    parser.add_argument("--connections", type=int, default=128)
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes of each server"
+    )
+    args = parser.parse_args()
+    for tool in ("wrk", "nginx", "caddy"):
+        if shutil.which(tool) is None:
+            sys.exit(f"bench/redirect.py needs {tool}: apt-get install wrk nginx-light caddy")
+    results: dict[str, Result] = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        for name, server in (("nginx", nginx), ("caddy", caddy), ("trackway", trackway)):
+            with server(tmp, args.workers) as url:
+                wrk(name, url, 2, args.connections)  # warm up
+                results[name] = wrk(name, url, args.seconds, args.connections)
+                if name == "trackway":
+                    results["trackway at half peak"] = at_rate(
+                        url, results[name].rps / 2, args.seconds, tmp
+                    )
+    print(f"{'server':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    for r in results.values():
+        print(f"{r.name:<24}{r.rps:>10.0f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}")
+    ours = results["trackway"].rps
+    print(f"workers={args.workers} connections={args.connections} seconds={args.seconds}")
+    print(
+        f"ratio_vs_nginx={ours / results['nginx'].rps:.3f} ratio_vs_caddy={ours / results['caddy'].rps:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
