@@ -3,7 +3,9 @@
 from config.errors import SettingsError
 from config.loader import load_settings
 from config.settings import (
+    CheckSettings,
     ClickSettings,
+    DnsSettings,
     RewriteSettings,
     ServerSettings,
     Settings,
@@ -11,7 +13,9 @@ from config.settings import (
 )
 
 __all__ = [
+    "CheckSettings",
     "ClickSettings",
+    "DnsSettings",
     "RewriteSettings",
     "ServerSettings",
     "Settings",

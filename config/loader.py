@@ -50,7 +50,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _env_key(name: str) -> list[str]:
     rest = name[len(ENV_PREFIX) :].lower()
-    sections = {name for name, tp in typing.get_type_hints(Settings).items() if _is_section(tp)}
+    sections = {
+        name
+        for name, tp in typing.get_type_hints(Settings).items()
+        if _is_section(tp) or typing.get_origin(tp) is dict
+    }
     head, _, tail = rest.partition("_")
     if head in sections and tail:
         return [head, tail]

@@ -80,6 +80,30 @@ class StoreSettings:
 
 
 @dataclass(frozen=True)
+class DnsSettings:
+    # "IP" or "IP:PORT" each; empty: the system's resolvers.
+    nameservers: tuple[str, ...] = ()
+    timeout: float = 3.0
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    # Ports the domain checks connect to (settings, so that tests run unprivileged).
+    http_port: int = 80
+    https_port: int = 443
+    ca_bundle: str = ""  # extra trust for the HTTPS and HSTS checks (PEM file)
+    interval: float = 3600.0  # seconds between periodic checks of every host
+    timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        for key in ("http_port", "https_port"):
+            if not 0 < getattr(self, key) < 65536:
+                raise SettingsError(f"checks.{key}: a port from 1 to 65535")
+        if self.interval <= 0 or self.timeout <= 0:
+            raise SettingsError("checks.interval, checks.timeout: positive seconds")
+
+
+@dataclass(frozen=True)
 class Settings:
     data: Path = Path("./trackway-data")
     # The default tracking base (scheme://host[:port]) used when no other is given.
@@ -90,16 +114,39 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     clicks: ClickSettings = field(default_factory=ClickSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    dns: DnsSettings = field(default_factory=DnsSettings)
+    checks: CheckSettings = field(default_factory=CheckSettings)
+    # Region -> its default tracking host, the CNAME target of that region's custom
+    # hosts (e.g. us = "t.trackway.example"). The first region is the default one.
+    regions: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.base_url:
             object.__setattr__(self, "base_url", normalise_base_url(self.base_url, "base_url"))
         hosts = tuple(h.strip().lower() for h in self.tracking_hosts if h.strip())
         object.__setattr__(self, "tracking_hosts", hosts)
+        regions = {}
+        for region, host in self.regions.items():
+            host = host.strip().lower().rstrip(".")
+            if not host or "/" in host or ":" in host:
+                raise SettingsError(f"regions.{region}: a host name such as t.trackway.example")
+            regions[region] = host
+        object.__setattr__(self, "regions", regions)
+
+    @property
+    def default_region(self) -> str | None:
+        return next(iter(self.regions), None)
+
+    def default_link_base(self, region: str | None = None) -> str:
+        """Where links go when a custom host cannot be used: the region's default host."""
+        host = self.regions.get(region or "") or self.regions.get(self.default_region or "")
+        if host:
+            return f"https://{host}"
+        return self.base_url
 
     def own_hosts(self) -> frozenset[str]:
         """Every host whose links are ours: the configured ones and the base URL's."""
-        hosts = set(self.tracking_hosts)
+        hosts = set(self.tracking_hosts) | set(self.regions.values())
         if self.base_url:
             hosts.add((urlsplit(self.base_url).hostname or "").lower())
         return frozenset(hosts)

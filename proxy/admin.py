@@ -18,6 +18,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from config import Settings
+from proxy.admin_domains import add_domain_routes
 from proxy.query_params import QueryError, event_filter
 from proxy.state import open_store
 from redirector.event_reader import read_events
@@ -131,6 +132,7 @@ def build_admin_app(settings: Settings, token: str) -> web.Application:
     app.cleanup_ctx.append(resources)
     app.router.add_get("/api/events", api_events)
     app.router.add_get("/api/stats", api_stats)
+    add_domain_routes(app, settings)
     app.router.add_get("/metrics", metrics_page)
     app.router.add_get("/healthz", healthz)
     return app

@@ -30,6 +30,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="tracking base, e.g. https://links.example.com (default: the base_url setting)",
     )
+    rewrite.add_argument(
+        "--domain",
+        metavar="SENDING_DOMAIN",
+        help="take the tracking base from this sending domain's status (--base-url wins)",
+    )
     rewrite.add_argument("--message-id", metavar="ID", help="default: a new ULID")
     rewrite.add_argument("--recipient", metavar="ID", default="", help="recipient id")
     rewrite.add_argument("--text", action="store_true", help="the body is plain text")
@@ -60,12 +65,26 @@ def parse_utm(pairs: list[str]) -> dict[str, str]:
     return utm
 
 
+def _domain_base(settings: Settings, domain: str) -> str:
+    from proxy.cli import CliError
+    from proxy.domain_service import DomainError, DomainService
+
+    service = DomainService(settings)
+    try:
+        return service.link_base(domain)
+    except DomainError as e:
+        raise CliError(str(e)) from None
+    finally:
+        service.close()
+
+
 def rewrite_command(args: argparse.Namespace, settings: Settings) -> int:
     from proxy.cli import CliError
 
-    base = args.base_url or settings.base_url
+    base = args.base_url or (_domain_base(settings, args.domain) if args.domain else "")
+    base = base or settings.base_url
     if not base:
-        raise CliError("no tracking base: pass --base-url URL or set base_url")
+        raise CliError("no tracking base: pass --base-url URL or --domain, or set base_url")
     base = normalise_base_url(base, "--base-url")
     try:
         raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()

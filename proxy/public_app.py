@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -11,11 +12,13 @@ from collections.abc import Callable
 from aiohttp import web
 
 from config import Settings
+from proxy.domain_checks import CHECK_PATH, host_token
+from proxy.domain_service import check_secret
 from proxy.state import client_salt, open_store
 from redirector import load_keyring
 from redirector.batch_committer import BatchCommitter
 from redirector.bot_rules import BurstPolicy
-from redirector.click_routes import ClickState, PublicHandler
+from redirector.click_routes import ClickState, PrefixHandler, PublicHandler, not_found
 from redirector.errors import KeyRingError
 from redirector.event_store import EventStore
 from redirector.event_writer import ThreadWriter, Writer
@@ -54,7 +57,9 @@ class PublicService:
             writer=writer or thread_writer(settings, store_factory),
             settings=settings.clicks,
         )
-        self.handler = PublicHandler(self.state)
+        self.handler = PublicHandler(
+            self.state, {CHECK_PATH: domain_check_handler(check_secret(settings))}
+        )
         self._reloader: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -71,6 +76,19 @@ class PublicService:
 
     def server(self) -> web.Server:
         return web.Server(self.handler, access_log=None)
+
+
+def domain_check_handler(secret: bytes) -> PrefixHandler:
+    """`/.well-known/trackway/check/<token>` answers the token only for the Host it was
+    made for: the domain checks' proof that a name really reaches this server."""
+
+    async def check(request: web.BaseRequest, token: str) -> web.StreamResponse:
+        host = request.url.host or ""
+        if host and hmac.compare_digest(token.encode(), host_token(secret, host).encode()):
+            return web.Response(text=token, headers={"Cache-Control": "no-store"})
+        return not_found()
+
+    return check
 
 
 async def _reload_keys(state: ClickState, settings: Settings) -> None:

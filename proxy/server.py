@@ -30,6 +30,7 @@ from aiohttp import web
 from config import Settings
 from config.settings import parse_host_port
 from proxy.admin import build_admin_app
+from proxy.domain_service import DomainService
 from proxy.public_app import PublicService
 from proxy.state import ADMIN_TOKEN_FILE, admin_token, client_salt, open_store
 from redirector import load_keyring
@@ -199,6 +200,7 @@ async def _supervise(
     processes = [spawn(worker_main, host, port, socket_path) for _ in range(workers)]
     admin_runner, admin_url = await _start_admin(settings)
     _announce(settings, _http_url(host, port), workers, admin_url)
+    monitor = asyncio.create_task(_check_domains_periodically(settings))
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
@@ -213,10 +215,26 @@ async def _supervise(
                 log.error("worker %s exited (%s); starting another", process.pid, process.exitcode)
                 _mark_dead(process.pid)
                 processes[i] = spawn(worker_main, host, port, socket_path)
+    monitor.cancel()
     log.info("stopping: %d workers, then the writer", len(processes))
     await _terminate(processes)
     await _terminate([writer])
     await admin_runner.cleanup()
+
+
+async def _check_domains_periodically(settings: Settings) -> None:
+    """Every `checks.interval`: re-check every host, so a status change (an expired
+    certificate, a CNAME moved away, a new HSTS policy) reaches new links by itself."""
+    await asyncio.sleep(min(5.0, settings.checks.interval))
+    while True:
+        service = DomainService(settings)
+        try:
+            await service.check_all()
+        except Exception:
+            log.exception("periodic domain checks failed")
+        finally:
+            service.close()
+        await asyncio.sleep(settings.checks.interval)
 
 
 async def _terminate(processes: list[BaseProcess]) -> None:

@@ -1,0 +1,129 @@
+"""The status of a tracking host, recomputed from its check results. Pure.
+
+`link_base` is what new links use: https on the custom host when HTTPS is green; http
+on it when the CNAME is right, HTTP answers and no HSTS policy covers the name; else the
+region's default tracking host. Never an http link on a host that HSTS covers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DnsAnswer:
+    chain: tuple[str, ...] = ()  # CNAME targets, in the order followed
+    error: str | None = None  # "SERVFAIL", "timeout", "NXDOMAIN" …
+
+
+@dataclass(frozen=True)
+class HstsFinding:
+    domain: str
+    source: str  # "preload list" or "header"
+    policy: str
+
+    def describe(self) -> str:
+        return f"HSTS on {self.domain} ({self.source}: {self.policy})"
+
+
+@dataclass(frozen=True)
+class Probe:
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class HostChecks:
+    host: str
+    expected_target: str  # the region's default tracking host
+    ownership_verified: bool
+    dns: DnsAnswer
+    http: Probe
+    hsts: tuple[HstsFinding, ...]
+    https: Probe | None  # None: nothing serves HTTPS for the host
+    checked_at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> HostChecks:
+        return cls(
+            host=doc["host"],
+            expected_target=doc["expected_target"],
+            ownership_verified=bool(doc["ownership_verified"]),
+            dns=DnsAnswer(tuple(doc["dns"]["chain"]), doc["dns"]["error"]),
+            http=Probe(**doc["http"]),
+            hsts=tuple(HstsFinding(**h) for h in doc["hsts"]),
+            https=None if doc["https"] is None else Probe(**doc["https"]),
+            checked_at=float(doc["checked_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    host: str
+    ownership: str  # "verified" | "unverified"
+    cname: str  # "ok" | "missing" | "wrong" | "error"
+    http: str  # "green" | "red" | "unreachable"
+    https: str  # "green" | "off" | "failing"
+    link_base: str
+    cname_target: str | None = None
+    reasons: dict[str, str] = field(default_factory=dict)  # per check, why it is not green
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _same(a: str, b: str) -> bool:
+    return a.lower().rstrip(".") == b.lower().rstrip(".")
+
+
+def host_status(checks: HostChecks, default_base: str) -> HostStatus:
+    reasons: dict[str, str] = {}
+    ownership = "verified" if checks.ownership_verified else "unverified"
+    if not checks.ownership_verified:
+        reasons["ownership"] = "the sending domain's TXT record is not verified"
+
+    dns = checks.dns
+    target = dns.chain[0] if dns.chain else None
+    if any(_same(name, checks.expected_target) for name in dns.chain):
+        cname = "ok"
+    elif dns.error is not None:
+        cname = "error"
+        reasons["cname"] = f"DNS error: {dns.error}"
+    elif not dns.chain:
+        cname = "missing"
+        reasons["cname"] = f"no CNAME record; point {checks.host} at {checks.expected_target}"
+    else:
+        cname = "wrong"
+        reasons["cname"] = f"CNAME points at {target}, not {checks.expected_target}"
+
+    if checks.hsts:
+        http = "red"
+        reasons["http"] = "; ".join(f.describe() for f in checks.hsts) + ": http links would break"
+    elif checks.http.ok:
+        http = "green"
+    else:
+        http = "unreachable"
+        reasons["http"] = checks.http.error or "no answer"
+
+    if checks.https is None:
+        https = "off"
+        reasons["https"] = "nothing serves HTTPS for this host yet"
+    elif checks.https.ok:
+        https = "green"
+    else:
+        https = "failing"
+        reasons["https"] = checks.https.error or "no answer"
+
+    if not checks.ownership_verified:
+        link_base = default_base
+    elif https == "green":
+        link_base = f"https://{checks.host}"
+    elif cname == "ok" and http == "green":
+        link_base = f"http://{checks.host}"
+    else:
+        link_base = default_base
+    return HostStatus(checks.host, ownership, cname, http, https, link_base, target, reasons)

@@ -1,0 +1,112 @@
+"""Sending domains and tracking hosts, kept in `domains.db` in the data folder."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+DOMAINS_FILE = "domains.db"
+
+
+@dataclass(frozen=True)
+class SendingDomain:
+    name: str
+    token: str  # the value of its TXT record
+    verified: bool
+    created_at: float
+    verified_at: float | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class TrackingHost:
+    host: str
+    sending_domain: str
+    region: str
+    created_at: float
+    checks: dict[str, Any] | None = None  # the last HostChecks, as JSON
+    status: dict[str, Any] | None = None  # the last HostStatus, as JSON
+    checked_at: float | None = None
+
+
+class DomainStore:
+    def __init__(self, data: Path) -> None:
+        data.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(data / DOMAINS_FILE, isolation_level=None, timeout=5)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.db = sqlite_utils.Database(self.conn)
+        domains = self.db.table("sending_domains")
+        if not domains.exists():
+            domains.create(
+                {"name": str, "token": str, "verified": int, "created_at": float,
+                 "verified_at": float, "last_error": str},
+                pk="name",
+            )  # fmt: skip
+        hosts = self.db.table("tracking_hosts")
+        if not hosts.exists():
+            hosts.create(
+                {"host": str, "sending_domain": str, "region": str, "created_at": float,
+                 "checks": str, "status": str, "checked_at": float},
+                pk="host",
+            )  # fmt: skip
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def domain(self, name: str) -> SendingDomain | None:
+        rows = list(self.db.query("SELECT * FROM sending_domains WHERE name = ?", [name]))
+        return _domain(rows[0]) if rows else None
+
+    def domains(self) -> list[SendingDomain]:
+        return [_domain(r) for r in self.db.query("SELECT * FROM sending_domains ORDER BY name")]
+
+    def put_domain(self, domain: SendingDomain) -> None:
+        self.db.table("sending_domains").upsert(domain.__dict__, pk="name")
+
+    def host(self, host: str) -> TrackingHost | None:
+        rows = list(self.db.query("SELECT * FROM tracking_hosts WHERE host = ?", [host]))
+        return _host(rows[0]) if rows else None
+
+    def hosts(self, sending_domain: str | None = None) -> list[TrackingHost]:
+        if sending_domain is None:
+            rows = self.db.query("SELECT * FROM tracking_hosts ORDER BY created_at, host")
+        else:
+            rows = self.db.query(
+                "SELECT * FROM tracking_hosts WHERE sending_domain = ? ORDER BY created_at, host",
+                [sending_domain],
+            )
+        return [_host(r) for r in rows]
+
+    def put_host(self, host: TrackingHost) -> None:
+        row = dict(host.__dict__)
+        row["checks"] = None if host.checks is None else json.dumps(host.checks)
+        row["status"] = None if host.status is None else json.dumps(host.status)
+        self.db.table("tracking_hosts").upsert(row, pk="host")
+
+    def remove_host(self, host: str) -> None:
+        self.conn.execute("DELETE FROM tracking_hosts WHERE host = ?", (host,))
+
+    def remove_domain(self, name: str) -> None:
+        self.conn.execute("DELETE FROM tracking_hosts WHERE sending_domain = ?", (name,))
+        self.conn.execute("DELETE FROM sending_domains WHERE name = ?", (name,))
+
+
+def _domain(row: dict[str, Any]) -> SendingDomain:
+    return SendingDomain(
+        row["name"], row["token"], bool(row["verified"]), row["created_at"],
+        row["verified_at"], row["last_error"],
+    )  # fmt: skip
+
+
+def _host(row: dict[str, Any]) -> TrackingHost:
+    return TrackingHost(
+        row["host"], row["sending_domain"], row["region"], row["created_at"],
+        json.loads(row["checks"]) if row["checks"] else None,
+        json.loads(row["status"]) if row["status"] else None,
+        row["checked_at"],
+    )  # fmt: skip
