@@ -11,6 +11,7 @@ import asyncio
 import base64
 import hmac
 import ssl
+import warnings
 from dataclasses import dataclass
 
 import aiodns
@@ -132,7 +133,7 @@ class Checker:
         findings: list[HstsFinding] = []
         names = names_to_check(host)
         for name in names:
-            if hstspreload.in_hsts_preload(name):
+            if preloaded(name):
                 findings.append(HstsFinding(name, "preload list", "preloaded"))
                 break  # the preload list covers this name and everything below it
         live = await asyncio.gather(*(self._live_sts(name) for name in names))
@@ -151,6 +152,14 @@ class Checker:
         except (aiohttp.ClientError, OSError, TimeoutError):
             return None
         return parse_sts(header) if header else None
+
+
+def preloaded(name: str) -> bool:
+    """On the browsers' HSTS preload list (whole TLDs such as .dev and .app included)."""
+    with warnings.catch_warnings():
+        # hstspreload reads its data with importlib.resources' legacy API.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return bool(hstspreload.in_hsts_preload(name))
 
 
 def _refused(error: str | None) -> bool:

@@ -284,3 +284,17 @@ def test_spool_skips_a_torn_last_line(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     (tmp_path / "spool.jsonl").write_text('{"id": "x"\n')
     assert list(spool.read_all()) == []
+
+
+async def test_a_valid_token_works_on_any_host(client: Client, make_token: TokenMaker) -> None:
+    for host in ("links.example.com", "t.trackway.example", "old-name.example.org"):
+        resp = await client.get(
+            f"/c/{make_token()}", allow_redirects=False, headers={"Host": host}
+        )
+        assert resp.status == 302
+
+
+async def test_other_methods_are_refused(client: Client, make_token: TokenMaker) -> None:
+    resp = await client.post(f"/c/{make_token()}", allow_redirects=False)
+    assert resp.status == 405
+    assert resp.headers["Allow"] == "GET, HEAD"
