@@ -3,6 +3,7 @@
 from config.errors import SettingsError
 from config.loader import load_settings
 from config.settings import (
+    AcmeSettings,
     CheckSettings,
     ClickSettings,
     DnsSettings,
@@ -13,6 +14,7 @@ from config.settings import (
 )
 
 __all__ = [
+    "AcmeSettings",
     "CheckSettings",
     "ClickSettings",
     "DnsSettings",

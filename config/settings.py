@@ -29,10 +29,11 @@ class RewriteSettings:
 class ServerSettings:
     http: str = "127.0.0.1:8080"
     admin: str = "127.0.0.1:8081"
+    https: str = ""  # HOST:PORT of the TLS listener; empty: none
     workers: int = 0  # 0: one process per core
 
     def __post_init__(self) -> None:
-        for key in ("http", "admin"):
+        for key in ("http", "admin", *(("https",) if self.https else ())):
             parse_host_port(getattr(self, key), f"server.{key}")
         if self.workers < 0:
             raise SettingsError("server.workers: must be 0 (every core) or a positive number")
@@ -103,6 +104,35 @@ class CheckSettings:
             raise SettingsError("checks.interval, checks.timeout: positive seconds")
 
 
+LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+KEY_TYPES = ("ecdsa", "rsa")
+
+
+@dataclass(frozen=True)
+class AcmeSettings:
+    directory: str = LETS_ENCRYPT  # "staging" for Let's Encrypt's staging directory
+    email: str = ""
+    eab_kid: str = ""  # External Account Binding, for CAs that require it
+    eab_hmac_key: str = field(default="", repr=False)
+    ca_bundle: str = ""  # trust for the directory's own TLS (tests: Pebble's)
+    key_type: str = "ecdsa"  # certificate keys: ECDSA P-256, or "rsa" (2048 bits)
+    check_interval: float = 300.0  # seconds between renewal checks
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if self.directory == "staging":
+            object.__setattr__(self, "directory", LETS_ENCRYPT_STAGING)
+        if not self.directory.startswith(("https://", "http://")):
+            raise SettingsError('acme.directory: a directory URL, or "staging"')
+        if self.key_type not in KEY_TYPES:
+            raise SettingsError(f"acme.key_type: one of {', '.join(KEY_TYPES)}")
+        if bool(self.eab_kid) != bool(self.eab_hmac_key):
+            raise SettingsError("acme.eab_kid and acme.eab_hmac_key go together")
+        if self.check_interval <= 0:
+            raise SettingsError("acme.check_interval: positive seconds")
+
+
 @dataclass(frozen=True)
 class Settings:
     data: Path = Path("./trackway-data")
@@ -119,6 +149,7 @@ class Settings:
     # Region -> its default tracking host, the CNAME target of that region's custom
     # hosts (e.g. us = "t.trackway.example"). The first region is the default one.
     regions: dict[str, str] = field(default_factory=dict)
+    acme: AcmeSettings = field(default_factory=AcmeSettings)
 
     def __post_init__(self) -> None:
         if self.base_url:

@@ -7,8 +7,11 @@ from typing import Any
 
 from aiohttp import web
 
+from certs.manager import CertManager
+from certs.store import CertStore
 from config import Settings
-from proxy.domain_service import DomainError, DomainService
+from proxy.domain_names import DomainNameError, normalise
+from proxy.domain_service import DomainError, DomainService, certificate_summary
 
 DOMAIN_SETTINGS = web.AppKey("domain_settings", Settings)
 
@@ -81,6 +84,50 @@ async def remove_domain(request: web.Request) -> web.Response:
         service.close()
 
 
+async def list_certs(request: web.Request) -> web.Response:
+    settings = request.app[DOMAIN_SETTINGS]
+    service = _service(request)
+    try:
+        hosts = sorted(
+            {h.host for h in service.store.hosts()} | set(CertStore(settings.data).hosts())
+        )
+    finally:
+        service.close()
+    store = CertStore(settings.data)
+    return web.json_response(
+        {
+            "certificates": [
+                {"host": h, **(certificate_summary(store, h) or {"present": False})} for h in hosts
+            ]
+        }
+    )
+
+
+async def show_cert(request: web.Request) -> web.Response:
+    settings = request.app[DOMAIN_SETTINGS]
+    try:
+        host = normalise(request.match_info["host"])
+    except DomainNameError as e:
+        return _error(str(e), 400)
+    summary = certificate_summary(CertStore(settings.data), host) or {"present": False}
+    return web.json_response({"host": host, **summary})
+
+
+async def renew_cert(request: web.Request) -> web.Response:
+    settings = request.app[DOMAIN_SETTINGS]
+    try:
+        host = normalise(request.match_info["host"])
+    except DomainNameError as e:
+        return _error(str(e), 400)
+    manager = CertManager(settings)
+    try:
+        await manager.ensure(host, force=True)
+    finally:
+        manager.close()
+    summary = certificate_summary(CertStore(settings.data), host) or {"present": False}
+    return web.json_response({"host": host, **summary})
+
+
 def add_domain_routes(app: web.Application, settings: Settings) -> None:
     app[DOMAIN_SETTINGS] = settings
     app.router.add_get("/api/domains", list_domains)
@@ -88,3 +135,6 @@ def add_domain_routes(app: web.Application, settings: Settings) -> None:
     app.router.add_get("/api/domains/{name}", show_domain)
     app.router.add_post("/api/domains/{name}/verify", verify_domain)
     app.router.add_delete("/api/domains/{name}", remove_domain)
+    app.router.add_get("/api/certs", list_certs)
+    app.router.add_get("/api/certs/{host}", show_cert)
+    app.router.add_post("/api/certs/{host}/renew", renew_cert)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from config import Settings, SettingsError, load_settings
-from proxy import cli_domains, cli_events, cli_keys, cli_links, cli_rewrite, cli_serve
+from proxy import cli_certs, cli_domains, cli_events, cli_keys, cli_links, cli_rewrite, cli_serve
 from redirector.errors import KeyRingError
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -46,7 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (cli_serve, cli_rewrite, cli_links, cli_keys, cli_events, cli_domains):
+    for module in (
+        cli_serve,
+        cli_rewrite,
+        cli_links,
+        cli_keys,
+        cli_events,
+        cli_domains,
+        cli_certs,
+    ):
         module.register(commands, common)
     return parser
 

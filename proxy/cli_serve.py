@@ -30,6 +30,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "--admin", metavar="HOST:PORT", help="admin API listener (default 127.0.0.1:8081)"
     )
     serve.add_argument(
+        "--https",
+        metavar="HOST:PORT",
+        help="TLS listener serving the same routes, certificates picked by SNI (default: none)",
+    )
+    serve.add_argument(
         "--workers",
         metavar="N",
         type=int,
@@ -44,14 +49,18 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     server = settings.server
     http = args.http or server.http
     admin = args.admin or server.admin
+    https = args.https or server.https
     parse_host_port(http, "--http")
     parse_host_port(admin, "--admin")
+    if https:
+        parse_host_port(https, "--https")
     workers = args.workers if args.workers is not None else server.workers
     if workers < 0:
         raise CliError("--workers: 0 (one per core) or more")
     workers = workers or os.cpu_count() or 1
     settings = dataclasses.replace(
-        settings, server=dataclasses.replace(server, http=http, admin=admin, workers=workers)
+        settings,
+        server=dataclasses.replace(server, http=http, admin=admin, https=https, workers=workers),
     )
     # Every process writes its metrics here so that /metrics adds them up; it must be set
     # before prometheus_client is first imported, in this process and in the workers.

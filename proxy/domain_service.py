@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 from aiohttp.resolver import AsyncResolver
 
+from certs.store import CertStore
 from config import Settings
 from config.datafolder import read_or_create_secret
 from proxy.domain_checks import Checker, host_token, make_resolver, tls_context
@@ -167,7 +168,7 @@ class DomainService:
         return status
 
     def _has_certificate(self, host: str) -> bool:
-        return (self.settings.data / "certs" / host / "cert.pem").exists()
+        return CertStore(self.settings.data).has_certificate(host)
 
     @contextlib.asynccontextmanager
     async def _checker(self) -> AsyncIterator[Checker]:
@@ -224,6 +225,7 @@ class DomainService:
             "region": host.region,
             "cname_record": {"name": host.host, "target": self.settings.regions.get(host.region)},
             "checked_at": host.checked_at,
+            "certificate": certificate_summary(CertStore(self.settings.data), host.host),
         }
 
     def _unchecked(self, host: TrackingHost | None) -> dict[str, Any]:
@@ -247,6 +249,23 @@ class DomainService:
             return normalise(name)
         except DomainNameError as e:
             raise DomainError(str(e)) from None
+
+
+def certificate_summary(store: CertStore, host: str) -> dict[str, Any] | None:
+    """Expiry, next renewal and the last error of a host's certificate, if it has one
+    or an order for one has been tried."""
+    state = store.state(host)
+    if not store.has_certificate(host) and state.last_error is None:
+        return None
+    return {
+        "present": store.has_certificate(host),
+        "not_after": state.not_after,
+        "issuer": state.issuer,
+        "renew_at": state.renew_at,
+        "last_error": state.last_error,
+        "next_attempt": state.next_attempt,
+        "blocked": state.blocked,
+    }
 
 
 def _log_changes(host: TrackingHost, status: HostStatus) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from certs.challenges import ChallengeStore, is_token
 from config import Settings
 from proxy.domain_checks import CHECK_PATH, host_token
 from proxy.domain_service import check_secret
@@ -58,7 +59,11 @@ class PublicService:
             settings=settings.clicks,
         )
         self.handler = PublicHandler(
-            self.state, {CHECK_PATH: domain_check_handler(check_secret(settings))}
+            self.state,
+            {
+                CHECK_PATH: domain_check_handler(check_secret(settings)),
+                ACME_CHALLENGE_PATH: acme_challenge_handler(ChallengeStore(settings.data)),
+            },
         )
         self._reloader: asyncio.Task[None] | None = None
 
@@ -89,6 +94,24 @@ def domain_check_handler(secret: bytes) -> PrefixHandler:
         return not_found()
 
     return check
+
+
+ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/"
+
+
+def acme_challenge_handler(store: ChallengeStore) -> PrefixHandler:
+    """HTTP-01 (RFC 8555 §8.3): the key authorization for a token being validated."""
+
+    async def answer(request: web.BaseRequest, token: str) -> web.StreamResponse:
+        if not is_token(token):
+            return not_found()
+        loop = asyncio.get_running_loop()
+        response = await loop.run_in_executor(None, store.response, token)
+        if response is None:
+            return not_found()
+        return web.Response(text=response, content_type="application/octet-stream")
+
+    return answer
 
 
 async def _reload_keys(state: ClickState, settings: Settings) -> None:

@@ -27,9 +27,12 @@ from typing import Any
 
 from aiohttp import web
 
+from certs.sni import SniCertificates
+from certs.store import CertStore
 from config import Settings
 from config.settings import parse_host_port
 from proxy.admin import build_admin_app
+from proxy.cert_maintenance import maintain_forever
 from proxy.domain_service import DomainService
 from proxy.public_app import PublicService
 from proxy.state import ADMIN_TOKEN_FILE, admin_token, client_salt, open_store
@@ -42,6 +45,7 @@ from redirector.writer_service import WriterService
 
 log = logging.getLogger("trackway.server")
 SHUTDOWN_SECONDS = 10.0
+CERT_RELOAD_SECONDS = 2.0
 WRITER_SOCKET = "writer.sock"
 _MAX_UNIX_PATH = 100  # sun_path holds 108 bytes
 
@@ -108,6 +112,7 @@ def _http_url(host: str, port: int) -> str:
 def _announce(settings: Settings, public: str, workers: int, admin: str) -> None:
     lines = [
         f"trackway: public listener {public} ({workers} worker{'s' if workers > 1 else ''})",
+        *([f"trackway: https listener {settings.server.https}"] if settings.server.https else []),
         f"trackway: admin listener {admin}",
         f"trackway: data folder {settings.data}",
         f"trackway: admin token in {settings.data / ADMIN_TOKEN_FILE}",
@@ -165,9 +170,37 @@ async def _worker(settings: Settings, host: str, port: int, socket_path: Path) -
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_port=True, backlog=2048)
     await site.start()
+    reloader = None
+    if settings.server.https:
+        tls_host, tls_port = parse_host_port(settings.server.https, "--https")
+        certificates = SniCertificates(CertStore(settings.data))
+        certificates.reload(force=True)
+        tls_site = web.TCPSite(
+            runner,
+            tls_host,
+            tls_port,
+            ssl_context=certificates.server_context(),
+            reuse_port=True,
+            backlog=2048,
+        )
+        await tls_site.start()
+        reloader = asyncio.create_task(_reload_certificates(certificates))
     await stop.wait()
+    if reloader is not None:
+        reloader.cancel()
     await runner.cleanup()  # stops accepting and waits for the in-flight requests
     await service.close()  # then makes their events durable
+
+
+async def _reload_certificates(certificates: SniCertificates) -> None:
+    """New and renewed certificates are served within seconds, without a restart."""
+    while True:
+        await asyncio.sleep(CERT_RELOAD_SECONDS)
+        try:
+            if certificates.reload():
+                log.info("certificates reloaded: %d names", len(certificates.names()))
+        except OSError as e:
+            log.error("certificates not reloaded: %s", e)
 
 
 # -- the supervisor -----------------------------------------------------------------
@@ -201,6 +234,7 @@ async def _supervise(
     admin_runner, admin_url = await _start_admin(settings)
     _announce(settings, _http_url(host, port), workers, admin_url)
     monitor = asyncio.create_task(_check_domains_periodically(settings))
+    maintainer = asyncio.create_task(maintain_forever(settings)) if settings.acme.enabled else None
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
@@ -216,6 +250,8 @@ async def _supervise(
                 _mark_dead(process.pid)
                 processes[i] = spawn(worker_main, host, port, socket_path)
     monitor.cancel()
+    if maintainer is not None:
+        maintainer.cancel()
     log.info("stopping: %d workers, then the writer", len(processes))
     await _terminate(processes)
     await _terminate([writer])

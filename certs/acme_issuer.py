@@ -1,0 +1,164 @@
+"""Order certificates by ACME (RFC 8555) with the `acme` package. Synchronous: callers
+run it in a thread pool of its own.
+
+The account key is made once (0600) and the account registered once per directory and
+reused. Orders use HTTP-01: the key authorization is published where every worker's
+`/.well-known/acme-challenge/{token}` finds it, and withdrawn afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from pathlib import Path
+
+import requests
+from acme import challenges, client, crypto_util, errors, messages
+from josepy.jwa import ES256
+from josepy.jwk import JWK, JWKEC
+
+from certs.challenges import ChallengeStore
+from certs.keys import from_pem, new_private_key, to_pem
+from config import AcmeSettings
+from config.datafolder import ensure_data_dir, read_or_create_secret, write_private_file
+
+log = logging.getLogger("trackway.acme")
+ACCOUNT_KEY_FILE = "acme/account-key.pem"
+ACCOUNT_FILE = "acme/account.json"
+ORDER_SECONDS = 120
+USER_AGENT = "trackway (acme-python)"
+# Problems that another try will not fix: stop ordering for this name.
+PERMANENT = {"rejectedIdentifier", "unsupportedIdentifier", "caa", "invalidContact"}
+
+
+class AcmeError(Exception):
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class AcmeIssuer:
+    def __init__(self, settings: AcmeSettings, data: Path) -> None:
+        self.settings = settings
+        self.data = data
+        self.challenges = ChallengeStore(data)
+        self._client: client.ClientV2 | None = None
+
+    def issue(self, host: str) -> tuple[bytes, bytes]:
+        """(certificate chain PEM, private key PEM) for `host`, or AcmeError."""
+        try:
+            return self._issue(host)
+        except AcmeError:
+            raise
+        except messages.Error as e:
+            self._client = None if e.code == "badNonce" else self._client
+            raise AcmeError(
+                f"{e.code or 'error'}: {e.detail or e}", permanent=e.code in PERMANENT
+            ) from None
+        except errors.ValidationError as e:
+            details = "; ".join(
+                f"{authz.body.identifier.value}: {ch.error}"
+                for authz in e.failed_authzrs
+                for ch in authz.body.challenges
+                if ch.error is not None
+            )
+            raise AcmeError(f"validation failed: {details or e}") from None
+        except errors.TimeoutError as e:
+            raise AcmeError(f"the CA did not finish in time: {e}") from None
+        except (errors.Error, requests.RequestException, OSError, ValueError) as e:
+            self._client = None  # reconnect (and fetch the directory) next time
+            raise AcmeError(f"{type(e).__name__}: {e}") from None
+
+    def _issue(self, host: str) -> tuple[bytes, bytes]:
+        acme = self._acme()
+        key_pem = to_pem(new_private_key(self.settings.key_type))
+        order = acme.new_order(crypto_util.make_csr(key_pem, [host]))
+        published: list[str] = []
+        try:
+            for authz in order.authorizations:
+                if authz.body.status == messages.STATUS_VALID:
+                    continue
+                challenge = next(
+                    (c for c in authz.body.challenges if isinstance(c.chall, challenges.HTTP01)),
+                    None,
+                )
+                if challenge is None:
+                    raise AcmeError("the CA offers no HTTP-01 challenge", permanent=True)
+                response, validation = challenge.response_and_validation(acme.net.key)
+                token = challenge.chall.encode("token")
+                self.challenges.publish(token, validation)
+                published.append(token)
+                acme.answer_challenge(challenge, response)
+            deadline = datetime.datetime.now() + datetime.timedelta(seconds=ORDER_SECONDS)
+            order = acme.poll_and_finalize(order, deadline=deadline)
+        finally:
+            for token in published:
+                self.challenges.withdraw(token)
+        if not order.fullchain_pem:
+            raise AcmeError("the CA returned no certificate")
+        return order.fullchain_pem.encode("ascii"), key_pem
+
+    def _acme(self) -> client.ClientV2:
+        if self._client is not None:
+            return self._client
+        key = JWKEC(key=from_pem(self._account_key_pem()))
+        # `verify_ssl` goes to requests' `verify`: True, or a CA bundle path (tests: Pebble).
+        verify: bool = self.settings.ca_bundle or True  # type: ignore[assignment]
+        net = client.ClientNetwork(key, alg=ES256, verify_ssl=verify, user_agent=USER_AGENT)
+        directory = client.ClientV2.get_directory(self.settings.directory, net)
+        acme = client.ClientV2(directory, net=net)
+        account = self._load_account()
+        if account is None:
+            account = acme.new_account(self._registration(key, directory))
+            self._save_account(account)
+            log.info("registered an ACME account at %s", self.settings.directory)
+        net.account = account
+        self._client = acme
+        return acme
+
+    def _registration(self, key: JWK, directory: messages.Directory) -> messages.NewRegistration:
+        eab = None
+        if self.settings.eab_kid:
+            eab = messages.ExternalAccountBinding.from_data(
+                account_public_key=key.public_key(),
+                kid=self.settings.eab_kid,
+                hmac_key=self.settings.eab_hmac_key,
+                directory=directory,
+            )
+        return messages.NewRegistration.from_data(
+            email=self.settings.email or None,
+            terms_of_service_agreed=True,
+            external_account_binding=eab,
+        )
+
+    def _account_key_pem(self) -> bytes:
+        return read_or_create_secret(
+            self.data / ACCOUNT_KEY_FILE, lambda: to_pem(new_private_key("ecdsa"))
+        )
+
+    def _load_account(self) -> messages.RegistrationResource | None:
+        try:
+            doc = json.loads((self.data / ACCOUNT_FILE).read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        if doc.get("directory") != self.settings.directory:
+            return None  # another CA: register there
+        account: messages.RegistrationResource = messages.RegistrationResource.json_loads(
+            doc["account"]
+        )
+        return account
+
+    def _save_account(self, account: messages.RegistrationResource) -> None:
+        ensure_data_dir((self.data / ACCOUNT_FILE).parent)
+        doc = {"directory": self.settings.directory, "account": account.json_dumps()}
+        write_private_file(self.data / ACCOUNT_FILE, json.dumps(doc).encode())
+
+    def renewal_window(self, chain_pem: bytes) -> float | None:
+        """The start of the CA's ARI renewal window (RFC 9773), when it offers one."""
+        try:
+            start, _ = self._acme().renewal_time(chain_pem)
+        except (errors.Error, messages.Error, requests.RequestException, ValueError):
+            return None
+        return None if start is None else start.timestamp()

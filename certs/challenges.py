@@ -1,0 +1,41 @@
+"""HTTP-01 challenge responses, shared by the process that orders and the workers that
+answer `/.well-known/acme-challenge/{token}`: one small file each in the data folder."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from config.datafolder import ensure_data_dir, write_private_file
+
+CHALLENGES_DIR = "acme/challenges"
+# RFC 8555 §8.3: the token is base64url; anything else is not ours to look up.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,256}")
+
+
+def is_token(token: str) -> bool:
+    return bool(_TOKEN.fullmatch(token))
+
+
+class ChallengeStore:
+    def __init__(self, data: Path) -> None:
+        self.dir = data / CHALLENGES_DIR
+
+    def publish(self, token: str, key_authorization: str) -> None:
+        if not is_token(token):
+            raise ValueError("not an ACME token")
+        write_private_file(ensure_data_dir(self.dir) / token, key_authorization.encode("ascii"))
+
+    def withdraw(self, token: str) -> None:
+        if is_token(token):
+            (self.dir / token).unlink(missing_ok=True)
+
+    def response(self, token: str) -> str | None:
+        """The key authorization for `token`; the CA asks several times, from several
+        vantage points, so this answers every time until withdrawn."""
+        if not is_token(token):
+            return None
+        try:
+            return (self.dir / token).read_text("ascii")
+        except (OSError, UnicodeDecodeError):
+            return None
