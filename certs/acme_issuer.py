@@ -12,6 +12,7 @@ import datetime
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import requests
 from acme import challenges, client, crypto_util, errors, messages
@@ -27,16 +28,42 @@ log = logging.getLogger("trackway.acme")
 ACCOUNT_KEY_FILE = "acme/account-key.pem"
 ACCOUNT_FILE = "acme/account.json"
 ORDER_SECONDS = 120
+NONCE_ATTEMPTS = 8
 USER_AGENT = "trackway (acme-python)"
 # Problems that another try will not fix: stop ordering for this name.
 PERMANENT = {"rejectedIdentifier", "unsupportedIdentifier", "caa", "invalidContact"}
 
 
 class AcmeError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        bad_nonce: bool = False,
+        unknown_account: bool = False,
+    ) -> None:
         super().__init__(message)
+        self.unknown_account = unknown_account
         self.permanent = permanent
         self.retry_after = retry_after
+        self.bad_nonce = bad_nonce
+
+
+class PatientNetwork(client.ClientNetwork):
+    """`ClientNetwork` that retries a rejected nonce several times, not once: a CA may
+    reject any nonce (RFC 8555 §6.5), and each retry carries the fresh nonce it sent."""
+
+    def post(self, *args: Any, **kwargs: Any) -> requests.Response:
+        for attempt in range(NONCE_ATTEMPTS):
+            try:
+                response: requests.Response = self._post_once(*args, **kwargs)
+                return response
+            except messages.Error as error:
+                if error.code != "badNonce" or attempt == NONCE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
 
 class AcmeIssuer:
@@ -47,13 +74,38 @@ class AcmeIssuer:
         self._client: client.ClientV2 | None = None
 
     def issue(self, host: str) -> tuple[bytes, bytes]:
-        """(certificate chain PEM, private key PEM) for `host`, or AcmeError."""
+        """(certificate chain PEM, private key PEM) for `host`, or AcmeError.
+
+        A rejected nonce is retried here: the `acme` package retries it only once, and a
+        CA may reject many (RFC 8555 §6.5 lets it)."""
+        registered_again = False
+        for attempt in range(NONCE_ATTEMPTS):
+            try:
+                return self._issue_once(host)
+            except AcmeError as e:
+                if e.unknown_account and not registered_again:
+                    # The CA forgot the account (a reset CA, a deactivated account):
+                    # register a new one rather than fail every order from now on.
+                    log.warning("the CA no longer knows our account; registering again")
+                    (self.data / ACCOUNT_FILE).unlink(missing_ok=True)
+                    self._client = None
+                    registered_again = True
+                    continue
+                if not e.bad_nonce or attempt == NONCE_ATTEMPTS - 1:
+                    raise
+                log.info("%s: the CA rejected a nonce; trying again", host)
+        raise AssertionError("unreachable")
+
+    def _issue_once(self, host: str) -> tuple[bytes, bytes]:
         try:
             return self._issue(host)
         except AcmeError:
             raise
         except messages.Error as e:
-            self._client = None if e.code == "badNonce" else self._client
+            if e.code == "badNonce":
+                raise AcmeError(f"badNonce: {e.detail}", bad_nonce=True) from None
+            if e.code == "accountDoesNotExist":
+                raise AcmeError(f"accountDoesNotExist: {e.detail}", unknown_account=True) from None
             raise AcmeError(
                 f"{e.code or 'error'}: {e.detail or e}", permanent=e.code in PERMANENT
             ) from None
@@ -106,7 +158,7 @@ class AcmeIssuer:
         key = JWKEC(key=from_pem(self._account_key_pem()))
         # `verify_ssl` goes to requests' `verify`: True, or a CA bundle path (tests: Pebble).
         verify: bool = self.settings.ca_bundle or True  # type: ignore[assignment]
-        net = client.ClientNetwork(key, alg=ES256, verify_ssl=verify, user_agent=USER_AGENT)
+        net = PatientNetwork(key, alg=ES256, verify_ssl=verify, user_agent=USER_AGENT)
         directory = client.ClientV2.get_directory(self.settings.directory, net)
         acme = client.ClientV2(directory, net=net)
         account = self._load_account()

@@ -1,0 +1,323 @@
+"""Certificates from Pebble, served by SNI from one listener, renewed, and the faults."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from cryptography import x509
+
+from certs.manager import CertManager
+from certs.sni import SniCertificates
+from certs.store import CertStore
+from config import AcmeSettings, CheckSettings, DnsSettings, Settings
+from proxy.cert_maintenance import maintain_once
+from proxy.domain_service import DomainService
+from proxy.public_app import PublicService
+from redirector import Claims, load_keyring, sign
+from tests.challtestsrv import ChallTestSrv, free_port
+from tests.pebble import Pebble
+
+US = "t.trackway.example"
+BLOCKED = "blocked.example.com"
+
+
+@pytest.fixture(scope="module")
+def dns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChallTestSrv]:
+    with ChallTestSrv(tmp_path_factory.mktemp("dns") / "challtestsrv.log") as server:
+        yield server
+
+
+class Stack:
+    def __init__(self, tmp: Path, dns: ChallTestSrv, **pebble: Any) -> None:
+        self.dns = dns
+        self.http_port, self.https_port = free_port(), free_port()
+        self.pebble = Pebble(
+            tmp / "pebble", dns=dns.nameserver, http_port=self.http_port, **pebble
+        )
+        self.root_file = tmp / "pebble-root.pem"
+        self.settings = Settings(
+            data=tmp / "data",
+            regions={"us": US},
+            dns=DnsSettings(nameservers=(dns.nameserver,), timeout=1.0),
+            checks=CheckSettings(
+                http_port=self.http_port,
+                https_port=self.https_port,
+                ca_bundle=str(self.root_file),
+                timeout=3,
+            ),
+            acme=AcmeSettings(
+                directory=self.pebble.directory,
+                ca_bundle=str(self.pebble.ca_file),
+                email="ops@example.com",
+            ),
+        )
+        self.certificates = SniCertificates(CertStore(self.settings.data))
+        self.runners: list[web.BaseRunner] = []
+        self.public: PublicService | None = None
+
+    async def start(self) -> None:
+        self.pebble.start()
+        self.root_file.write_bytes(self.pebble.root_pem())
+        self.public = PublicService(self.settings)
+        await self.public.start()
+        runner = web.ServerRunner(web.Server(self.public.handler))
+        await runner.setup()
+        self.runners.append(runner)
+        await web.TCPSite(runner, "127.0.0.1", self.http_port).start()
+        self.certificates.reload(force=True)
+        await web.TCPSite(
+            runner, "127.0.0.1", self.https_port, ssl_context=self.certificates.server_context()
+        ).start()
+
+    async def stop(self) -> None:
+        for runner in self.runners:
+            await runner.cleanup()
+        if self.public is not None:
+            await self.public.close()
+        self.pebble.stop()
+
+    async def add_host(self, host: str) -> None:
+        service = DomainService(self.settings)
+        try:
+            domain = ".".join(host.split(".")[-2:])
+            service.add(domain, host)
+            record = service.describe(domain)["txt_record"]
+            self.dns.set_txt(record["name"], record["value"])
+            self.dns.set_cname(host, US)
+            await service.verify(domain)
+        finally:
+            service.close()
+
+    def status(self, host: str) -> dict[str, Any]:
+        service = DomainService(self.settings)
+        try:
+            return service.describe(host)
+        finally:
+            service.close()
+
+    async def verify(self, host: str) -> None:
+        service = DomainService(self.settings)
+        try:
+            await service.verify(host)
+        finally:
+            service.close()
+
+    def token(self, url: str = "https://example.com/landing") -> str:
+        ring = load_keyring(self.settings.data, int(time.time()))
+        return sign(Claims(url, "m-1", "r-1", 0, 1_700_000_000), ring.signing_key)
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.root_file))
+
+    async def served_certificate(self, host: str) -> x509.Certificate:
+        context = self.client_context()
+        _, writer = await asyncio.open_connection(
+            "127.0.0.1", self.https_port, ssl=context, server_hostname=host
+        )
+        der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        writer.close()
+        return x509.load_der_x509_certificate(der)
+
+
+@pytest.fixture
+async def stack_factory(tmp_path: Path, dns: ChallTestSrv) -> AsyncIterator[Any]:
+    stacks: list[Stack] = []
+
+    async def make(**pebble: Any) -> Stack:
+        stack = Stack(tmp_path / f"s{len(stacks)}", dns, **pebble)
+        stacks.append(stack)
+        await stack.start()
+        return stack
+
+    yield make
+    for stack in stacks:
+        await stack.stop()
+
+
+async def test_verified_host_gets_a_certificate_and_https_clicks_redirect(
+    stack_factory: Any,
+) -> None:
+    stack = await stack_factory()
+    await stack.add_host("links.example.com")
+    assert stack.status("links.example.com")["https"] == "off"
+    manager = CertManager(stack.settings)
+    try:
+        states = await maintain_once(stack.settings, manager)
+    finally:
+        manager.close()
+    assert [s.host for s in states] == ["links.example.com"]
+    assert states[0].last_error is None
+    key = stack.settings.data / "certs" / "links.example.com" / "key.pem"
+    assert key.stat().st_mode & 0o777 == 0o600
+    stack.certificates.reload()
+    await stack.verify("links.example.com")
+    status = stack.status("links.example.com")
+    assert status["https"] == "green", status["reasons"]
+    assert status["link_base"] == "https://links.example.com"
+    assert status["certificate"]["not_after"] > time.time()
+    assert status["certificate"]["renew_at"] < status["certificate"]["not_after"]
+
+    async with aiohttp.ClientSession() as session:
+        url = f"https://127.0.0.1:{stack.https_port}/c/{stack.token()}"
+        async with session.get(
+            url,
+            ssl=stack.client_context(),
+            server_hostname="links.example.com",
+            allow_redirects=False,
+        ) as resp:
+            assert resp.status == 302
+            assert resp.headers["Location"] == "https://example.com/landing"
+        with pytest.raises(aiohttp.ClientError):  # an unknown name is refused cleanly
+            await session.get(
+                url, ssl=stack.client_context(), server_hostname="unknown.example.com"
+            )
+
+
+async def test_two_hosts_two_certificates_one_listener(stack_factory: Any) -> None:
+    stack = await stack_factory()
+    for host in ("links.example.com", "go.example.org"):
+        await stack.add_host(host)
+    manager = CertManager(stack.settings)
+    try:
+        await maintain_once(stack.settings, manager)
+    finally:
+        manager.close()
+    stack.certificates.reload()
+    assert stack.certificates.names() == ["go.example.org", "links.example.com"]
+    for host in ("links.example.com", "go.example.org"):
+        cert = await stack.served_certificate(host)
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert names.get_values_for_type(x509.DNSName) == [host]
+
+
+async def test_renewal_is_served_without_a_restart(stack_factory: Any) -> None:
+    stack = await stack_factory(validity_seconds=90)
+    await stack.add_host("links.example.com")
+    manager = CertManager(stack.settings)
+    try:
+        first = await manager.ensure("links.example.com")
+        assert first.renew_at is not None
+        assert first.not_after is not None
+        assert first.renew_at == pytest.approx(first.not_after - 30, abs=2)  # a third left
+        assert (await manager.ensure("links.example.com")).not_after == first.not_after  # not due
+        stack.certificates.reload()
+        before = await stack.served_certificate("links.example.com")
+        later = CertManager(stack.settings, clock=lambda: first.renew_at + 1)  # type: ignore[operator]
+        try:
+            second = await later.ensure("links.example.com")
+        finally:
+            later.close()
+        assert second.last_error is None
+        assert stack.certificates.reload()
+        after = await stack.served_certificate("links.example.com")
+        assert after.serial_number != before.serial_number
+    finally:
+        manager.close()
+
+
+async def test_rejected_nonces_still_end_in_a_certificate(stack_factory: Any) -> None:
+    stack = await stack_factory(nonce_reject=50)
+    await stack.add_host("links.example.com")
+    manager = CertManager(stack.settings)
+    try:
+        state = await manager.ensure("links.example.com")
+    finally:
+        manager.close()
+    assert state.last_error is None, state.last_error
+    assert CertStore(stack.settings.data).has_certificate("links.example.com")
+
+
+async def test_ca_down_during_renewal_keeps_the_old_certificate(stack_factory: Any) -> None:
+    stack = await stack_factory()
+    await stack.add_host("links.example.com")
+    manager = CertManager(stack.settings)
+    try:
+        first = await manager.ensure("links.example.com")
+    finally:
+        manager.close()
+    stack.certificates.reload()
+    stack.pebble.stop()
+    assert first.renew_at is not None
+    due = first.renew_at + 1
+    down = CertManager(stack.settings, clock=lambda: due)
+    try:
+        failed = await down.ensure("links.example.com")
+    finally:
+        down.close()
+    assert failed.last_error is not None
+    assert failed.failures == 1
+    assert failed.next_attempt is not None
+    assert failed.next_attempt >= due + 45  # backs off
+    assert failed.not_after == first.not_after  # the valid certificate stays
+    assert (
+        await stack.served_certificate("links.example.com")
+    ).not_valid_after_utc.timestamp() == first.not_after
+    assert stack.status("links.example.com")["certificate"]["last_error"] == failed.last_error
+
+    stack.pebble.start()
+    again = CertManager(stack.settings, clock=lambda: failed.next_attempt + 1)  # type: ignore[operator]
+    try:
+        recovered = await again.ensure("links.example.com")
+    finally:
+        again.close()
+    assert recovered.last_error is None
+    assert recovered.failures == 0
+    assert recovered.not_after != first.not_after
+
+
+async def test_blocklisted_name_gets_a_clear_status_not_a_loop(stack_factory: Any) -> None:
+    stack = await stack_factory(blocklist=(BLOCKED,))
+    await stack.add_host(BLOCKED)
+    manager = CertManager(stack.settings)
+    try:
+        state = await manager.ensure(BLOCKED)
+        assert state.blocked
+        assert state.last_error is not None
+        assert "rejectedIdentifier" in state.last_error or "blocked" in state.last_error.lower()
+        calls: list[str] = []
+        original = manager.issuer.issue
+
+        def counting(host: str) -> tuple[bytes, bytes]:
+            calls.append(host)
+            return original(host)
+
+        manager.issuer.issue = counting  # type: ignore[method-assign]
+        later = CertManager(
+            stack.settings, issuer=manager.issuer, clock=lambda: time.time() + 86400 * 7
+        )
+        try:
+            assert (await later.ensure(BLOCKED)).blocked
+        finally:
+            later.close()
+        assert calls == []  # no more orders
+    finally:
+        manager.close()
+    assert stack.status(BLOCKED)["certificate"]["blocked"] is True
+
+
+async def test_a_restart_serves_the_stored_certificate_without_an_order(
+    stack_factory: Any,
+) -> None:
+    stack = await stack_factory()
+    await stack.add_host("links.example.com")
+    manager = CertManager(stack.settings)
+    try:
+        await manager.ensure("links.example.com")
+    finally:
+        manager.close()
+    fresh = SniCertificates(CertStore(stack.settings.data))  # what a new process loads
+    fresh.reload(force=True)
+    assert fresh.names() == ["links.example.com"]
+    restarted = CertManager(stack.settings)
+    try:
+        assert not restarted.needs_order(restarted.store.state("links.example.com"), time.time())
+    finally:
+        restarted.close()
