@@ -74,7 +74,15 @@ def parse_ms(text: str) -> float:
     return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
 
 
-def wrk(name: str, url: str, seconds: int, connections: int, script: Path | None = None) -> Result:
+def wrk(
+    name: str,
+    url: str,
+    seconds: int,
+    connections: int,
+    script: Path | None = None,
+    close_connections: bool = False,
+) -> Result:
+    """`close_connections`: a new connection (and TLS handshake) for every request."""
     args = [
         "wrk",
         "-t2",
@@ -86,6 +94,8 @@ def wrk(name: str, url: str, seconds: int, connections: int, script: Path | None
     ]
     if script is not None:
         args += ["-s", str(script)]
+    if close_connections:
+        args += ["-H", "Connection: close"]
     out = subprocess.run(
         [*args, url], capture_output=True, text=True, check=True, timeout=seconds + 60
     ).stdout
