@@ -321,3 +321,41 @@ async def test_a_restart_serves_the_stored_certificate_without_an_order(
         assert not restarted.needs_order(restarted.store.state("links.example.com"), time.time())
     finally:
         restarted.close()
+
+
+async def test_rsa_keys_when_asked(stack_factory: Any) -> None:
+    import dataclasses
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    stack = await stack_factory()
+    stack.settings = dataclasses.replace(
+        stack.settings, acme=dataclasses.replace(stack.settings.acme, key_type="rsa")
+    )
+    await stack.add_host("links.example.com")
+    manager = CertManager(stack.settings)
+    try:
+        state = await manager.ensure("links.example.com")
+    finally:
+        manager.close()
+    assert state.last_error is None
+    stack.certificates.reload()
+    cert = await stack.served_certificate("links.example.com")
+    assert isinstance(cert.public_key(), rsa.RSAPublicKey)
+    assert cert.public_key().key_size == 2048
+
+
+def test_renewal_rules() -> None:
+    from certs.renewal import FIRST_RETRY_SECONDS, MAX_RETRY_SECONDS, is_due, renew_at, retry_delay
+
+    day = 86400.0
+    assert renew_at(0, 90 * day) == 60 * day  # a third of the lifetime left
+    assert renew_at(0, 90 * day, ari_start=50 * day) == 50 * day
+    assert not is_due(0, 90 * day, 59 * day)
+    assert is_due(0, 90 * day, 60 * day)
+    delays = [retry_delay(n, 0.5) for n in range(1, 20)]
+    assert delays[0] == FIRST_RETRY_SECONDS
+    assert delays == sorted(delays)
+    assert max(delays) == MAX_RETRY_SECONDS
+    assert retry_delay(1, 0.0) < retry_delay(1, 0.99)  # jitter spreads retries
+    assert retry_delay(1, 0.5, retry_after=3600) == 3600  # the CA's Retry-After wins
