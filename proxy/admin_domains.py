@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
 
 from certs.manager import CertManager
-from certs.store import CertStore
 from config import Settings
 from proxy.domain_names import DomainNameError, normalise
-from proxy.domain_service import DomainError, DomainService, certificate_summary
+from proxy.domain_service import DomainError, DomainService
 
 DOMAIN_SETTINGS = web.AppKey("domain_settings", Settings)
 
@@ -20,16 +21,18 @@ def _error(message: str, status: int) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def _service(request: web.Request) -> DomainService:
-    return DomainService(request.app[DOMAIN_SETTINGS])
+@contextlib.contextmanager
+def _service(request: web.Request) -> Iterator[DomainService]:
+    service = DomainService(request.app[DOMAIN_SETTINGS])
+    try:
+        yield service
+    finally:
+        service.close()
 
 
 async def list_domains(request: web.Request) -> web.Response:
-    service = _service(request)
-    try:
+    with _service(request) as service:
         return web.json_response({"domains": service.all_domains()})
-    finally:
-        service.close()
 
 
 async def add_domain(request: web.Request) -> web.Response:
@@ -42,90 +45,70 @@ async def add_domain(request: web.Request) -> web.Response:
     host, region = body.get("host"), body.get("region")
     if not isinstance(host, str | None) or not isinstance(region, str | None):
         return _error('"host" and "region" are strings', 400)
-    service = _service(request)
-    try:
-        domain, _ = service.add(body["domain"], host, region)
-        await service.verify(domain.name)
-        return web.json_response(service.describe(domain.name), status=201)
-    except DomainError as e:
-        return _error(str(e), 400)
-    finally:
-        service.close()
+    with _service(request) as service:
+        try:
+            domain, _ = service.add(body["domain"], host, region)
+            await service.verify(domain.name)
+            return web.json_response(service.describe(domain.name), status=201)
+        except DomainError as e:
+            return _error(str(e), 400)
 
 
 async def show_domain(request: web.Request) -> web.Response:
-    service = _service(request)
-    try:
-        return web.json_response(service.describe(request.match_info["name"]))
-    except DomainError as e:
-        return _error(str(e), 404)
-    finally:
-        service.close()
+    return await _on_name(request, verify=False)
 
 
 async def verify_domain(request: web.Request) -> web.Response:
-    service = _service(request)
-    try:
-        await service.verify(request.match_info["name"])
-        return web.json_response(service.describe(request.match_info["name"]))
-    except DomainError as e:
-        return _error(str(e), 404)
-    finally:
-        service.close()
+    return await _on_name(request, verify=True)
+
+
+async def _on_name(request: web.Request, verify: bool) -> web.Response:
+    name = request.match_info["name"]
+    with _service(request) as service:
+        try:
+            if verify:
+                await service.verify(name)
+            return web.json_response(service.describe(name))
+        except DomainError as e:
+            return _error(str(e), 404)
 
 
 async def remove_domain(request: web.Request) -> web.Response:
-    service = _service(request)
-    try:
-        return web.json_response({"result": service.remove(request.match_info["name"])})
-    except DomainError as e:
-        return _error(str(e), 404)
-    finally:
-        service.close()
+    with _service(request) as service:
+        try:
+            return web.json_response({"result": service.remove(request.match_info["name"])})
+        except DomainError as e:
+            return _error(str(e), 404)
 
 
 async def list_certs(request: web.Request) -> web.Response:
-    settings = request.app[DOMAIN_SETTINGS]
-    service = _service(request)
-    try:
-        hosts = sorted(
-            {h.host for h in service.store.hosts()} | set(CertStore(settings.data).hosts())
+    with _service(request) as service:
+        return web.json_response(
+            {"certificates": [service.certificate(h) for h in service.certificate_hosts()]}
         )
-    finally:
-        service.close()
-    store = CertStore(settings.data)
-    return web.json_response(
-        {
-            "certificates": [
-                {"host": h, **(certificate_summary(store, h) or {"present": False})} for h in hosts
-            ]
-        }
-    )
 
 
 async def show_cert(request: web.Request) -> web.Response:
-    settings = request.app[DOMAIN_SETTINGS]
-    try:
-        host = normalise(request.match_info["host"])
-    except DomainNameError as e:
-        return _error(str(e), 400)
-    summary = certificate_summary(CertStore(settings.data), host) or {"present": False}
-    return web.json_response({"host": host, **summary})
+    return await _on_certificate(request, renew=False)
 
 
 async def renew_cert(request: web.Request) -> web.Response:
-    settings = request.app[DOMAIN_SETTINGS]
+    return await _on_certificate(request, renew=True)
+
+
+async def _on_certificate(request: web.Request, renew: bool) -> web.Response:
     try:
         host = normalise(request.match_info["host"])
     except DomainNameError as e:
         return _error(str(e), 400)
-    manager = CertManager(settings)
-    try:
-        await manager.ensure(host, force=True)
-    finally:
-        manager.close()
-    summary = certificate_summary(CertStore(settings.data), host) or {"present": False}
-    return web.json_response({"host": host, **summary})
+    if renew:
+        manager = CertManager(request.app[DOMAIN_SETTINGS])
+        try:
+            await manager.ensure(host, force=True)
+        finally:
+            manager.close()
+    with _service(request) as service:
+        return web.json_response(service.certificate(host))
 
 
 def add_domain_routes(app: web.Application, settings: Settings) -> None:

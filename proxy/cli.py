@@ -10,13 +10,10 @@ from pathlib import Path
 
 from config import Settings, SettingsError, load_settings
 from proxy import cli_certs, cli_domains, cli_events, cli_keys, cli_links, cli_rewrite, cli_serve
+from proxy.cli_errors import CliError
 from redirector.errors import KeyRingError
 
 Handler = Callable[[argparse.Namespace, Settings], int]
-
-
-class CliError(Exception):
-    """A user-facing failure: printed as `trackway: message`, exit status 1."""
 
 
 def common_options() -> argparse.ArgumentParser:

@@ -9,10 +9,10 @@ import time
 from typing import Any
 
 from certs.manager import CertManager
-from certs.store import CertStore
 from config import Settings
+from proxy.cli_errors import CliError
 from proxy.domain_names import DomainNameError, normalise
-from proxy.domain_service import DomainService, certificate_summary
+from proxy.domain_service import DomainService
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -37,8 +37,6 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _host(name: str) -> str:
-    from proxy.cli import CliError
-
     try:
         return normalise(name)
     except DomainNameError as e:
@@ -50,10 +48,11 @@ def _iso(ts: float | None) -> str:
 
 
 def _summary(settings: Settings, host: str) -> dict[str, Any]:
-    return {
-        "host": host,
-        **(certificate_summary(CertStore(settings.data), host) or {"present": False}),
-    }
+    service = DomainService(settings)
+    try:
+        return service.certificate(host)
+    finally:
+        service.close()
 
 
 def _print(doc: dict[str, Any]) -> None:
@@ -73,12 +72,9 @@ def _print(doc: dict[str, Any]) -> None:
 def list_command(args: argparse.Namespace, settings: Settings) -> int:
     service = DomainService(settings)
     try:
-        hosts = sorted(
-            {h.host for h in service.store.hosts()} | set(CertStore(settings.data).hosts())
-        )
+        docs = [service.certificate(host) for host in service.certificate_hosts()]
     finally:
         service.close()
-    docs = [_summary(settings, host) for host in hosts]
     if args.json:
         print(json.dumps(docs, indent=2))
     else:

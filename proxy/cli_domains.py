@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from config import Settings
+from proxy.cli_errors import CliError
 from proxy.domain_service import TXT_PREFIX, DomainError, DomainService
 
 
@@ -58,19 +61,20 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     remove.set_defaults(handler=remove_command)
 
 
-def _service(settings: Settings) -> DomainService:
-    return DomainService(settings)
-
-
-def _fail(e: DomainError) -> Exception:
-    from proxy.cli import CliError
-
-    return CliError(str(e))
+@contextlib.contextmanager
+def _service(settings: Settings) -> Iterator[DomainService]:
+    """The service, closed afterwards; its errors become CLI errors."""
+    service = DomainService(settings)
+    try:
+        yield service
+    except DomainError as e:
+        raise CliError(str(e)) from None
+    finally:
+        service.close()
 
 
 def add_command(args: argparse.Namespace, settings: Settings) -> int:
-    service = _service(settings)
-    try:
+    with _service(settings) as service:
         domain, host = service.add(args.domain, args.host, args.region)
         print(f"sending domain {domain.name}: prove you own it with this DNS record")
         print(f'  _trackway.{domain.name}  TXT  "{TXT_PREFIX}{domain.token}"')
@@ -79,10 +83,6 @@ def add_command(args: argparse.Namespace, settings: Settings) -> int:
             print(f"tracking host {host.host} (region {host.region}): point it at trackway")
             print(f"  {host.host}  CNAME  {target}")
         statuses = asyncio.run(service.verify(domain.name))
-    except DomainError as e:
-        raise _fail(e) from None
-    finally:
-        service.close()
     for status in statuses:
         _print_host(status.as_dict())
     print(f"check again with: trackway domains verify {domain.name}")
@@ -90,14 +90,9 @@ def add_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def verify_command(args: argparse.Namespace, settings: Settings) -> int:
-    service = _service(settings)
-    try:
+    with _service(settings) as service:
         asyncio.run(service.verify(args.name))
         doc = service.describe(args.name)
-    except DomainError as e:
-        raise _fail(e) from None
-    finally:
-        service.close()
     _print(doc, args.json)
     hosts = doc.get("hosts", [doc])
     ok = doc.get("ownership") == "verified" and all(h.get("cname") == "ok" for h in hosts)
@@ -105,23 +100,15 @@ def verify_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def status_command(args: argparse.Namespace, settings: Settings) -> int:
-    service = _service(settings)
-    try:
+    with _service(settings) as service:
         doc = service.describe(args.name)
-    except DomainError as e:
-        raise _fail(e) from None
-    finally:
-        service.close()
     _print(doc, args.json)
     return 0
 
 
 def list_command(args: argparse.Namespace, settings: Settings) -> int:
-    service = _service(settings)
-    try:
+    with _service(settings) as service:
         docs = service.all_domains()
-    finally:
-        service.close()
     if args.json:
         print(json.dumps(docs, indent=2))
         return 0
@@ -138,13 +125,8 @@ def list_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def remove_command(args: argparse.Namespace, settings: Settings) -> int:
-    service = _service(settings)
-    try:
+    with _service(settings) as service:
         print(service.remove(args.name))
-    except DomainError as e:
-        raise _fail(e) from None
-    finally:
-        service.close()
     return 0
 
 

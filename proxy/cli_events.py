@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from config import Settings
+from proxy.cli_errors import CliError
 from proxy.query_params import QueryError, event_filter
 from proxy.state import open_store
 from redirector.event_reader import read_events
@@ -77,8 +78,6 @@ def export_row(event: Event) -> dict[str, Any]:
 
 
 def export_command(args: argparse.Namespace, settings: Settings) -> int:
-    from proxy.cli import CliError
-
     query = {
         "since": args.since or "",
         "message_id": args.message_id or "",
@@ -123,8 +122,6 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def stats_command(args: argparse.Namespace, settings: Settings) -> int:
-    from proxy.cli import CliError
-
     try:
         links, opens = open_store(settings).stats(args.message_id)
     except StoreUnavailable as e:

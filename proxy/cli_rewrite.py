@@ -11,6 +11,7 @@ from typing import Any
 
 from config import Settings
 from config.settings import normalise_base_url
+from proxy.cli_errors import CliError
 from redirector import LinkRules, LinkSigner, Rewriter, SendContext, load_keyring
 from redirector.ids import new_ulid
 
@@ -54,8 +55,6 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def parse_utm(pairs: list[str]) -> dict[str, str]:
-    from proxy.cli import CliError
-
     utm: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -66,7 +65,6 @@ def parse_utm(pairs: list[str]) -> dict[str, str]:
 
 
 def _domain_base(settings: Settings, domain: str) -> str:
-    from proxy.cli import CliError
     from proxy.domain_service import DomainError, DomainService
 
     service = DomainService(settings)
@@ -79,8 +77,6 @@ def _domain_base(settings: Settings, domain: str) -> str:
 
 
 def rewrite_command(args: argparse.Namespace, settings: Settings) -> int:
-    from proxy.cli import CliError
-
     base = args.base_url or (_domain_base(settings, args.domain) if args.domain else "")
     base = base or settings.base_url
     if not base:

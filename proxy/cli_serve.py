@@ -11,6 +11,7 @@ from typing import Any
 from config import Settings
 from config.datafolder import ensure_data_dir
 from config.settings import parse_host_port
+from proxy.cli_errors import CliError
 
 METRICS_DIR = ".metrics"
 
@@ -44,8 +45,6 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
-    from proxy.cli import CliError
-
     server = settings.server
     http = args.http or server.http
     admin = args.admin or server.admin

@@ -241,6 +241,15 @@ class DomainService:
             "reasons": {"checks": "not checked yet: run `trackway domains verify`"},
         }
 
+    def certificate_hosts(self) -> list[str]:
+        """Every tracking host, and any host with a certificate in the data folder."""
+        stored = CertStore(self.settings.data).hosts()
+        return sorted({h.host for h in self.store.hosts()} | set(stored))
+
+    def certificate(self, host: str) -> dict[str, Any]:
+        summary = certificate_summary(CertStore(self.settings.data), host)
+        return {"host": host, **(summary or {"present": False})}
+
     def all_domains(self) -> list[dict[str, Any]]:
         return [self.describe(d.name) for d in self.store.domains()]
 
