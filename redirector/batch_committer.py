@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from redirector import metrics
 from redirector.bot_rules import BurstPolicy
+from redirector.burst_tracker import BurstTracker
 from redirector.event_store import EventStore, StoreUnavailable
 from redirector.events import Event
 from redirector.spool import Spool
@@ -29,7 +30,9 @@ class BatchCommitter:
         self._open_store = open_store
         self._store: EventStore | None = None
         self.spool = spool
-        self.burst = burst
+        self.bursts = BurstTracker(burst)
+        self._warmed = False
+        self._commits = 0
         self.retry_seconds = retry_seconds
         self._next_replay = 0.0
         self._next_look = 0.0
@@ -44,8 +47,13 @@ class BatchCommitter:
 
     def commit(self, events: list[Event]) -> None:
         started = time.perf_counter()
+        remarks = self.bursts.observe(events)  # before the commit: spooled events carry it too
+        self._commits += 1
+        if self._commits % 1000 == 0:
+            self.forget_old_clients()
         try:
-            self._store_or_raise().write_batch(events, self.burst)
+            store = self._store_or_raise()
+            store.write_batch(events, remarks)
             metrics.EVENTS_WRITTEN.labels("database").inc(len(events))
         except Exception as e:
             self._close_store()
@@ -99,7 +107,15 @@ class BatchCommitter:
     def _store_or_raise(self) -> EventStore:
         if self._store is None:
             self._store = self._open_store()
+            if not self._warmed:
+                # After a restart, bursts that began before it still count.
+                window = self.bursts.policy.seconds
+                self.bursts.warm(self._store.recent(time.time() - window))
+                self._warmed = True
         return self._store
+
+    def forget_old_clients(self) -> None:
+        self.bursts.forget_before(time.time() - self.bursts.policy.seconds)
 
     def _close_store(self) -> None:
         if self._store is not None:

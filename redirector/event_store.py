@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from config.datafolder import file_lock
-from redirector.bot_rules import BURST, BurstPolicy, burst_marks
-from redirector.events import OPEN, Event, event_id_floor
+from redirector.burst_tracker import Remark
+from redirector.events import Event, event_id_floor
 
 DATABASE_FILE = "trackway.db"
 
@@ -55,12 +55,14 @@ class LinkStats:
 
 
 class EventStore(Protocol):
-    def write_batch(self, events: Sequence[Event], burst: BurstPolicy | None) -> None:
+    def write_batch(self, events: Sequence[Event], remarks: Sequence[Remark] = ()) -> None:
         """Commit `events` in one transaction, or raise StoreUnavailable having written none.
 
-        With a `burst` policy, a click that completes a burst is marked, and so are the
-        earlier events of that burst (same message, same client, within the window).
+        `remarks` name stored events that joined a burst: they are marked `burst` too.
         """
+
+    def recent(self, since: float) -> list[Event]:
+        """Clicks and prefetches since `since`, oldest first (to warm a burst tracker)."""
 
     def insert_missing(self, events: Iterable[Event]) -> int:
         """Insert events not already stored (spool replay); returns how many were new."""
@@ -96,14 +98,7 @@ _ROW_MARKS = "(" + ",".join("?" * len(_COLUMNS)) + ")"
 _ROWS_PER_INSERT = 32766 // len(_COLUMNS)  # SQLite's limit on parameters per statement
 # Human events, bot events, distinct recipients among the human ones.
 _COUNTS = "SUM(bot = 0), SUM(bot = 1), COUNT(DISTINCT CASE WHEN bot = 0 THEN recipient_id END)"
-RECENT_LIMIT = 64
 _SAME_CLIENT = "message_id = ? AND client_key = ? AND time >= ? AND kind != 'open'"
-# A client's latest hits on a message, newest first. Bounded: a client hammering one link
-# must not make each lookup slower.
-_RECENT_HITS = (
-    f"SELECT link_index, time FROM events WHERE {_SAME_CLIENT} "
-    f"ORDER BY time DESC LIMIT {RECENT_LIMIT}"
-)
 _MARK_BURST = (
     "UPDATE events SET bot = 1, reasons = CASE WHEN reasons = '' THEN 'burst' "
     f"ELSE reasons || ',burst' END WHERE {_SAME_CLIENT} "
@@ -145,20 +140,23 @@ class SqliteEventStore:
         events = self.db.table("events")
         if events.exists():
             return
-        # One index beside the key: every index is more work on each insert. Ids are
-        # time-ordered, so the key answers time ranges; this one answers bursts (message,
-        # client, time) and, by its prefix, per-message queries.
+        # One index beside the key: every index costs each insert, and one keyed by
+        # something random (a client) dirties a page per event. Ids are time-ordered, so
+        # the key answers time ranges; (message, time) answers per-message queries and
+        # burst re-marks, and grows at its ends.
         events.create(_COLUMNS, pk="id", not_null=set(_COLUMNS) - {"client_ip"})
-        events.create_index(["message_id", "client_key", "time"], if_not_exists=True)
+        events.create_index(["message_id", "time"], if_not_exists=True)
 
-    def write_batch(self, events: Sequence[Event], burst: BurstPolicy | None) -> None:
+    def write_batch(self, events: Sequence[Event], remarks: Sequence[Remark] = ()) -> None:
         conn = self.conn
         try:
             with self._write_turn():
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    if burst is not None:
-                        self._mark_bursts(events, burst)
+                    for remark in remarks:
+                        conn.execute(
+                            _MARK_BURST, (remark.message_id, remark.client_key, remark.since)
+                        )
                     self._insert(events)
                     conn.execute("COMMIT")
                 except BaseException:
@@ -168,8 +166,7 @@ class SqliteEventStore:
             raise StoreUnavailable(str(e)) from e
 
     def _insert(self, events: Sequence[Event]) -> None:
-        """One statement for the whole batch: the sqlite3 module gives up the GIL for
-        every step, and winning it back from a busy event loop is what costs."""
+        """One statement for the whole batch: fewer round trips into SQLite."""
         for start in range(0, len(events), _ROWS_PER_INSERT):
             chunk = events[start : start + _ROWS_PER_INSERT]
             params = [value for event in chunk for value in event.as_row().values()]
@@ -181,25 +178,16 @@ class SqliteEventStore:
         commits again and again."""
         return file_lock(self.path.with_name(f".{self.path.name}.write-lock"))
 
-    def _mark_bursts(self, events: Sequence[Event], policy: BurstPolicy) -> None:
-        clients: dict[tuple[str, str], list[Event]] = {}
-        for event in events:
-            if event.kind != OPEN and event.client_key:
-                clients.setdefault((event.message_id, event.client_key), []).append(event)
-        for (message_id, key), hits in clients.items():
-            same_client = (message_id, key, hits[0].time - policy.seconds)
-            stored = self.conn.execute(_RECENT_HITS, same_client).fetchall()
-            stored.reverse()  # oldest first
-            marks, stored_since = burst_marks(
-                stored, [(e.link_index, e.time) for e in hits], policy
+    def recent(self, since: float) -> list[Event]:
+        try:
+            cursor = self.conn.execute(
+                "SELECT * FROM events WHERE id >= ? AND kind != 'open' ORDER BY id",
+                (event_id_floor(since),),
             )
-            for event, marked in zip(hits, marks, strict=True):
-                if marked:
-                    event.bot = True
-                    if BURST not in event.reasons:
-                        event.reasons.append(BURST)
-            if stored_since is not None:
-                self.conn.execute(_MARK_BURST, (message_id, key, stored_since))
+            names = [d[0] for d in cursor.description]
+            return [Event.from_row(dict(zip(names, row, strict=True))) for row in cursor]
+        except sqlite3.Error as e:
+            raise StoreUnavailable(str(e)) from e
 
     def insert_missing(self, events: Iterable[Event]) -> int:
         rows = [event.as_row() for event in events]

@@ -109,14 +109,15 @@ class RemoteWriter:
 
     def _spool_then_done(self, batch: Batch[Hit]) -> None:
         loop = asyncio.get_running_loop()
-        events = [event_from_hit(hit, self.clicks, self.salt) for hit in batch.items]
 
         async def spool() -> None:
             try:
+                events = [event_from_hit(hit, self.clicks, self.salt) for hit in batch.items]
                 await loop.run_in_executor(None, self.spool.append, events)
-            except OSError as e:  # nowhere durable to put them: still answer the clicks
-                log.error("could not spool %d events: %s", len(events), e)
-            self._gatherer.done(batch)
+            except Exception:
+                log.exception("could not spool %d events", len(batch.items))
+            finally:
+                self._gatherer.done(batch)  # whatever happened, no click waits forever
 
         task = loop.create_task(spool())
         self._tasks.add(task)

@@ -45,8 +45,17 @@ def batch_message(batch_id: int, hits: list[Hit]) -> dict[str, Any]:
     return {"id": batch_id, "hits": [list(hit) for hit in hits]}
 
 
+_FIELD_TYPES = (str, float, str, str, str, str, int, str, int, str, str)
+
+
 def hits_of(message: dict[str, Any]) -> list[Hit]:
     try:
-        return [Hit(*fields) for fields in message["hits"]]
+        hits = [Hit(*fields) for fields in message["hits"]]
     except (KeyError, TypeError) as e:
         raise FrameError(f"bad batch: {e}") from None
+    for hit in hits:
+        for value, kind in zip(hit, _FIELD_TYPES, strict=True):
+            ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
+            if not ok or isinstance(value, bool):
+                raise FrameError(f"bad batch: {value!r} is not {kind.__name__}")
+    return hits

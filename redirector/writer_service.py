@@ -65,6 +65,8 @@ class WriterService:
             pass  # the worker went away; what it sent before is committed
         except writer_frames.FrameError as e:
             log.error("dropping a worker connection: %s", e)
+        except Exception:
+            log.exception("dropping a worker connection after an unexpected error")
         finally:
             self._connections.discard(writer)
             writer.close()

@@ -22,7 +22,7 @@ def event(recipient: str, kind: str = "click", link: int = 0, bot: bool = False)
 def test_export_includes_spooled_events(tmp_path: Path) -> None:
     tmp_path.mkdir(exist_ok=True)
     store = SqliteEventStore(tmp_path / DATABASE_FILE)
-    store.write_batch([event("a"), event("b", bot=True)], None)
+    store.write_batch([event("a"), event("b", bot=True)])
     store.close()
     Spool(tmp_path).append([event("spooled", kind="open")])
 
@@ -59,7 +59,7 @@ def test_export_includes_spooled_events(tmp_path: Path) -> None:
 
 def test_stats(tmp_path: Path) -> None:
     store = SqliteEventStore(tmp_path / DATABASE_FILE)
-    store.write_batch([event("a"), event("a"), event("b", link=1), event("c", bot=True)], None)
+    store.write_batch([event("a"), event("a"), event("b", link=1), event("c", bot=True)])
     store.close()
     done = trackway("stats", "m-1", "--json", data=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -1,0 +1,87 @@
+"""Bursts found in memory: the writer sees every event of its data folder, so it can
+keep each client's recent hits per message itself instead of asking the database for
+every click (which cost more than the insert). Pure: times come from the events.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from redirector.bot_rules import BURST, BurstPolicy, burst_marks
+from redirector.events import OPEN, Event
+
+MAX_HITS_PER_CLIENT = 64
+
+
+@dataclass(frozen=True)
+class Remark:
+    """Stored events of one client on one message, from `since`, that joined a burst."""
+
+    message_id: str
+    client_key: str
+    since: float
+
+
+class BurstTracker:
+    def __init__(self, policy: BurstPolicy, max_clients: int = 200_000) -> None:
+        self.policy = policy
+        self.max_clients = max_clients
+        # (message id, client key) -> recent (link index, time), oldest first; the dict
+        # itself in order of last use, so the stalest clients go first when it is full.
+        self._recent: OrderedDict[tuple[str, str], deque[tuple[int, float]]] = OrderedDict()
+
+    def warm(self, stored: Iterable[Event]) -> None:
+        """Learn stored events (oldest first), e.g. the last window's after a restart."""
+        for event in stored:
+            self._remember(event)
+
+    def observe(self, events: list[Event]) -> list[Remark]:
+        """Mark the events that complete or join a burst; name the stored ones to mark."""
+        clients: dict[tuple[str, str], list[Event]] = {}
+        for event in events:
+            if event.kind != OPEN and event.client_key:
+                clients.setdefault((event.message_id, event.client_key), []).append(event)
+        remarks = []
+        for key, hits in clients.items():
+            earlier = self._recent.get(key, ())
+            marks, stored_since = burst_marks(
+                list(earlier), [(e.link_index, e.time) for e in hits], self.policy
+            )
+            for event, marked in zip(hits, marks, strict=True):
+                if marked:
+                    event.bot = True
+                    if BURST not in event.reasons:
+                        event.reasons.append(BURST)
+            if stored_since is not None:
+                remarks.append(Remark(key[0], key[1], stored_since))
+            for event in hits:
+                self._remember(event)
+        return remarks
+
+    def _remember(self, event: Event) -> None:
+        if event.kind == OPEN or not event.client_key:
+            return
+        key = (event.message_id, event.client_key)
+        hits = self._recent.get(key)
+        if hits is None:
+            hits = self._recent[key] = deque(maxlen=MAX_HITS_PER_CLIENT)
+            if len(self._recent) > self.max_clients:
+                self._recent.popitem(last=False)
+        else:
+            self._recent.move_to_end(key)
+        hits.append((event.link_index, event.time))
+        while hits and event.time - hits[0][1] > self.policy.seconds:
+            hits.popleft()
+
+    def forget_before(self, cutoff: float) -> None:
+        """Drop clients whose last hit is older than `cutoff` (keeps memory bounded)."""
+        while self._recent:
+            hits = next(iter(self._recent.values()))
+            if hits and hits[-1][1] >= cutoff:
+                break
+            self._recent.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._recent)
