@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,34 @@ class AcmeError(Exception):
         self.permanent = permanent
         self.retry_after = retry_after
         self.bad_nonce = bad_nonce
+
+
+RATE_LIMIT_DEFAULT_SECONDS = 3600.0
+_RETRY_AT = re.compile(
+    r"retry after (\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z| UTC|[+-]\d\d:?\d\d)?)", re.I
+)
+_RETRY_IN = re.compile(r"retry[- ]after:?\s*(\d+)\s*(?:s|sec|seconds)?\b", re.I)
+
+
+def rate_limit_wait(detail: str, now: float) -> float:
+    """How long a rateLimited problem asks us to wait. The `acme` package drops the
+    response's Retry-After header, so read what the CA says in the detail (Let's Encrypt:
+    "retry after 2026-12-01 18:00:00 UTC"); without one, an hour."""
+    at = _RETRY_AT.search(detail)
+    if at:
+        text = at.group(1).replace(" UTC", "+00:00").replace("Z", "+00:00").replace(" ", "T", 1)
+        try:
+            when = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=datetime.UTC)
+            return max(60.0, when.timestamp() - now)
+    seconds = _RETRY_IN.search(detail)
+    if seconds:
+        return max(60.0, float(seconds.group(1)))
+    return RATE_LIMIT_DEFAULT_SECONDS
 
 
 class PatientNetwork(client.ClientNetwork):
@@ -104,6 +134,11 @@ class AcmeIssuer:
         except messages.Error as e:
             if e.code == "badNonce":
                 raise AcmeError(f"badNonce: {e.detail}", bad_nonce=True) from None
+            if e.code == "rateLimited":
+                raise AcmeError(
+                    f"rateLimited: {e.detail}",
+                    retry_after=rate_limit_wait(e.detail or "", time.time()),
+                ) from None
             if e.code == "accountDoesNotExist":
                 raise AcmeError(f"accountDoesNotExist: {e.detail}", unknown_account=True) from None
             raise AcmeError(

@@ -359,3 +359,17 @@ def test_renewal_rules() -> None:
     assert max(delays) == MAX_RETRY_SECONDS
     assert retry_delay(1, 0.0) < retry_delay(1, 0.99)  # jitter spreads retries
     assert retry_delay(1, 0.5, retry_after=3600) == 3600  # the CA's Retry-After wins
+
+
+def test_rate_limit_waits_for_what_the_ca_says() -> None:
+    import datetime
+
+    from certs.acme_issuer import RATE_LIMIT_DEFAULT_SECONDS, rate_limit_wait
+
+    now = 1_799_000_000.0
+    then = datetime.datetime(2027, 1, 15, 8, tzinfo=datetime.UTC).timestamp()
+    detail = "too many certificates (5) already issued: retry after 2027-01-15 08:00:00 UTC"
+    assert rate_limit_wait(detail, now) == pytest.approx(then - now)
+    assert rate_limit_wait("slow down; Retry-After: 120", now) == 120
+    assert rate_limit_wait("no hint here", now) == RATE_LIMIT_DEFAULT_SECONDS
+    assert rate_limit_wait("retry after 2000-01-01T00:00:00Z", now) == 60  # at least a minute
