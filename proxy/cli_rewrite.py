@@ -9,10 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from config import Settings
-from config.settings import normalise_base_url
+from config import Settings, SettingsError
 from proxy.cli_errors import CliError
-from redirector import LinkRules, LinkSigner, Rewriter, SendContext, load_keyring
+from proxy.domain_service import DomainError
+from proxy.senders import NoTrackingBase, rewriter_for
+from redirector import SendContext
 from redirector.ids import new_ulid
 
 
@@ -64,24 +65,11 @@ def parse_utm(pairs: list[str]) -> dict[str, str]:
     return utm
 
 
-def _domain_base(settings: Settings, domain: str) -> str:
-    from proxy.domain_service import DomainError, DomainService
-
-    service = DomainService(settings)
-    try:
-        return service.link_base(domain)
-    except DomainError as e:
-        raise CliError(str(e)) from None
-    finally:
-        service.close()
-
-
 def rewrite_command(args: argparse.Namespace, settings: Settings) -> int:
-    base = args.base_url or (_domain_base(settings, args.domain) if args.domain else "")
-    base = base or settings.base_url
-    if not base:
-        raise CliError("no tracking base: pass --base-url URL or --domain, or set base_url")
-    base = normalise_base_url(base, "--base-url")
+    try:
+        rewriter = rewriter_for(settings, domain=args.domain, base_url=args.base_url)
+    except (DomainError, NoTrackingBase, SettingsError) as e:
+        raise CliError(str(e)) from None
     try:
         raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     except OSError as e:
@@ -92,11 +80,6 @@ def rewrite_command(args: argparse.Namespace, settings: Settings) -> int:
     ctx = SendContext(
         args.message_id or new_ulid(int(now * 1000)), args.recipient, int(now), parse_utm(args.utm)
     )
-    ring = load_keyring(settings.data, int(now))
-    signer = LinkSigner(ring, base)
-    rules = LinkRules.from_settings(settings.rewrite, settings.own_hosts())
-    rules = rules.with_hosts([base.split("://", 1)[1].split("/", 1)[0].split(":")[0]])
-    rewriter = Rewriter(signer, rules)
     if args.text:
         result = rewriter.rewrite_text(body, ctx)
     else:

@@ -17,6 +17,8 @@ from config import CheckSettings, DnsSettings, Settings
 from proxy.domain_checks import CHECK_PATH
 from proxy.domain_service import TXT_PREFIX, DomainError, DomainService
 from proxy.public_app import PublicService
+from proxy.senders import rewriter_for
+from redirector import SendContext
 from tests.challtestsrv import ChallTestSrv, free_port
 
 US = "t.trackway.example"
@@ -151,6 +153,14 @@ async def test_cname_ok_http_green_gives_http_links(world_factory: Any) -> None:
     service = world.service()
     assert service.link_base("example.com") == "http://links.example.com"
     service.close()
+    # The Python API for senders picks the same base.
+    rewriter = rewriter_for(world.settings, domain="example.com")
+    result = rewriter.rewrite_html(
+        '<a href="https://shop.example.com/">', SendContext("m", "r", 0)
+    )
+    assert result.body.startswith('<a href="http://links.example.com/c/')
+    explicit = rewriter_for(world.settings, domain="example.com", base_url="https://x.example")
+    assert explicit.signer.base_url == "https://x.example"
 
 
 async def test_https_green_gives_https_links(world_factory: Any) -> None:

@@ -1,0 +1,50 @@
+"""The sender's entry point from Python: a `Rewriter` whose links use the right base.
+
+from config import load_settings
+from proxy.senders import rewriter_for
+
+rewriter = rewriter_for(load_settings(), domain="example.com")
+result = rewriter.rewrite_html(html, SendContext("msg-1", "rcpt-42", sent_at=now))
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+from config import Settings
+from config.settings import normalise_base_url
+from proxy.domain_service import DomainService
+from redirector import LinkRules, LinkSigner, Rewriter, load_keyring
+
+
+class NoTrackingBase(ValueError):
+    pass
+
+
+def link_base(settings: Settings, domain: str | None = None, base_url: str | None = None) -> str:
+    """`base_url` if given; else the sending domain's link base from its last checked
+    status (custom https, custom http, or the default host); else `base_url` setting.
+    Raises DomainError for an unknown domain, NoTrackingBase when there is no base."""
+    base = base_url or ""
+    if not base and domain:
+        service = DomainService(settings)
+        try:
+            base = service.link_base(domain)
+        finally:
+            service.close()
+    base = base or settings.base_url
+    if not base:
+        raise NoTrackingBase("no tracking base: pass --base-url URL or --domain, or set base_url")
+    return normalise_base_url(base, "--base-url")
+
+
+def rewriter_for(
+    settings: Settings, *, domain: str | None = None, base_url: str | None = None
+) -> Rewriter:
+    base = link_base(settings, domain, base_url)
+    ring = load_keyring(settings.data, int(time.time()))
+    rules = LinkRules.from_settings(settings.rewrite, settings.own_hosts())
+    # Links already on the base host are ours: never wrapped twice.
+    rules = rules.with_hosts([urlsplit(base).hostname or ""])
+    return Rewriter(LinkSigner(ring, base), rules)
