@@ -16,13 +16,14 @@ from redirector.errors import KeyRingError
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
-def common_options() -> argparse.ArgumentParser:
+def common_options(default: object = None) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("common options")
     group.add_argument(
         "--data",
         metavar="DIR",
         type=Path,
+        default=default,
         help="data folder: database, keys, certificates "
         "(default: $TRACKWAY_DATA or ./trackway-data)",
     )
@@ -30,17 +31,20 @@ def common_options() -> argparse.ArgumentParser:
         "--config",
         metavar="FILE",
         type=Path,
+        default=default,
         help="TOML settings file (default: $TRACKWAY_CONFIG, else none)",
     )
     return common
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = common_options()
+    # A subcommand's own defaults would overwrite values given before its name, so its
+    # copies of the common options leave the attribute alone when absent.
+    common = common_options(default=argparse.SUPPRESS)
     parser = argparse.ArgumentParser(
         prog="trackway",
         description="Tracked links on your own subdomain, with HTTPS built in.",
-        parents=[common],
+        parents=[common_options()],
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (

@@ -112,3 +112,29 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     bad_config = trackway("keys", "list", "--config", str(tmp_path / "none.toml"), data=tmp_path)
     assert bad_config.returncode == 1
     assert b"config file not found" in bad_config.stderr
+
+
+def test_common_options_before_or_after_the_subcommand(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKWAY_")}
+    for args in (
+        ["--data", str(tmp_path / "a"), "keys", "list"],
+        ["keys", "list", "--data", str(tmp_path / "b")],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "proxy.cli", *args],
+            capture_output=True,
+            env=env,
+            timeout=60,
+            check=False,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr
+    assert (tmp_path / "a" / "keys.json").exists()
+    assert (tmp_path / "b" / "keys.json").exists()
+    assert not (tmp_path / "trackway-data").exists()
+    done = subprocess.run(
+        [sys.executable, "-m", "proxy.cli", "keys", "list"], capture_output=True, timeout=60, check=False,
+        env={**env, "TRACKWAY_DATA": str(tmp_path / "c")}, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "c" / "keys.json").exists()
