@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from proxy.domain_status import DnsAnswer, HostChecks, HstsFinding, Probe, host_status
 from proxy.hsts import StsPolicy, names_to_check, parse_sts
@@ -103,3 +105,16 @@ def test_names_to_check() -> None:
         "example.com",
     ]
     assert names_to_check("example.com") == ["example.com"]
+
+
+@given(st.text(max_size=200))
+def test_sts_parsing_never_raises(header: str) -> None:
+    policy = parse_sts(header)
+    assert policy is None or policy.max_age > 0
+
+
+@given(st.from_regex(r"[a-z0-9.-]{1,60}", fullmatch=True))
+def test_names_to_check_are_the_host_and_its_parents(host: str) -> None:
+    names = names_to_check(host)
+    assert names[0] == host.lower().rstrip(".")
+    assert all(names[0].endswith(n) for n in names)
