@@ -23,6 +23,7 @@ from josepy.jwk import JWK, JWKEC
 
 from certs.challenges import ChallengeStore
 from certs.keys import from_pem, new_private_key, to_pem
+from certs.tls_alpn import TLSALPN01, challenge_certificate
 from config import AcmeSettings
 from config.datafolder import ensure_data_dir, read_or_create_secret, write_private_file
 
@@ -162,27 +163,37 @@ class AcmeIssuer:
         acme = self._acme()
         key_pem = to_pem(new_private_key(self.settings.key_type))
         order = acme.new_order(crypto_util.make_csr(key_pem, [host]))
+        use_alpn = self.settings.challenge == "tls-alpn-01"
+        kind = TLSALPN01 if use_alpn else challenges.HTTP01
         published: list[str] = []
         try:
             for authz in order.authorizations:
                 if authz.body.status == messages.STATUS_VALID:
                     continue
                 challenge = next(
-                    (c for c in authz.body.challenges if isinstance(c.chall, challenges.HTTP01)),
-                    None,
+                    (c for c in authz.body.challenges if isinstance(c.chall, kind)), None
                 )
                 if challenge is None:
-                    raise AcmeError("the CA offers no HTTP-01 challenge", permanent=True)
-                response, validation = challenge.response_and_validation(acme.net.key)
-                token = challenge.chall.encode("token")
-                self.challenges.publish(token, validation)
-                published.append(token)
+                    raise AcmeError(f"the CA offers no {kind.typ} challenge", permanent=True)
+                if use_alpn:
+                    key_authorization = challenge.chall.key_authorization(acme.net.key)
+                    cert_pem, cert_key = challenge_certificate(
+                        host, key_authorization, time.time()
+                    )
+                    self.challenges.publish_tls_alpn(host, cert_pem, cert_key)
+                    response = challenge.chall.response(acme.net.key)
+                else:
+                    response, validation = challenge.response_and_validation(acme.net.key)
+                    self.challenges.publish(challenge.chall.encode("token"), validation)
+                published.append(challenge.chall.encode("token"))
                 acme.answer_challenge(challenge, response)
             deadline = datetime.datetime.now() + datetime.timedelta(seconds=ORDER_SECONDS)
             order = acme.poll_and_finalize(order, deadline=deadline)
         finally:
             for token in published:
                 self.challenges.withdraw(token)
+            if use_alpn:
+                self.challenges.withdraw_tls_alpn(host)
         if not order.fullchain_pem:
             raise AcmeError("the CA returned no certificate")
         return order.fullchain_pem.encode("ascii"), key_pem

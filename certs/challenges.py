@@ -9,6 +9,7 @@ from pathlib import Path
 from config.datafolder import ensure_data_dir, write_private_file
 
 CHALLENGES_DIR = "acme/challenges"
+TLS_ALPN_DIR = "acme/tls-alpn"
 # RFC 8555 §8.3: the token is base64url; anything else is not ours to look up.
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,256}")
 
@@ -20,6 +21,7 @@ def is_token(token: str) -> bool:
 class ChallengeStore:
     def __init__(self, data: Path) -> None:
         self.dir = data / CHALLENGES_DIR
+        self.tls_alpn_dir = data / TLS_ALPN_DIR
 
     def publish(self, token: str, key_authorization: str) -> None:
         if not is_token(token):
@@ -39,3 +41,31 @@ class ChallengeStore:
             return (self.dir / token).read_text("ascii")
         except (OSError, UnicodeDecodeError):
             return None
+
+    def publish_tls_alpn(self, host: str, cert_pem: bytes, key_pem: bytes) -> None:
+        folder = ensure_data_dir(self.tls_alpn_dir / _host_folder(host))
+        write_private_file(folder / "key.pem", key_pem)
+        write_private_file(folder / "cert.pem", cert_pem)
+
+    def withdraw_tls_alpn(self, host: str) -> None:
+        folder = self.tls_alpn_dir / _host_folder(host)
+        for name in ("cert.pem", "key.pem"):
+            (folder / name).unlink(missing_ok=True)
+
+    def tls_alpn_paths(self, host: str) -> tuple[Path, Path] | None:
+        """The validation certificate for `host` while a TLS-ALPN-01 challenge is open."""
+        try:
+            folder = self.tls_alpn_dir / _host_folder(host)
+        except ValueError:
+            return None
+        cert, key = folder / "cert.pem", folder / "key.pem"
+        return (cert, key) if cert.exists() and key.exists() else None
+
+
+_HOST = re.compile(r"[a-z0-9.-]{1,253}")
+
+
+def _host_folder(host: str) -> str:
+    if not _HOST.fullmatch(host) or ".." in host:
+        raise ValueError(f"not a host name: {host!r}")
+    return host

@@ -87,3 +87,11 @@ class SniCertificates:
             return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
         sock.context = context
         return None
+
+
+def challenge_context(cert: str, key: str) -> ssl.SSLContext:
+    """For a CA validating TLS-ALPN-01: its certificate, and only ALPN `acme-tls/1`."""
+    context = _context()
+    context.set_alpn_protocols(["acme-tls/1"])
+    context.load_cert_chain(cert, key)
+    return context

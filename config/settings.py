@@ -119,12 +119,17 @@ class AcmeSettings:
     key_type: str = "ecdsa"  # certificate keys: ECDSA P-256, or "rsa" (2048 bits)
     check_interval: float = 300.0  # seconds between renewal checks
     enabled: bool = True
+    # "http-01" (the public listener answers) or "tls-alpn-01" (the HTTPS listener does,
+    # for when port 80 cannot reach this server).
+    challenge: str = "http-01"
 
     def __post_init__(self) -> None:
         if self.directory == "staging":
             object.__setattr__(self, "directory", LETS_ENCRYPT_STAGING)
         if not self.directory.startswith(("https://", "http://")):
             raise SettingsError('acme.directory: a directory URL, or "staging"')
+        if self.challenge not in ("http-01", "tls-alpn-01"):
+            raise SettingsError("acme.challenge: http-01 or tls-alpn-01")
         if self.key_type not in KEY_TYPES:
             raise SettingsError(f"acme.key_type: one of {', '.join(KEY_TYPES)}")
         if bool(self.eab_kid) != bool(self.eab_hmac_key):

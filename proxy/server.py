@@ -27,6 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
+from certs.challenges import ChallengeStore
 from certs.sni import SniCertificates
 from certs.store import CertStore
 from config import Settings
@@ -36,6 +37,7 @@ from proxy.cert_maintenance import maintain_forever
 from proxy.domain_service import DomainService
 from proxy.public_app import PublicService
 from proxy.state import ADMIN_TOKEN_FILE, admin_token, client_salt, open_store
+from proxy.tls_listener import PeekingTlsListener
 from redirector import load_keyring
 from redirector.batch_committer import BatchCommitter
 from redirector.bot_rules import BurstPolicy
@@ -171,23 +173,33 @@ async def _worker(settings: Settings, host: str, port: int, socket_path: Path) -
     site = web.TCPSite(runner, host, port, reuse_port=True, backlog=2048)
     await site.start()
     reloader = None
+    peeking: PeekingTlsListener | None = None
     if settings.server.https:
         tls_host, tls_port = parse_host_port(settings.server.https, "--https")
         certificates = SniCertificates(CertStore(settings.data))
         certificates.reload(force=True)
-        tls_site = web.TCPSite(
-            runner,
-            tls_host,
-            tls_port,
-            ssl_context=certificates.server_context(),
-            reuse_port=True,
-            backlog=2048,
-        )
-        await tls_site.start()
+        if settings.acme.challenge == "tls-alpn-01":
+            assert runner.server is not None  # set up above
+            peeking = PeekingTlsListener(
+                runner.server, certificates, ChallengeStore(settings.data)
+            )
+            await peeking.start(tls_host, tls_port)
+        else:
+            tls_site = web.TCPSite(
+                runner,
+                tls_host,
+                tls_port,
+                ssl_context=certificates.server_context(),
+                reuse_port=True,
+                backlog=2048,
+            )
+            await tls_site.start()
         reloader = asyncio.create_task(_reload_certificates(certificates))
     await stop.wait()
     if reloader is not None:
         reloader.cancel()
+    if peeking is not None:
+        await peeking.close()
     await runner.cleanup()  # stops accepting and waits for the in-flight requests
     await service.close()  # then makes their events durable
 

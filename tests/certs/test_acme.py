@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 from cryptography import x509
 
+from certs.challenges import ChallengeStore
 from certs.manager import CertManager
 from certs.sni import SniCertificates
 from certs.store import CertStore
@@ -21,6 +22,7 @@ from config import AcmeSettings, CheckSettings, DnsSettings, Settings
 from proxy.cert_maintenance import maintain_once
 from proxy.domain_service import DomainService
 from proxy.public_app import PublicService
+from proxy.tls_listener import PeekingTlsListener
 from redirector import Claims, load_keyring, sign
 from tests.challtestsrv import ChallTestSrv, free_port
 from tests.pebble import Pebble
@@ -36,9 +38,12 @@ def dns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChallTestSrv]:
 
 
 class Stack:
-    def __init__(self, tmp: Path, dns: ChallTestSrv, **pebble: Any) -> None:
+    def __init__(self, tmp: Path, dns: ChallTestSrv, alpn: bool = False, **pebble: Any) -> None:
         self.dns = dns
+        self.alpn = alpn  # TLS-ALPN-01 on the HTTPS listener, and no HTTP listener at all
         self.http_port, self.https_port = free_port(), free_port()
+        if alpn:
+            pebble["tls_port"] = self.https_port
         self.pebble = Pebble(
             tmp / "pebble", dns=dns.nameserver, http_port=self.http_port, **pebble
         )
@@ -57,8 +62,10 @@ class Stack:
                 directory=self.pebble.directory,
                 ca_bundle=str(self.pebble.ca_file),
                 email="ops@example.com",
+                challenge="tls-alpn-01" if alpn else "http-01",
             ),
         )
+        self.peeking: PeekingTlsListener | None = None
         self.certificates = SniCertificates(CertStore(self.settings.data))
         self.runners: list[web.BaseRunner] = []
         self.public: PublicService | None = None
@@ -71,13 +78,22 @@ class Stack:
         runner = web.ServerRunner(web.Server(self.public.handler))
         await runner.setup()
         self.runners.append(runner)
-        await web.TCPSite(runner, "127.0.0.1", self.http_port).start()
         self.certificates.reload(force=True)
+        if self.alpn:
+            assert runner.server is not None
+            self.peeking = PeekingTlsListener(
+                runner.server, self.certificates, ChallengeStore(self.settings.data)
+            )
+            await self.peeking.start("127.0.0.1", self.https_port)
+            return
+        await web.TCPSite(runner, "127.0.0.1", self.http_port).start()
         await web.TCPSite(
             runner, "127.0.0.1", self.https_port, ssl_context=self.certificates.server_context()
         ).start()
 
     async def stop(self) -> None:
+        if self.peeking is not None:
+            await self.peeking.close()
         for runner in self.runners:
             await runner.cleanup()
         if self.public is not None:
@@ -373,3 +389,27 @@ def test_rate_limit_waits_for_what_the_ca_says() -> None:
     assert rate_limit_wait("slow down; Retry-After: 120", now) == 120
     assert rate_limit_wait("no hint here", now) == RATE_LIMIT_DEFAULT_SECONDS
     assert rate_limit_wait("retry after 2000-01-01T00:00:00Z", now) == 60  # at least a minute
+
+
+async def test_tls_alpn_01_on_the_https_listener(stack_factory: Any) -> None:
+    stack = await stack_factory(alpn=True)
+    await stack.add_host("links.example.com")
+    manager = CertManager(stack.settings)
+    try:
+        state = await manager.ensure("links.example.com")
+    finally:
+        manager.close()
+    assert state.last_error is None, state.last_error
+    assert not ChallengeStore(stack.settings.data).tls_alpn_paths("links.example.com")  # withdrawn
+    stack.certificates.reload()
+    cert = await stack.served_certificate("links.example.com")  # through the peeking listener
+    assert "Pebble" in cert.issuer.rfc4514_string()
+    async with aiohttp.ClientSession() as session:
+        url = f"https://127.0.0.1:{stack.https_port}/c/{stack.token()}"
+        async with session.get(
+            url,
+            ssl=stack.client_context(),
+            server_hostname="links.example.com",
+            allow_redirects=False,
+        ) as resp:
+            assert resp.status == 302
