@@ -413,3 +413,23 @@ async def test_tls_alpn_01_on_the_https_listener(stack_factory: Any) -> None:
             allow_redirects=False,
         ) as resp:
             assert resp.status == 302
+
+
+async def test_admin_api_certs(stack_factory: Any, aiohttp_client: Any) -> None:
+    from proxy.admin import build_admin_app
+    from proxy.state import admin_token
+
+    stack = await stack_factory()
+    await stack.add_host("links.example.com")
+    token = admin_token(stack.settings.data)
+    client = await aiohttp_client(build_admin_app(stack.settings, token))
+    auth = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/api/certs")).status == 401
+    listed = await (await client.get("/api/certs", headers=auth)).json()
+    assert listed == {"certificates": [{"host": "links.example.com", "present": False}]}
+    renewed = await (await client.post("/api/certs/links.example.com/renew", headers=auth)).json()
+    assert renewed["present"] is True
+    assert renewed["last_error"] is None
+    shown = await (await client.get("/api/certs/links.example.com", headers=auth)).json()
+    assert shown["not_after"] == renewed["not_after"]
+    assert (await client.get("/api/certs/not a host", headers=auth)).status == 400
