@@ -17,7 +17,7 @@ from cryptography import x509
 from certs.challenges import ChallengeStore
 from certs.manager import CertManager
 from certs.sni import SniCertificates
-from certs.store import CertStore
+from certs.store import CertState, CertStore
 from config import AcmeSettings, CheckSettings, DnsSettings, Settings
 from proxy.cert_maintenance import maintain_once
 from proxy.domain_service import DomainService
@@ -143,6 +143,15 @@ class Stack:
         return x509.load_der_x509_certificate(der)
 
 
+async def order(settings: Settings, host: str, **manager: Any) -> CertState:
+    """One `CertManager.ensure` with a manager of its own (clock and issuer seams)."""
+    certs = CertManager(settings, **manager)
+    try:
+        return await certs.ensure(host)
+    finally:
+        certs.close()
+
+
 @pytest.fixture
 async def stack_factory(tmp_path: Path, dns: ChallTestSrv) -> AsyncIterator[Any]:
     stacks: list[Stack] = []
@@ -226,11 +235,7 @@ async def test_renewal_is_served_without_a_restart(stack_factory: Any) -> None:
         assert (await manager.ensure("links.example.com")).not_after == first.not_after  # not due
         stack.certificates.reload()
         before = await stack.served_certificate("links.example.com")
-        later = CertManager(stack.settings, clock=lambda: first.renew_at + 1)  # type: ignore[operator]
-        try:
-            second = await later.ensure("links.example.com")
-        finally:
-            later.close()
+        second = await order(stack.settings, "links.example.com", clock=lambda: first.renew_at + 1)
         assert second.last_error is None
         assert stack.certificates.reload()
         after = await stack.served_certificate("links.example.com")
@@ -242,11 +247,7 @@ async def test_renewal_is_served_without_a_restart(stack_factory: Any) -> None:
 async def test_rejected_nonces_still_end_in_a_certificate(stack_factory: Any) -> None:
     stack = await stack_factory(nonce_reject=50)
     await stack.add_host("links.example.com")
-    manager = CertManager(stack.settings)
-    try:
-        state = await manager.ensure("links.example.com")
-    finally:
-        manager.close()
+    state = await order(stack.settings, "links.example.com")
     assert state.last_error is None, state.last_error
     assert CertStore(stack.settings.data).has_certificate("links.example.com")
 
@@ -254,20 +255,12 @@ async def test_rejected_nonces_still_end_in_a_certificate(stack_factory: Any) ->
 async def test_ca_down_during_renewal_keeps_the_old_certificate(stack_factory: Any) -> None:
     stack = await stack_factory()
     await stack.add_host("links.example.com")
-    manager = CertManager(stack.settings)
-    try:
-        first = await manager.ensure("links.example.com")
-    finally:
-        manager.close()
+    first = await order(stack.settings, "links.example.com")
     stack.certificates.reload()
     stack.pebble.stop()
     assert first.renew_at is not None
     due = first.renew_at + 1
-    down = CertManager(stack.settings, clock=lambda: due)
-    try:
-        failed = await down.ensure("links.example.com")
-    finally:
-        down.close()
+    failed = await order(stack.settings, "links.example.com", clock=lambda: due)
     assert failed.last_error is not None
     assert failed.failures == 1
     assert failed.next_attempt is not None
@@ -279,11 +272,9 @@ async def test_ca_down_during_renewal_keeps_the_old_certificate(stack_factory: A
     assert stack.status("links.example.com")["certificate"]["last_error"] == failed.last_error
 
     stack.pebble.start()
-    again = CertManager(stack.settings, clock=lambda: failed.next_attempt + 1)  # type: ignore[operator]
-    try:
-        recovered = await again.ensure("links.example.com")
-    finally:
-        again.close()
+    recovered = await order(
+        stack.settings, "links.example.com", clock=lambda: failed.next_attempt + 1
+    )
     assert recovered.last_error is None
     assert recovered.failures == 0
     assert recovered.not_after != first.not_after
@@ -349,11 +340,7 @@ async def test_rsa_keys_when_asked(stack_factory: Any) -> None:
         stack.settings, acme=dataclasses.replace(stack.settings.acme, key_type="rsa")
     )
     await stack.add_host("links.example.com")
-    manager = CertManager(stack.settings)
-    try:
-        state = await manager.ensure("links.example.com")
-    finally:
-        manager.close()
+    state = await order(stack.settings, "links.example.com")
     assert state.last_error is None
     stack.certificates.reload()
     cert = await stack.served_certificate("links.example.com")
@@ -394,11 +381,7 @@ def test_rate_limit_waits_for_what_the_ca_says() -> None:
 async def test_tls_alpn_01_on_the_https_listener(stack_factory: Any) -> None:
     stack = await stack_factory(alpn=True)
     await stack.add_host("links.example.com")
-    manager = CertManager(stack.settings)
-    try:
-        state = await manager.ensure("links.example.com")
-    finally:
-        manager.close()
+    state = await order(stack.settings, "links.example.com")
     assert state.last_error is None, state.last_error
     assert not ChallengeStore(stack.settings.data).tls_alpn_paths("links.example.com")  # withdrawn
     stack.certificates.reload()
