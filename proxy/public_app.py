@@ -8,6 +8,7 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from aiohttp import web
 
@@ -131,8 +132,8 @@ async def _reload_keys(state: ClickState, settings: Settings) -> None:
             log.error("key ring not reloaded, keeping the current one: %s", e)
 
 
-def _mtime(path: object) -> int:
+def _mtime(path: Path) -> int:
     try:
-        return int(path.stat().st_mtime_ns)  # type: ignore[attr-defined]
+        return path.stat().st_mtime_ns
     except OSError:
         return 0

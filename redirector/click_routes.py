@@ -1,7 +1,7 @@
 """The public routes: `/c/{token}` (click), `/o/{token}` (open), `/healthz`.
 
-The hot path reads memory only: verify the token against the in-memory key ring, build
-the event, hand it to the writer and wait for its commit, answer. No input makes it
+The hot path reads memory only: verify the token against the in-memory key ring, note
+the hit, hand it to the writer and wait for its commit, answer. No input makes it
 answer 5xx or redirect to a URL that was not signed.
 """
 
