@@ -21,6 +21,7 @@ from redirector.spool import Spool
 
 log = logging.getLogger("trackway.writer")
 RECONNECT_SECONDS = 1.0
+ACK_SECONDS = 5.0
 
 
 class RemoteWriter:
@@ -86,8 +87,17 @@ class RemoteWriter:
             self._spool_then_done(batch)
             return
         self._next_id += 1
-        self._out[self._next_id] = batch
-        conn.write(writer_frames.encode(writer_frames.batch_message(self._next_id, batch.items)))
+        batch_id = self._next_id
+        self._out[batch_id] = batch
+        conn.write(writer_frames.encode(writer_frames.batch_message(batch_id, batch.items)))
+        # A writer that is alive but stuck (a disk stall) must not hold clicks forever.
+        asyncio.get_running_loop().call_later(ACK_SECONDS, self._ack_overdue, batch_id)
+
+    def _ack_overdue(self, batch_id: int) -> None:
+        batch = self._out.pop(batch_id, None)
+        if batch is not None:
+            log.warning("the writer took over %.0f s to commit; spooling the batch", ACK_SECONDS)
+            self._spool_then_done(batch)
 
     async def _read_acks(self, reader: asyncio.StreamReader, conn: asyncio.StreamWriter) -> None:
         try:
