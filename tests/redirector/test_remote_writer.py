@@ -44,10 +44,13 @@ async def test_a_stuck_writer_process_does_not_hold_clicks(
 ) -> None:
     monkeypatch.setattr(remote_writer, "ACK_SECONDS", 0.2)
     received: list[bytes] = []
+    done = asyncio.Event()
+    connections: list[asyncio.StreamWriter] = []
 
-    async def never_ack(reader: asyncio.StreamReader, _: asyncio.StreamWriter) -> None:
+    async def never_ack(reader: asyncio.StreamReader, conn: asyncio.StreamWriter) -> None:
+        connections.append(conn)
         received.append(await reader.read(65536))
-        await asyncio.sleep(30)
+        await done.wait()
 
     path = tmp_path / "stuck.sock"
     server = await asyncio.start_unix_server(never_ack, path=str(path))
@@ -58,6 +61,11 @@ async def test_a_stuck_writer_process_does_not_hold_clicks(
         await asyncio.wait_for(writer.record(hit("b")), 5)
         await writer.close()
     finally:
+        done.set()
+        for conn in connections:
+            conn.close()
+            await conn.wait_closed()
         server.close()
+        await server.wait_closed()
     assert received  # it was sent, never acknowledged
     assert [e.recipient_id for e in Spool(tmp_path).read_all()] == ["b"]
