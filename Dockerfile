@@ -15,7 +15,7 @@ RUN pip install --no-cache-dir . && useradd --system --home /data trackway \
 USER trackway
 VOLUME /data
 EXPOSE 80 443
-# Ports below 1024 need the capability when not root: run with
-# `--cap-add NET_BIND_SERVICE` or map other ports.
+# Docker (20.10+) lets unprivileged processes bind ports below 1024 in a container
+# (net.ipv4.ip_unprivileged_port_start=0); elsewhere, map other ports.
 ENV TRACKWAY_DATA=/data
 CMD ["trackway", "serve", "--http", "0.0.0.0:80", "--https", "0.0.0.0:443", "--admin", "127.0.0.1:8081"]
