@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -63,6 +64,21 @@ async def click_all(
         await asyncio.gather(*(worker(session) for _ in range(concurrency)))
 
 
+async def load_then(
+    url: str,
+    work: list[tuple[str, str]],
+    answered: list[str],
+    after: int,
+    action: Callable[[], None],
+) -> None:
+    """Click under load; once `after` clicks are answered, do `action` (a signal)."""
+    clicking = asyncio.create_task(click_all(url, work, answered))
+    while len(answered) < after:
+        await asyncio.sleep(0.01)
+    action()
+    await clicking
+
+
 def test_serve_announces_itself_and_keeps_secrets_private(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with ServerProcess(data, workers=2) as server:
@@ -81,15 +97,9 @@ def test_sigkill_under_load_loses_no_answered_event(tmp_path: Path) -> None:
     work = tokens(data, 3000)
     answered: list[str] = []
     with ServerProcess(data, workers=2) as server:
-
-        async def load_then_kill() -> None:
-            clicking = asyncio.create_task(click_all(server.url, work, answered))
-            while len(answered) < 300:
-                await asyncio.sleep(0.01)
-            server.signal_all(signal.SIGKILL)
-            await clicking
-
-        asyncio.run(load_then_kill())
+        asyncio.run(
+            load_then(server.url, work, answered, 300, lambda: server.signal_all(signal.SIGKILL))
+        )
         server.wait()
     assert 300 <= len(answered) < len(work)
     missing = set(answered) - recorded_recipients(data)
@@ -108,14 +118,10 @@ def test_sigterm_drains_and_flushes(tmp_path: Path) -> None:
     work = tokens(data, 2000)
     answered: list[str] = []
     with ServerProcess(data, workers=2) as server:
-
-        async def load_then_stop() -> None:
-            clicking = asyncio.create_task(click_all(server.url, work, answered))
-            while len(answered) < 200:
-                await asyncio.sleep(0.01)
-            server.signal_parent(signal.SIGTERM)
-            await clicking
-
-        asyncio.run(load_then_stop())
+        asyncio.run(
+            load_then(
+                server.url, work, answered, 200, lambda: server.signal_parent(signal.SIGTERM)
+            )
+        )
         assert server.wait() == 0
     assert set(answered) <= recorded_recipients(data)
