@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -133,11 +132,12 @@ def _coerce(tp: Any, raw: Any, key: str) -> Any:
         items = [s.strip() for s in raw.split(",") if s.strip()] if isinstance(raw, str) else raw
         if isinstance(items, list | tuple) and all(isinstance(s, str) for s in items):
             return tuple(items)
-    elif origin is dict:
-        if isinstance(raw, Mapping) and all(isinstance(v, str) for v in raw.values()):
-            return {str(k): v for k, v in raw.items()}
-    elif origin in (typing.Union, types.UnionType):
-        return raw
+    elif (
+        origin is dict
+        and isinstance(raw, Mapping)
+        and all(isinstance(v, str) for v in raw.values())
+    ):
+        return {str(k): v for k, v in raw.items()}
     raise SettingsError(f"{key}: expected {_describe(tp)}, got {raw!r}")
 
 

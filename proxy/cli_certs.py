@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import time
 from typing import Any
 
 from certs.manager import CertManager
 from config import Settings
 from proxy.cli_errors import CliError
+from proxy.cli_format import iso_utc
 from proxy.domain_names import DomainNameError, normalise
 from proxy.domain_service import DomainService
 
@@ -44,7 +44,7 @@ def _host(name: str) -> str:
 
 
 def _iso(ts: float | None) -> str:
-    return "-" if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    return "-" if ts is None else iso_utc(ts)
 
 
 def _summary(settings: Settings, host: str) -> dict[str, Any]:

@@ -6,11 +6,11 @@ import argparse
 import csv
 import json
 import sys
-import time
 from typing import Any
 
 from config import Settings
 from proxy.cli_errors import CliError
+from proxy.cli_format import iso_utc
 from proxy.query_params import QueryError, event_filter
 from proxy.state import open_store
 from redirector.event_reader import read_events
@@ -66,14 +66,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     stats.set_defaults(handler=stats_command)
 
 
-def iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
-
-
 def export_row(event: Event) -> dict[str, Any]:
     doc = event.public()
     doc["timestamp"] = event.time
-    doc["time"] = iso(event.time)
+    doc["time"] = iso_utc(event.time, millis=True)
     return {name: doc[name] for name in EXPORT_FIELDS}
 
 

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from config import Settings
+from proxy.cli_format import iso_utc
 from redirector import load_keyring, retire_key, rotate_key
 from redirector.keyring import SigningKey
 
@@ -46,7 +47,7 @@ def _status(key: SigningKey, signing: SigningKey) -> str:
 
 
 def _iso(ts: int | None) -> str | None:
-    return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    return None if ts is None else iso_utc(ts)
 
 
 def list_keys(args: argparse.Namespace, settings: Settings) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from config import Settings
+from proxy.cli_format import iso_utc
 from redirector import TokenError, load_keyring, verify
 
 
@@ -47,7 +48,7 @@ def decode_command(args: argparse.Namespace, settings: Settings) -> int:
             print(f"trackway: not a valid link: {e}", file=sys.stderr)
         return 1
     doc = {"valid": True, **claims.as_dict()}
-    doc["sent_at_iso"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(claims.sent_at))
+    doc["sent_at_iso"] = iso_utc(claims.sent_at)
     if args.json:
         print(json.dumps(doc, indent=2))
     else:

@@ -177,7 +177,3 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
 def make_resolver(settings: Settings) -> aiodns.DNSResolver:
     nameservers = list(settings.dns.nameservers) or None
     return aiodns.DNSResolver(nameservers=nameservers, timeout=settings.dns.timeout, tries=2)
-
-
-def verification_record(domain: str) -> str:
-    return f"_trackway.{domain}"

@@ -79,10 +79,6 @@ class LinkAttribute:
     attributes: dict[str, str]  # every attribute of the element, lowercased names, raw values
 
 
-def is_link_element(name: str) -> bool:
-    return name in ("a", "area") or name.startswith("v:")
-
-
 def scan_links(html: str) -> list[LinkAttribute]:
     links: list[LinkAttribute] = []
     skip = _SKIP.match

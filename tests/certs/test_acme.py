@@ -130,6 +130,17 @@ class Stack:
         ring = load_keyring(self.settings.data, int(time.time()))
         return sign(Claims(url, "m-1", "r-1", 0, 1_700_000_000), ring.signing_key)
 
+    async def https_click(self, host: str) -> tuple[int, str | None]:
+        """Status and Location of a tracked link clicked over HTTPS with SNI `host`."""
+        url = f"https://127.0.0.1:{self.https_port}/c/{self.token()}"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                url, ssl=self.client_context(), server_hostname=host, allow_redirects=False
+            ) as resp,
+        ):
+            return resp.status, resp.headers.get("Location")
+
     def client_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.root_file))
 
@@ -190,16 +201,9 @@ async def test_verified_host_gets_a_certificate_and_https_clicks_redirect(
     assert status["certificate"]["not_after"] > time.time()
     assert status["certificate"]["renew_at"] < status["certificate"]["not_after"]
 
+    assert await stack.https_click("links.example.com") == (302, "https://example.com/landing")
     async with aiohttp.ClientSession() as session:
         url = f"https://127.0.0.1:{stack.https_port}/c/{stack.token()}"
-        async with session.get(
-            url,
-            ssl=stack.client_context(),
-            server_hostname="links.example.com",
-            allow_redirects=False,
-        ) as resp:
-            assert resp.status == 302
-            assert resp.headers["Location"] == "https://example.com/landing"
         with pytest.raises(aiohttp.ClientError):  # an unknown name is refused cleanly
             await session.get(
                 url, ssl=stack.client_context(), server_hostname="unknown.example.com"
@@ -387,15 +391,7 @@ async def test_tls_alpn_01_on_the_https_listener(stack_factory: Any) -> None:
     stack.certificates.reload()
     cert = await stack.served_certificate("links.example.com")  # through the peeking listener
     assert "Pebble" in cert.issuer.rfc4514_string()
-    async with aiohttp.ClientSession() as session:
-        url = f"https://127.0.0.1:{stack.https_port}/c/{stack.token()}"
-        async with session.get(
-            url,
-            ssl=stack.client_context(),
-            server_hostname="links.example.com",
-            allow_redirects=False,
-        ) as resp:
-            assert resp.status == 302
+    assert (await stack.https_click("links.example.com"))[0] == 302
 
 
 async def test_admin_api_certs(stack_factory: Any, aiohttp_client: Any) -> None:
