@@ -82,6 +82,11 @@ def serve(settings: Settings, workers: int) -> int:
     if port == 0:  # one real port for every worker: reserve it before they bind
         reserved = _reuseport_socket(host, 0)
         port = reserved.getsockname()[1]
+    else:
+        # A taken port is a clear error now, not workers failing and restarted forever.
+        _reuseport_socket(host, port).close()
+    if settings.server.https:
+        _reuseport_socket(*parse_host_port(settings.server.https, "--https")).close()
     socket_path = _writer_socket_path(data)
     try:
         run(_supervise(settings, host, port, max(1, workers), socket_path))

@@ -125,3 +125,20 @@ def test_sigterm_drains_and_flushes(tmp_path: Path) -> None:
         )
         assert server.wait() == 0
     assert set(answered) <= recorded_recipients(data)
+
+
+def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "proxy.cli", "serve", "--data", str(tmp_path), "--http", f"127.0.0.1:{port}", "--admin", "127.0.0.1:0"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert "cannot listen" in done.stderr
