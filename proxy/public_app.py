@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from ssl import SSLContext
 
 from aiohttp import web
 
@@ -20,6 +21,7 @@ from proxy.state import client_salt, open_store
 from redirector import load_keyring
 from redirector.batch_committer import BatchCommitter
 from redirector.bot_rules import BurstPolicy
+from redirector.click_protocol import ClickConnections
 from redirector.click_routes import ClickState, PrefixHandler, PublicHandler, not_found
 from redirector.errors import KeyRingError
 from redirector.event_store import EventStore
@@ -67,21 +69,41 @@ class PublicService:
             },
         )
         self._reloader: asyncio.Task[None] | None = None
+        self._fallback: web.Server | None = None
+        self.connections = ClickConnections(self.state, self._fallback_protocol)
 
     async def start(self) -> None:
         self.state.writer.start()
+        self._fallback = web.Server(self.handler, access_log=None)
+        self.connections.start()
         self._reloader = asyncio.create_task(_reload_keys(self.state, self.settings))
 
-    async def close(self) -> None:
-        """After the listener has stopped and its requests are done."""
+    def protocol(self) -> asyncio.Protocol:
+        """A connection's protocol, for every public listener (HTTP and TLS)."""
+        return self.connections.protocol()
+
+    async def listen(
+        self, host: str, port: int, ssl: SSLContext | None = None, reuse_port: bool = False
+    ) -> asyncio.Server:
+        return await asyncio.get_running_loop().create_server(
+            self.protocol, host, port, ssl=ssl, reuse_port=reuse_port or None, backlog=2048
+        )
+
+    def _fallback_protocol(self) -> asyncio.Protocol:
+        assert self._fallback is not None, "start() first"
+        return self._fallback()
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """After the listeners stopped accepting: finish the requests in flight, make
+        their events durable, then stop."""
+        await self.connections.close(timeout)
+        if self._fallback is not None:
+            await self._fallback.shutdown(timeout)
         if self._reloader is not None:
             self._reloader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reloader
         await self.state.writer.close()
-
-    def server(self) -> web.Server:
-        return web.Server(self.handler, access_log=None)
 
 
 def domain_check_handler(secret: bytes) -> PrefixHandler:

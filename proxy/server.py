@@ -1,10 +1,12 @@
 """`trackway serve`: the processes and their listeners.
 
-This process supervises and serves the admin listener. Beside it run one writer process
-(the only SQLite writer of the data folder) and N workers, each with a public socket
-bound with SO_REUSEPORT so that the kernel spreads connections over them. A process
-that dies is started again. SIGTERM: the workers stop accepting, finish their in-flight
-requests (whose events the writer commits), then the writer stops, then this process.
+This process supervises and serves the admin listener. Beside it run N workers, each
+with a public socket bound with SO_REUSEPORT so that the kernel spreads connections
+over them, and one writer process: the only SQLite writer of the data folder, which
+loads the events that workers made durable in their spool files. A process that dies
+is started again. SIGTERM: the workers stop accepting and answer their in-flight
+requests (each durable in the spool before its answer), then the writer loads what is
+left and stops, then this process.
 """
 
 from __future__ import annotations
@@ -18,11 +20,9 @@ import os
 import signal
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Coroutine
 from multiprocessing.process import BaseProcess
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -39,17 +39,15 @@ from proxy.public_app import PublicService
 from proxy.state import ADMIN_TOKEN_FILE, admin_token, client_salt, open_store
 from proxy.tls_listener import PeekingTlsListener
 from redirector import load_keyring
-from redirector.batch_committer import BatchCommitter
 from redirector.bot_rules import BurstPolicy
-from redirector.remote_writer import RemoteWriter
 from redirector.spool import Spool
-from redirector.writer_service import WriterService
+from redirector.spool_loader import SpoolLoader
+from redirector.spool_writer import SpoolWriter
 
 log = logging.getLogger("trackway.server")
 SHUTDOWN_SECONDS = 10.0
 CERT_RELOAD_SECONDS = 2.0
-WRITER_SOCKET = "writer.sock"
-_MAX_UNIX_PATH = 100  # sun_path holds 108 bytes
+LOAD_IDLE_SECONDS = 0.05  # how soon a click reaches the database when all is quiet
 
 
 def run(coro: Coroutine[Any, Any, None]) -> None:
@@ -87,20 +85,12 @@ def serve(settings: Settings, workers: int) -> int:
         _reuseport_socket(host, port).close()
     if settings.server.https:
         _reuseport_socket(*parse_host_port(settings.server.https, "--https")).close()
-    socket_path = _writer_socket_path(data)
     try:
-        run(_supervise(settings, host, port, max(1, workers), socket_path))
+        run(_supervise(settings, host, port, max(1, workers)))
     finally:
         if reserved is not None:
             reserved.close()
     return 0
-
-
-def _writer_socket_path(data: Path) -> Path:
-    path = data / WRITER_SOCKET
-    if len(str(path)) <= _MAX_UNIX_PATH:
-        return path
-    return Path(tempfile.mkdtemp(prefix="trackway-")) / WRITER_SOCKET  # a 0700 folder
 
 
 def _reuseport_socket(host: str, port: int) -> socket.socket:
@@ -138,45 +128,47 @@ def _stop_event() -> asyncio.Event:
 # -- the writer process -------------------------------------------------------------
 
 
-def writer_main(settings: Settings, socket_path: Path) -> None:
+def writer_main(settings: Settings) -> None:
     configure_logging()
-    run(_writer(settings, socket_path))
+    run(_writer(settings))
 
 
-async def _writer(settings: Settings, socket_path: Path) -> None:
+async def _writer(settings: Settings) -> None:
+    """Loads the workers' spool files into the database until stopped; then, once the
+    workers are gone (the supervisor stops them first), loads what is left."""
     stop = _stop_event()
-    committer = BatchCommitter(
+    loader = SpoolLoader(
         lambda: open_store(settings),
         Spool(settings.data),
         BurstPolicy(settings.clicks.burst_links, settings.clicks.burst_seconds),
         settings.store.spool_retry_seconds,
     )
-    service = WriterService(committer, settings.clicks, client_salt(settings.data))
-    await service.serve(socket_path, stop)
+    try:
+        while not stop.is_set():
+            if loader.load() == 0:  # caught up (or waiting for the database): rest a little
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), LOAD_IDLE_SECONDS)
+            else:
+                await asyncio.sleep(0)
+        loader.load_all()
+    finally:
+        loader.close()
 
 
 # -- a worker -----------------------------------------------------------------------
 
 
-def worker_main(settings: Settings, host: str, port: int, socket_path: Path) -> None:
+def worker_main(settings: Settings, host: str, port: int) -> None:
     configure_logging()
-    run(_worker(settings, host, port, socket_path))
+    run(_worker(settings, host, port))
 
 
-async def _worker(settings: Settings, host: str, port: int, socket_path: Path) -> None:
+async def _worker(settings: Settings, host: str, port: int) -> None:
     stop = _stop_event()
-    writer = RemoteWriter(
-        socket_path, Spool(settings.data), settings.clicks, client_salt(settings.data)
-    )
-    await writer.connect(timeout=10)
+    writer = SpoolWriter(Spool(settings.data), settings.clicks, client_salt(settings.data))
     service = PublicService(settings, writer=writer)
     await service.start()
-    runner = web.ServerRunner(
-        service.server(), handle_signals=False, shutdown_timeout=SHUTDOWN_SECONDS
-    )
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_port=True, backlog=2048)
-    await site.start()
+    listeners = [await service.listen(host, port, reuse_port=True)]
     reloader = None
     peeking: PeekingTlsListener | None = None
     if settings.server.https:
@@ -184,29 +176,22 @@ async def _worker(settings: Settings, host: str, port: int, socket_path: Path) -
         certificates = SniCertificates(CertStore(settings.data))
         certificates.reload(force=True)
         if settings.acme.challenge == "tls-alpn-01":
-            assert runner.server is not None  # set up above
             peeking = PeekingTlsListener(
-                runner.server, certificates, ChallengeStore(settings.data)
+                service.protocol, certificates, ChallengeStore(settings.data)
             )
             await peeking.start(tls_host, tls_port)
         else:
-            tls_site = web.TCPSite(
-                runner,
-                tls_host,
-                tls_port,
-                ssl_context=certificates.server_context(),
-                reuse_port=True,
-                backlog=2048,
-            )
-            await tls_site.start()
+            context = certificates.server_context()
+            listeners.append(await service.listen(tls_host, tls_port, context, reuse_port=True))
         reloader = asyncio.create_task(_reload_certificates(certificates))
     await stop.wait()
     if reloader is not None:
         reloader.cancel()
+    for listener in listeners:
+        listener.close()  # stop accepting; open connections stay for their answers
     if peeking is not None:
         await peeking.close()
-    await runner.cleanup()  # stops accepting and waits for the in-flight requests
-    await service.close()  # then makes their events durable
+    await service.close(SHUTDOWN_SECONDS)  # answers what is in flight, makes it durable
 
 
 async def _reload_certificates(certificates: SniCertificates) -> None:
@@ -234,9 +219,7 @@ async def _start_admin(settings: Settings) -> tuple[web.AppRunner, str]:
     return runner, _http_url(bound_host, bound_port)
 
 
-async def _supervise(
-    settings: Settings, host: str, port: int, workers: int, socket_path: Path
-) -> None:
+async def _supervise(settings: Settings, host: str, port: int, workers: int) -> None:
     stop = _stop_event()
     context = multiprocessing.get_context("spawn")
 
@@ -245,9 +228,8 @@ async def _supervise(
         process.start()
         return process
 
-    writer = spawn(writer_main, socket_path)
-    await _until(lambda: socket_path.exists() or not writer.is_alive(), 30)
-    processes = [spawn(worker_main, host, port, socket_path) for _ in range(workers)]
+    writer = spawn(writer_main)
+    processes = [spawn(worker_main, host, port) for _ in range(workers)]
     admin_runner, admin_url = await _start_admin(settings)
     _announce(settings, _http_url(host, port), workers, admin_url)
     monitor = asyncio.create_task(_check_domains_periodically(settings))
@@ -260,12 +242,12 @@ async def _supervise(
         if not writer.is_alive():
             log.error("writer process exited (%s); starting another", writer.exitcode)
             _mark_dead(writer.pid)
-            writer = spawn(writer_main, socket_path)
+            writer = spawn(writer_main)
         for i, process in enumerate(processes):
             if not process.is_alive():
                 log.error("worker %s exited (%s); starting another", process.pid, process.exitcode)
                 _mark_dead(process.pid)
-                processes[i] = spawn(worker_main, host, port, socket_path)
+                processes[i] = spawn(worker_main, host, port)
     monitor.cancel()
     if maintainer is not None:
         maintainer.cancel()

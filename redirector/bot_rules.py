@@ -8,8 +8,7 @@ but marked, and human counts leave them out.
 from __future__ import annotations
 
 import functools
-from collections import deque
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from crawlerdetect import CrawlerDetect
@@ -82,11 +81,6 @@ def request_reasons(
     return reasons
 
 
-def is_burst(earlier_links: Collection[int], link_index: int, policy: BurstPolicy) -> bool:
-    """`earlier_links`: the links this client hit on this message within the window."""
-    return len({*earlier_links, link_index}) >= policy.links
-
-
 def burst_marks(
     earlier: Sequence[tuple[int, float]], new: Sequence[tuple[int, float]], policy: BurstPolicy
 ) -> tuple[list[bool], float | None]:
@@ -94,21 +88,32 @@ def burst_marks(
 
     `earlier` are the stored hits of one client on one message, `new` the hits being
     recorded now, each `(link_index, time)` in time order. The second value is None when
-    no stored hit joins a burst.
+    no stored hit joins a burst. Linear in the hits: a scanner behind one address can
+    send thousands in one batch.
     """
-    window: deque[tuple[int, float, int]] = deque((link, t, -1) for link, t in earlier)
+    hits = [*earlier, *new]
+    stored = len(earlier)
+    links: dict[int, int] = {}  # link -> hits of it in the window hits[start:i]
+    for link, _ in earlier:
+        links[link] = links.get(link, 0) + 1
+    start = 0
+    unmarked = 0  # hits before this one are marked already (or left the window)
     marks = [False] * len(new)
     stored_since: float | None = None
-    for i, (link, t) in enumerate(new):
-        while window and t - window[0][1] > policy.seconds:
-            window.popleft()
-        if is_burst({hit[0] for hit in window}, link, policy):
-            marks[i] = True
-            for _, _, j in window:
-                if j >= 0:
-                    marks[j] = True
-            if any(j < 0 for _, _, j in window):
-                start = t - policy.seconds
-                stored_since = start if stored_since is None else min(stored_since, start)
-        window.append((link, t, i))
+    for i in range(stored, len(hits)):
+        link, t = hits[i]
+        while start < i and t - hits[start][1] > policy.seconds:
+            old = hits[start][0]
+            links[old] -= 1
+            if not links[old]:
+                del links[old]
+            start += 1
+        links[link] = links.get(link, 0) + 1
+        if len(links) >= policy.links:
+            for j in range(max(start, unmarked, stored), i + 1):
+                marks[j - stored] = True
+            unmarked = i + 1
+            if start < stored:  # stored hits are in the window
+                since = t - policy.seconds
+                stored_since = since if stored_since is None else min(stored_since, since)
     return marks, stored_since

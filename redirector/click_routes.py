@@ -32,8 +32,8 @@ NOT_FOUND_PAGE = (
     b"<!doctype html><meta charset=utf-8><title>Link not found</title>"
     b"<h1>This link is not valid</h1><p>It may be mistyped, cut short or expired.</p>\n"
 )
-_REDIRECT_HEADERS = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer"}
-_PIXEL_HEADERS = {
+REDIRECT_HEADERS = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer"}
+PIXEL_HEADERS = {
     "Cache-Control": "no-store, no-cache, must-revalidate, private, max-age=0",
     "Pragma": "no-cache",
     "Expires": "0",
@@ -66,25 +66,53 @@ def location_header(url: str) -> str:
     return quote(url, safe=_LOCATION_SAFE)
 
 
+NOT_FOUND_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
 def not_found() -> web.Response:
     return web.Response(
         status=404,
         body=NOT_FOUND_PAGE,
         content_type="text/html",
         charset="utf-8",
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        headers=NOT_FOUND_HEADERS,
     )
 
 
 def _client_address(request: web.BaseRequest, trust_forwarded: bool) -> str:
-    if trust_forwarded:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            return forwarded.split(",", 1)[0].strip()
-    return request.remote or ""
+    return client_address(
+        request.remote or "",
+        request.headers.get("X-Forwarded-For", "") if trust_forwarded else "",
+    )
 
 
-def _hit(state: ClickState, request: web.BaseRequest, claims: Claims, kind: str) -> Hit:
+def client_address(peer: str, forwarded_for: str) -> str:
+    """`forwarded_for`: the X-Forwarded-For value when that header is trusted, else ""."""
+    if forwarded_for:
+        return forwarded_for.split(",", 1)[0].strip()
+    return peer
+
+
+def click_claims(state: ClickState, token: str) -> Claims | None:
+    """The claims of a token that may redirect, or None (answer 404)."""
+    try:
+        claims = verify(token, state.ring)
+    except TokenError:
+        return None
+    url = claims.url
+    if url[:8].lower() != "https://" and url[:7].lower() != "http://":
+        return None  # an open token, or a signed URL of another scheme
+    return claims
+
+
+def open_claims(state: ClickState, token: str) -> Claims | None:
+    try:
+        return verify(token, state.ring)
+    except TokenError:
+        return None
+
+
+def new_hit(claims: Claims, kind: str, user_agent: str, address: str) -> Hit:
     return Hit(
         new_event_id(),
         time.time(),
@@ -95,38 +123,37 @@ def _hit(state: ClickState, request: web.BaseRequest, claims: Claims, kind: str)
         claims.link_index,
         claims.url,
         claims.sent_at,
-        request.headers.get("User-Agent", ""),
-        _client_address(request, state.settings.trust_forwarded_for),
+        user_agent,
+        address,
     )
 
 
+def _hit(state: ClickState, request: web.BaseRequest, claims: Claims, kind: str) -> Hit:
+    address = _client_address(request, state.settings.trust_forwarded_for)
+    return new_hit(claims, kind, request.headers.get("User-Agent", ""), address)
+
+
 async def click(state: ClickState, request: web.BaseRequest, token: str) -> web.Response:
-    try:
-        claims = verify(token, state.ring)
-    except TokenError:
+    claims = click_claims(state, token)
+    if claims is None:
         state.count("click", 404)
-        return not_found()
-    url = claims.url
-    if url[:8].lower() != "https://" and url[:7].lower() != "http://":
-        state.count("click", 404)  # an open token, or a signed URL of another scheme
         return not_found()
     kind = PREFETCH if request.method == "HEAD" else CLICK
     await state.writer.record(_hit(state, request, claims, kind))
     state.count("click", 302)
-    headers = {"Location": location_header(url), **_REDIRECT_HEADERS}
+    headers = {"Location": location_header(claims.url), **REDIRECT_HEADERS}
     return web.Response(status=302, headers=headers)
 
 
 async def open_pixel(state: ClickState, request: web.BaseRequest, token: str) -> web.Response:
-    try:
-        claims = verify(token, state.ring)
-    except TokenError:
+    claims = open_claims(state, token)
+    if claims is None:
         state.count("open", 404)
         return not_found()
     kind = PREFETCH if request.method == "HEAD" else OPEN
     await state.writer.record(_hit(state, request, claims, kind))
     state.count("open", 200)
-    return web.Response(body=PIXEL_GIF, content_type="image/gif", headers=_PIXEL_HEADERS)
+    return web.Response(body=PIXEL_GIF, content_type="image/gif", headers=PIXEL_HEADERS)
 
 
 def healthz() -> web.Response:

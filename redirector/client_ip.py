@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 
 
+# A big send's clicks come from the same addresses (gateways, offices) again and again.
+@functools.lru_cache(maxsize=16384)
 def stored_ip(address: str, mode: str) -> str | None:
     if mode == "none" or not address:
         return None
@@ -19,6 +22,7 @@ def stored_ip(address: str, mode: str) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
 
+@functools.lru_cache(maxsize=16384)
 def client_key(address: str, salt: bytes) -> str:
     """A stable pseudonym of the full address, for finding bursts whatever is stored."""
     data = address.encode("utf-8", "surrogatepass")

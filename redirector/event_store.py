@@ -58,7 +58,8 @@ class EventStore(Protocol):
     def write_batch(self, events: Sequence[Event], remarks: Sequence[Remark] = ()) -> None:
         """Commit `events` in one transaction, or raise StoreUnavailable having written none.
 
-        `remarks` name stored events that joined a burst: they are marked `burst` too.
+        Events already stored (same id) are left as they are. `remarks` name stored
+        events that joined a burst: they are marked `burst` too.
         """
 
     def recent(self, since: float) -> list[Event]:
@@ -89,12 +90,11 @@ _COLUMNS = {
     "bot": int,
     "reasons": str,
 }
-# Built from the constant column names above, never from input.
-_INSERT = "INSERT INTO events ({}) VALUES ({})".format(
-    ", ".join(_COLUMNS), ", ".join(":" + c for c in _COLUMNS)
-)
-_INSERT_ROWS = "INSERT INTO events ({}) VALUES ".format(", ".join(_COLUMNS))
+# Built from the constant column names above, never from input. OR IGNORE: loading a
+# spool file again (after a crash mid-load) records nothing twice.
+_INSERT_ROWS = "INSERT OR IGNORE INTO events ({}) VALUES ".format(", ".join(_COLUMNS))
 _ROW_MARKS = "(" + ",".join("?" * len(_COLUMNS)) + ")"
+_INSERT_ONE = _INSERT_ROWS + _ROW_MARKS
 _ROWS_PER_INSERT = 32766 // len(_COLUMNS)  # SQLite's limit on parameters per statement
 # Human events, bot events, distinct recipients among the human ones.
 _COUNTS = "SUM(bot = 0), SUM(bot = 1), COUNT(DISTINCT CASE WHEN bot = 0 THEN recipient_id END)"
@@ -169,7 +169,7 @@ class SqliteEventStore:
         """One statement for the whole batch: fewer round trips into SQLite."""
         for start in range(0, len(events), _ROWS_PER_INSERT):
             chunk = events[start : start + _ROWS_PER_INSERT]
-            params = [value for event in chunk for value in event.as_row().values()]
+            params = [value for event in chunk for value in event.storable_values()]
             self.conn.execute(_INSERT_ROWS + ",".join([_ROW_MARKS] * len(chunk)), params)
 
     def _write_turn(self) -> contextlib.AbstractContextManager[None]:
@@ -190,12 +190,12 @@ class SqliteEventStore:
             raise StoreUnavailable(str(e)) from e
 
     def insert_missing(self, events: Iterable[Event]) -> int:
-        rows = [event.as_row() for event in events]
+        rows = [event.storable_values() for event in events]
         try:
             with self._write_turn():
                 before = self.conn.total_changes
                 self.conn.execute("BEGIN IMMEDIATE")
-                self.conn.executemany(_INSERT.replace("INSERT", "INSERT OR IGNORE", 1), rows)
+                self.conn.executemany(_INSERT_ONE, rows)
                 self.conn.execute("COMMIT")
                 return int(self.conn.total_changes - before)
         except sqlite3.Error as e:

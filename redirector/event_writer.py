@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
 from config import ClickSettings
@@ -26,6 +27,9 @@ class Writer(Protocol):
 
     async def record(self, hit: Hit) -> None:
         """Return once the hit's event is committed or spooled (durable either way)."""
+
+    def record_then(self, hit: Hit, callback: Callable[[], None]) -> None:
+        """On the loop: `callback()` runs, on the loop, once the hit's event is durable."""
 
     async def close(self) -> None:
         """Make everything recorded so far durable, then stop."""
@@ -47,6 +51,9 @@ class ThreadWriter:
 
     async def record(self, hit: Hit) -> None:
         await self._gatherer.add(hit)
+
+    def record_then(self, hit: Hit, callback: Callable[[], None]) -> None:
+        self._gatherer.add_then(hit, callback)
 
     async def close(self) -> None:
         while not self._gatherer.idle:

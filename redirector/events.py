@@ -29,6 +29,18 @@ def event_id_floor(since: float) -> str:
     return f"{max(0, int(since * 1e9)):016x}"
 
 
+def storable(text: str) -> str:
+    """`text` as valid Unicode. A header's undecodable bytes arrive as lone surrogates
+    (surrogateescape), which no database takes: they become U+FFFD."""
+    if text.isascii():
+        return text
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that is no escaped byte
+        raw = text.encode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
+
+
 @dataclass
 class Event:
     id: str  # new_event_id()
@@ -44,6 +56,68 @@ class Event:
     client_key: str  # a keyed hash of the full address: bursts are found without storing it
     bot: bool = False
     reasons: list[str] = field(default_factory=list)
+
+    def as_values(self) -> tuple[Any, ...]:
+        """`as_row()`'s values, in its order (the spool's and the insert's form)."""
+        return (
+            self.id,
+            self.time,
+            self.kind,
+            self.key_id,
+            self.message_id,
+            self.recipient_id,
+            self.link_index,
+            self.url,
+            self.user_agent,
+            self.client_ip,
+            self.client_key,
+            int(self.bot),
+            ",".join(self.reasons),
+        )
+
+    @classmethod
+    def from_values(cls, values: list[Any]) -> Event:
+        """From `as_values()` (as JSON gives it back); TypeError or ValueError if it is
+        not that shape."""
+        (
+            id_,
+            time_,
+            kind,
+            key_id,
+            message_id,
+            recipient_id,
+            link_index,
+            url,
+            user_agent,
+            client_ip,
+            client_key,
+            bot,
+            reasons,
+        ) = values
+        for text in (id_, kind, key_id, message_id, recipient_id, url, user_agent, client_key):
+            if not isinstance(text, str):
+                raise TypeError("not an event")
+        if client_ip is not None and not isinstance(client_ip, str):
+            raise TypeError("not an event")
+        return cls(
+            id_,
+            float(time_),
+            kind,
+            key_id,
+            message_id,
+            recipient_id,
+            int(link_index),
+            url,
+            user_agent,
+            client_ip,
+            client_key,
+            bool(bot),
+            [r for r in str(reasons).split(",") if r],
+        )
+
+    def storable_values(self) -> tuple[Any, ...]:
+        """`as_values()` with every text as valid Unicode, which a database requires."""
+        return tuple(storable(v) if isinstance(v, str) else v for v in self.as_values())
 
     def as_row(self) -> dict[str, Any]:
         return {

@@ -11,7 +11,7 @@ from typing import NamedTuple
 from config import ClickSettings
 from redirector.bot_rules import request_reasons
 from redirector.client_ip import client_key, stored_ip
-from redirector.events import PREFETCH, Event
+from redirector.events import PREFETCH, Event, storable
 
 
 class Hit(NamedTuple):
@@ -41,11 +41,11 @@ def event_from_hit(hit: Hit, settings: ClickSettings, salt: bytes) -> Event:
         time=hit.time,
         kind=hit.kind,
         key_id=hit.key_id,
-        message_id=hit.message_id,
-        recipient_id=hit.recipient_id,
+        message_id=storable(hit.message_id),
+        recipient_id=storable(hit.recipient_id),
         link_index=hit.link_index,
-        url=hit.url,
-        user_agent=hit.user_agent,
+        url=storable(hit.url),
+        user_agent=storable(hit.user_agent),
         client_ip=stored_ip(hit.address, settings.client_ip),
         client_key=client_key(hit.address, salt) if hit.address else "",
         bot=bool(reasons),

@@ -1,84 +1,229 @@
-"""The append-only spool: where events go when the database cannot take them.
+"""The spool: append-only files in which recorded events are durable before the database.
 
-One JSON object a line in `spool.jsonl`. Appends and the hand-over to replay take one
-lock shared by every process of the data folder, so no append lands in a file that a
-replay has already read. Replay renames the file, inserts its events (ids make that
-idempotent) and deletes it only once they are committed.
+Each process that records events appends to a file of its own in `spool/`, a record
+for each batch: `write`, then `fdatasync`, which is the commit a click's answer waits
+for. No lock is shared on that path, so workers never wait for each other or for the
+database. The writer process loads what the files hold into the database behind them
+(`take`, commit, `taken`), and so does a replay after the database was unavailable.
+
+A process holds an exclusive `flock` on its current file. A file that nobody holds
+(its writer moved on to a new file, or died) is deleted once it is loaded. Files are
+locked before they get their name, so an empty new file is never mistaken for a dead
+one. Loading is idempotent (event ids), so a file loaded twice (a crash between the
+commit and the bookkeeping) records nothing twice.
 """
 
 from __future__ import annotations
 
-import json
+import fcntl
+import logging
+import marshal
 import os
+import struct
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from config.datafolder import ensure_data_dir, file_lock
+from config.datafolder import ensure_data_dir
 from redirector.event_store import EventStore
 from redirector.events import Event
 
-SPOOL_FILE = "spool.jsonl"
-_REPLAYING_PREFIX = "spool.replaying."
-_LOCK = ".spool.lock"
+log = logging.getLogger("trackway.spool")
+SPOOL_DIR = "spool"
+SUFFIX = ".spool"
+ROTATE_BYTES = 4 * 1024 * 1024
+ROTATE_SECONDS = 60.0
+
+
+# A record: payload length and CRC-32 (little endian), then the payload: the batch's
+# events as tuples of their values, in `marshal` format 4. marshal because a worker
+# encodes every click: it is ten times cheaper than JSON here (measured: 0.3 against
+# 3 µs an event), and it only ever reads bytes whose CRC says this code wrote them.
+_HEADER = struct.Struct("<II")
+_MARSHAL_VERSION = 4
+
+
+def encode(events: Sequence[Event]) -> bytes:
+    payload = marshal.dumps([e.as_values() for e in events], _MARSHAL_VERSION)
+    return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+@dataclass
+class Taken:
+    """What one `take` read: its events, and where each file's reading stopped."""
+
+    events: list[Event] = field(default_factory=list)
+    offsets: dict[Path, int] = field(default_factory=dict)
+    finished: list[Path] = field(default_factory=list)  # read to the end and held by no one
+
+
+class _OwnFile:
+    def __init__(self, directory: Path) -> None:
+        name = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(3).hex()}"
+        staging = directory / f".{name}.new"
+        self.fd = os.open(staging, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        self.path = directory / f"{name}{SUFFIX}"
+        os.rename(staging, self.path)
+        self.size = 0
+        self.opened = time.monotonic()
+
+    def write(self, payload: bytes) -> None:
+        view = memoryview(payload)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
+        os.fdatasync(self.fd)
+        self.size += len(payload)
+
+    def close(self) -> None:
+        os.close(self.fd)  # releases the lock
 
 
 class Spool:
     def __init__(self, data_dir: Path) -> None:
-        self.dir = ensure_data_dir(data_dir)
-        self.path = data_dir / SPOOL_FILE
+        self.dir = ensure_data_dir(data_dir) / SPOOL_DIR
+        self._own: _OwnFile | None = None
+        self._offsets: dict[Path, int] = {}  # how far this process has loaded each file
 
-    def append(self, events: list[Event]) -> None:
-        payload = "".join(json.dumps(e.as_row(), separators=(",", ":")) + "\n" for e in events)
-        with file_lock(self.dir / _LOCK):
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, payload.encode("utf-8", "surrogatepass"))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+    # -- writing -------------------------------------------------------------------
+
+    def append(self, events: Sequence[Event]) -> None:
+        if events:
+            self.append_encoded(encode(events))
+
+    def append_encoded(self, payload: bytes) -> None:
+        """Durable on return (or OSError). Not thread-safe: one appender per Spool."""
+        own = self._own
+        if own is None or own.size >= ROTATE_BYTES or _age(own) >= ROTATE_SECONDS:
+            self.dir.mkdir(mode=0o700, exist_ok=True)
+            fresh = _OwnFile(self.dir)
+            self.release()
+            own = self._own = fresh
+        own.write(payload)
+
+    def release(self) -> None:
+        """Let go of this process's file: from now on it can be loaded and deleted."""
+        if self._own is not None:
+            self._own.close()
+            self._own = None
+
+    # -- reading -------------------------------------------------------------------
 
     def files(self) -> list[Path]:
-        replaying = sorted(self.dir.glob(_REPLAYING_PREFIX + "*"))
-        return [*replaying, self.path] if self.path.exists() else replaying
+        try:
+            return sorted(p for p in self.dir.iterdir() if p.name.endswith(SUFFIX))
+        except FileNotFoundError:
+            return []
 
     def pending(self) -> bool:
-        return bool(self.files())
-
-    def read_all(self) -> Iterator[Event]:
-        for path in self.files():
-            yield from _read(path)
-
-    def count(self) -> int:
-        total = 0
+        """Whether a file holds bytes this process has not loaded."""
         for path in self.files():
             try:
-                with path.open("rb") as f:
-                    total += sum(1 for line in f if line.strip())
+                if path.stat().st_size > self._offsets.get(path, 0):
+                    return True
             except FileNotFoundError:
                 continue
+        return False
+
+    def read_all(self) -> Iterator[Event]:
+        """Every event in the files, loaded or not (readers merge them by id)."""
+        for path in self.files():
+            yield from _read_records(path, 0)[0]
+
+    def count(self) -> int:
+        """Events not yet loaded by this process."""
+        total = 0
+        for path in self.files():
+            total += len(_read_records(path, self._offsets.get(path, 0))[0])
         return total
 
-    def replay(self, store: EventStore) -> int:
-        """Move spooled events into `store`; raises StoreUnavailable if it still fails."""
-        with file_lock(self.dir / _LOCK):
-            if self.path.exists():
-                self.path.rename(self.dir / f"{_REPLAYING_PREFIX}{time.time_ns()}.jsonl")
-        moved = 0
-        for path in sorted(self.dir.glob(_REPLAYING_PREFIX + "*")):
-            moved += store.insert_missing(list(_read(path)))
+    # -- loading -------------------------------------------------------------------
+
+    def take(self, limit: int = 50_000) -> Taken:
+        """Events not loaded yet, oldest files first, at most about `limit`."""
+        taken = Taken()
+        own = self._own.path if self._own is not None else None
+        for path in self.files():
+            if len(taken.events) >= limit:
+                break
+            start = self._offsets.get(path, 0)
+            # Checked before reading: a file nobody holds gets no more writes.
+            done = path != own and _nobody_holds(path)
+            events, end = _read_records(path, start, whole=done)
+            taken.events += events
+            taken.offsets[path] = end
+            if done:
+                taken.finished.append(path)
+        return taken
+
+    def taken(self, taken: Taken) -> None:
+        """After `taken.events` are committed: remember the offsets, delete done files."""
+        self._offsets.update(taken.offsets)
+        for path in taken.finished:
             path.unlink(missing_ok=True)
-        return moved
+            self._offsets.pop(path, None)
+
+    def replay(self, store: EventStore) -> int:
+        """Move every spooled event into `store`; raises StoreUnavailable if it fails."""
+        self.release()  # this process's own file too
+        moved = 0
+        while True:
+            taken = self.take()
+            if taken.events:
+                moved += store.insert_missing(taken.events)
+            self.taken(taken)
+            if not taken.events:
+                return moved
 
 
-def _read(path: Path) -> Iterator[Event]:
+def _age(own: _OwnFile) -> float:
+    return time.monotonic() - own.opened
+
+
+def _nobody_holds(path: Path) -> bool:
     try:
-        text = path.read_bytes().decode("utf-8", "surrogatepass")
+        fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
-        return
-    for line in text.splitlines():
-        # A line cut short by a crash mid-append is the only thing that fails to parse.
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _read_records(path: Path, start: int, whole: bool = False) -> tuple[list[Event], int]:
+    """The events of the complete records from `start`, and the offset after them.
+
+    A file's writer may be mid-append: a last record cut short waits for the next
+    read, unless the file is `whole` (its writer is gone, so a crash cut it short).
+    """
+    try:
+        with path.open("rb") as f:
+            f.seek(start)
+            data = f.read()
+    except FileNotFoundError:
+        return [], start
+    events: list[Event] = []
+    pos = 0
+    while len(data) - pos >= _HEADER.size:
+        length, crc = _HEADER.unpack_from(data, pos)
+        end = pos + _HEADER.size + length
+        if end > len(data):
+            break  # on its way, or cut short
+        payload = data[pos + _HEADER.size : end]
+        if length == 0 or zlib.crc32(payload) != crc:
+            log.error("spool file %s is damaged at byte %d; skipping its rest", path, start + pos)
+            return events, start + len(data)
         try:
-            yield Event.from_row(json.loads(line))
-        except (ValueError, KeyError, TypeError):
-            continue
+            batch = marshal.loads(payload)  # noqa: S302 - our own record: its CRC matched
+            events += [Event.from_values(values) for values in batch]
+        except (ValueError, TypeError, EOFError):
+            log.error("spool file %s holds an unreadable batch at byte %d", path, start + pos)
+        pos = end
+    return events, start + (len(data) if whole else pos)

@@ -11,7 +11,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from cryptography import x509
 
 from certs.challenges import ChallengeStore
@@ -67,7 +66,7 @@ class Stack:
         )
         self.peeking: PeekingTlsListener | None = None
         self.certificates = SniCertificates(CertStore(self.settings.data))
-        self.runners: list[web.BaseRunner] = []
+        self.listeners: list[asyncio.Server] = []
         self.public: PublicService | None = None
 
     async def start(self) -> None:
@@ -75,27 +74,22 @@ class Stack:
         self.root_file.write_bytes(self.pebble.root_pem())
         self.public = PublicService(self.settings)
         await self.public.start()
-        runner = web.ServerRunner(web.Server(self.public.handler))
-        await runner.setup()
-        self.runners.append(runner)
         self.certificates.reload(force=True)
         if self.alpn:
-            assert runner.server is not None
             self.peeking = PeekingTlsListener(
-                runner.server, self.certificates, ChallengeStore(self.settings.data)
+                self.public.protocol, self.certificates, ChallengeStore(self.settings.data)
             )
             await self.peeking.start("127.0.0.1", self.https_port)
             return
-        await web.TCPSite(runner, "127.0.0.1", self.http_port).start()
-        await web.TCPSite(
-            runner, "127.0.0.1", self.https_port, ssl_context=self.certificates.server_context()
-        ).start()
+        self.listeners.append(await self.public.listen("127.0.0.1", self.http_port))
+        context = self.certificates.server_context()
+        self.listeners.append(await self.public.listen("127.0.0.1", self.https_port, context))
 
     async def stop(self) -> None:
         if self.peeking is not None:
             await self.peeking.close()
-        for runner in self.runners:
-            await runner.cleanup()
+        for listener in self.listeners:
+            listener.close()
         if self.public is not None:
             await self.public.close()
         self.pebble.stop()

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
+from yarl import URL
 
 from config import ClickSettings, Settings, StoreSettings
 from proxy.public_app import PublicService
@@ -56,23 +57,44 @@ def with_clicks(settings: Settings, **changes: Any) -> Settings:
     return dataclasses.replace(settings, clicks=dataclasses.replace(settings.clicks, **changes))
 
 
+class ListenerClient:
+    """A client of a real public listener (the click protocol, aiohttp behind it)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.session = aiohttp.ClientSession(base_url=base)
+
+    def make_url(self, path: str) -> URL:
+        return URL(self.base + path)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.session.get(path, **kwargs)
+
+    def head(self, path: str, **kwargs: Any) -> Any:
+        return self.session.head(path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.session.post(path, **kwargs)
+
+
 @pytest.fixture
-async def public_client(
-    aiohttp_raw_server: Any, aiohttp_client: Any
-) -> AsyncIterator[Callable[..., Awaitable[TestClient[web.Request, web.Application]]]]:
+async def public_client() -> AsyncIterator[Callable[..., Awaitable[ListenerClient]]]:
     """`await public_client(settings[, store_factory])`: a client of a real listener."""
-    services: list[PublicService] = []
+    started: list[tuple[PublicService, asyncio.Server, ListenerClient]] = []
 
     async def make(
         settings: Settings, store_factory: Callable[[], EventStore] | None = None
-    ) -> TestClient[web.Request, web.Application]:
+    ) -> ListenerClient:
         service = PublicService(settings, store_factory)
         await service.start()
-        services.append(service)
-        server = await aiohttp_raw_server(service.handler)
-        client: TestClient[web.Request, web.Application] = await aiohttp_client(server)
+        listener = await service.listen("127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        client = ListenerClient(f"http://127.0.0.1:{port}")
+        started.append((service, listener, client))
         return client
 
     yield make
-    for service in services:
+    for service, listener, client in started:
+        await client.session.close()
+        listener.close()
         await service.close()

@@ -11,24 +11,24 @@ from aiohttp.test_utils import TestClient
 from config import Settings
 from proxy.admin import build_admin_app
 from proxy.state import admin_token
-from tests.proxy.conftest import BROWSER, TokenMaker
+from tests.proxy.conftest import BROWSER, ListenerClient, TokenMaker
 
 Client = TestClient[web.Request, web.Application]
 ClientMaker = Callable[[web.Application], Awaitable[Client]]
-PublicClient = Callable[..., Awaitable[Client]]
+PublicClient = Callable[..., Awaitable[ListenerClient]]
 
 
 @pytest.fixture
 async def clients(
     aiohttp_client: ClientMaker, public_client: PublicClient, settings: Settings
-) -> tuple[Client, Client, str]:
+) -> tuple[ListenerClient, Client, str]:
     public = await public_client(settings)
     token = admin_token(settings.data)
     admin = await aiohttp_client(build_admin_app(settings, token))
     return public, admin, token
 
 
-async def test_api_needs_the_bearer_token(clients: tuple[Client, Client, str]) -> None:
+async def test_api_needs_the_bearer_token(clients: tuple[ListenerClient, Client, str]) -> None:
     _, admin, token = clients
     for headers in [{}, {"Authorization": "Bearer nope"}, {"Authorization": token}]:
         resp = await admin.get("/api/events", headers=headers)
@@ -40,7 +40,7 @@ async def test_api_needs_the_bearer_token(clients: tuple[Client, Client, str]) -
 
 
 async def test_events_filters_and_paging(
-    clients: tuple[Client, Client, str], make_token: TokenMaker
+    clients: tuple[ListenerClient, Client, str], make_token: TokenMaker
 ) -> None:
     public, admin, token = clients
     auth = {"Authorization": f"Bearer {token}"}
@@ -95,7 +95,7 @@ async def test_events_filters_and_paging(
 
 
 async def test_stats_count_humans_and_bots(
-    clients: tuple[Client, Client, str], make_token: TokenMaker
+    clients: tuple[ListenerClient, Client, str], make_token: TokenMaker
 ) -> None:
     public, admin, token = clients
     auth = {"Authorization": f"Bearer {token}"}
@@ -122,7 +122,9 @@ async def test_stats_count_humans_and_bots(
     assert (await admin.get("/api/stats", headers=auth)).status == 400
 
 
-async def test_metrics(clients: tuple[Client, Client, str], make_token: TokenMaker) -> None:
+async def test_metrics(
+    clients: tuple[ListenerClient, Client, str], make_token: TokenMaker
+) -> None:
     public, admin, _ = clients
     await public.get(f"/c/{make_token()}", allow_redirects=False)
     await public.get("/c/garbage", allow_redirects=False)

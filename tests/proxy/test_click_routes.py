@@ -7,22 +7,18 @@ import base64
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from config import Settings
 from redirector import Claims, LinkSigner, Rewriter, SendContext, load_keyring, sign
 from redirector.event_store import DATABASE_FILE, SqliteEventStore
 from redirector.spool import Spool
 from tests.conftest import corpus_files
-from tests.proxy.conftest import BROWSER, LONG_AGO, TokenMaker, with_clicks
+from tests.proxy.conftest import BROWSER, LONG_AGO, ListenerClient, TokenMaker, with_clicks
 
-Client = TestClient[web.Request, web.Application]
-ClientMaker = Callable[[web.Application], Awaitable[Client]]
+Client = ListenerClient
 PublicClient = Callable[..., Awaitable[Client]]
 
 
@@ -278,12 +274,6 @@ async def _until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
-
-
-def test_spool_skips_a_torn_last_line(tmp_path: Path) -> None:
-    spool = Spool(tmp_path)
-    (tmp_path / "spool.jsonl").write_text('{"id": "x"\n')
-    assert list(spool.read_all()) == []
 
 
 async def test_a_valid_token_works_on_any_host(client: Client, make_token: TokenMaker) -> None:

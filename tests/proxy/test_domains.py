@@ -3,6 +3,7 @@ our public listener on the HTTP check port, real HTTPS servers with a test CA.""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import ssl
 from collections.abc import AsyncIterator, Iterator
@@ -47,12 +48,15 @@ class World:
         self.sts: dict[str, str] = {}  # host -> Strict-Transport-Security it serves
         self.https_answers_checks = True
         self.runners: list[web.BaseRunner] = []
+        self.listeners: list[asyncio.Server] = []
         self.public: PublicService | None = None
 
     async def start(self, ca: trustme.CA, https: str) -> None:
         self.public = PublicService(self.settings)
         await self.public.start()
-        await self._serve(self.public.handler, self.settings.checks.http_port, None)
+        self.listeners.append(
+            await self.public.listen("127.0.0.1", self.settings.checks.http_port)
+        )
         if https == "off":
             return
         names = ["links.example.com", "example.com", "links.example.dev", "example.dev"]
@@ -79,6 +83,8 @@ class World:
     async def stop(self) -> None:
         for runner in self.runners:
             await runner.cleanup()
+        for listener in self.listeners:
+            listener.close()
         if self.public is not None:
             await self.public.close()
 

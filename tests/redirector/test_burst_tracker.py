@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from redirector.bot_rules import BurstPolicy
+from hypothesis import given
+from hypothesis import strategies as st
+
+from redirector.bot_rules import BurstPolicy, burst_marks
 from redirector.burst_tracker import BurstTracker, Remark
 from redirector.events import Event
 
@@ -55,3 +58,38 @@ def test_warm_start_and_memory_bounds() -> None:
     assert len(tracker) == 2
     tracker.forget_before(100.0)
     assert len(tracker) == 0
+
+
+def reference_marks(
+    earlier: list[tuple[int, float]], new: list[tuple[int, float]], policy: BurstPolicy
+) -> tuple[list[bool], float | None]:
+    """The rule as written down, quadratic: each hit looks at its whole window."""
+    hits = [(link, t, i < len(earlier)) for i, (link, t) in enumerate([*earlier, *new])]
+    marks = [False] * len(new)
+    since: float | None = None
+    for i in range(len(earlier), len(hits)):
+        window = [j for j in range(i + 1) if hits[i][1] - hits[j][1] <= policy.seconds]
+        if len({hits[j][0] for j in window}) >= policy.links:
+            for j in window:
+                if j >= len(earlier):
+                    marks[j - len(earlier)] = True
+            if any(hits[j][2] for j in window):
+                start = hits[i][1] - policy.seconds
+                since = start if since is None else min(since, start)
+    return marks, since
+
+
+_HITS = st.lists(st.tuples(st.integers(0, 4), st.floats(0, 1, allow_nan=False)), max_size=30).map(
+    lambda hits: [
+        (link, round(sum(d for _, d in hits[: i + 1]) * 4)) for i, (link, _) in enumerate(hits)
+    ]
+)
+
+
+@given(_HITS, st.integers(0, 30), st.integers(2, 4), st.integers(1, 6))
+def test_burst_marks_agree_with_the_rule(
+    hits: list[tuple[int, float]], split: int, links: int, seconds: int
+) -> None:
+    policy = BurstPolicy(links=links, seconds=seconds)
+    earlier, new = hits[:split], hits[split:]
+    assert burst_marks(earlier, new, policy) == reference_marks(earlier, new, policy)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import hmac
 
 import pytest
 from hypothesis import given
@@ -19,6 +20,7 @@ from redirector import (
     verify,
 )
 from redirector.keyring import SigningKey
+from redirector.tokens import hmac_sha256
 
 ULID_A = "01JDQ8Z6W3V9R2K4M5N6P7Q8RS"
 ULID_B = "01JDQ8Z6W3V9R2K4M5N6P7Q8RT"
@@ -147,3 +149,8 @@ def test_verify_survives_garbage_with_a_valid_header(tail: bytes) -> None:
     token = base64.urlsafe_b64encode(b"\x01\x01\x02\x03\x04" + tail).rstrip(b"=").decode()
     with pytest.raises(TokenError):
         verify(token, ring)
+
+
+@given(st.binary(max_size=200), st.binary(max_size=500))
+def test_hmac_is_rfc_2104(secret: bytes, data: bytes) -> None:
+    assert hmac_sha256(secret, data) == hmac.digest(secret, data, "sha256")

@@ -1,0 +1,113 @@
+"""The plain requests the click fast path answers itself. Pure: bytes in, a verdict out.
+
+A recipient's click is a `GET /c/<token> HTTP/1.1` with a handful of headers. This
+module recognises exactly that shape (and `/o/`, `/healthz`, `HEAD`) and nothing more:
+a request with a body, a query, percent-escapes, folded or odd header lines, or any
+framing header is `NOT_PLAIN`, and the connection goes to aiohttp's full HTTP parser,
+which answers it (or its error) as it always has. So the fast path never has to
+be right about the corners of HTTP/1.1: it only has to refuse them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final, NamedTuple
+
+# The longest head the fast path takes; aiohttp's own limits apply to longer ones.
+MAX_HEAD_BYTES: Final = 8190
+
+
+class PlainRequest(NamedTuple):
+    head_bytes: int  # of the buffer, up to and including the blank line
+    is_head: bool  # HEAD, not GET
+    path: str  # "/c/<token>", "/o/<token>" or "/healthz"
+    keep_alive: bool
+    user_agent: str
+    forwarded_for: str  # the first X-Forwarded-For value, or ""
+
+
+class _Verdict:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+NEED_MORE: Final = _Verdict("NEED_MORE")  # no whole head yet
+NOT_PLAIN: Final = _Verdict("NOT_PLAIN")  # a request for the full parser
+
+_REQUEST_LINE = re.compile(rb"(GET|HEAD) (/[co]/[A-Za-z0-9_-]+|/healthz) HTTP/1\.([01])\r\n")
+# A line break not followed by `name:` (a folded line, a space before the colon …).
+_ODD_FIELD_LINE = re.compile(rb"\n(?![!#$%&'*+.^_`|~0-9A-Za-z-]+:)")
+# Headers that change how the message is framed or what the connection becomes.
+_FRAMING = (b"\ncontent-length:", b"\ntransfer-encoding:", b"\nexpect:", b"\nupgrade:")
+_ONCE = tuple(
+    b"\n%s:" % name
+    for name in (b"host", b"user-agent", b"content-location", b"content-range",
+                 b"content-type", b"etag", b"max-forwards", b"server")
+)  # fmt: skip
+_OWS = b" \t"
+
+
+def parse_plain(buffer: bytes) -> PlainRequest | _Verdict:
+    end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD_BYTES + 4)
+    if end < 0:
+        if len(buffer) >= MAX_HEAD_BYTES + 4 or buffer.count(b"\n") != buffer.count(b"\r\n"):
+            return NOT_PLAIN  # too long, or lines that end in a bare LF: never plain
+        return NEED_MORE
+    line = _REQUEST_LINE.match(buffer, 0, end + 2)
+    if line is None:
+        return NOT_PLAIN
+    # The header lines, each after its CRLF: "\r\nName: value\r\nName: value".
+    fields = buffer[line.end() - 2 : end]
+    crlfs = fields.count(b"\r\n")
+    if (
+        fields.count(b"\r") != crlfs
+        or fields.count(b"\n") != crlfs
+        or b"\x00" in fields
+        or _ODD_FIELD_LINE.search(fields) is not None
+    ):
+        return NOT_PLAIN
+    names = fields.lower()  # the same length: offsets found in it hold in `fields`
+    for framing in _FRAMING:
+        if framing in names:
+            return NOT_PLAIN
+    http11 = line.group(3) == b"1"
+    # As aiohttp: HTTP/1.1 needs one Host (RFC 9112 §3.2), and a header that may come
+    # once and comes twice is a bad request (theirs to answer).
+    if (http11 and b"\nhost:" not in names) or any(names.count(n) > 1 for n in _ONCE):
+        return NOT_PLAIN
+    keep_alive = http11
+    connection = _field(fields, names, b"\nconnection:")
+    if connection is not None:
+        options = {o.strip(_OWS).lower() for o in connection.split(b",")}
+        if b"close" in options:
+            keep_alive = False
+        elif b"keep-alive" in options:
+            keep_alive = True
+    return PlainRequest(
+        end + 4,
+        line.group(1) == b"HEAD",
+        line.group(2).decode("ascii"),
+        keep_alive,
+        _text(_field(fields, names, b"\nuser-agent:")),
+        _text(_field(fields, names, b"\nx-forwarded-for:")),
+    )
+
+
+def _field(fields: bytes, names: bytes, key: bytes) -> bytes | None:
+    """The first value of a header (`key` is its lowercase "\\nname:"), or None."""
+    at = names.find(key)
+    if at < 0:
+        return None
+    start = at + len(key)
+    stop = fields.find(b"\r", start)
+    return fields[start : stop if stop >= 0 else len(fields)].strip(_OWS)
+
+
+def _text(value: bytes | None) -> str:
+    # As aiohttp decodes header values, so both paths record the same agent.
+    return "" if value is None else value.decode("utf-8", "surrogateescape")

@@ -1,0 +1,96 @@
+"""A worker's writer: each batch is appended to this process's spool file and synced
+to disk in a thread of its own; its clicks are answered once it is on disk.
+
+The database sits behind (the writer process loads the files), so a click waits
+neither for SQLite nor for another process: one `write` and one `fdatasync` per batch,
+and batches grow with load. If the disk refuses the write (full, read-only), the
+events are held in memory and written with the next batch, and the clicks are
+answered all the same: a recipient never sees an error for our storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+from collections.abc import Callable
+
+from config import ClickSettings
+from redirector import metrics
+from redirector.gathering import Batch, Gatherer
+from redirector.hits import Hit, event_from_hit
+from redirector.spool import Spool, encode
+
+log = logging.getLogger("trackway.writer")
+
+
+class SpoolWriter:
+    def __init__(self, spool: Spool, clicks: ClickSettings, salt: bytes) -> None:
+        self.spool = spool
+        self.clicks = clicks
+        self.salt = salt
+        self._gatherer: Gatherer[Hit] = Gatherer(self._submit)
+        # One thread: appends stay in order and the file has one writer.
+        self._thread = concurrent.futures.ThreadPoolExecutor(1, "trackway-spool")
+        self._held: list[bytes] = []  # the disk refused them: written with the next batch
+        self._held_events = 0
+        self._failing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+    async def record(self, hit: Hit) -> None:
+        await self._gatherer.add(hit)
+
+    def record_then(self, hit: Hit, callback: Callable[[], None]) -> None:
+        self._gatherer.add_then(hit, callback)
+
+    async def close(self) -> None:
+        while not self._gatherer.idle:
+            await asyncio.sleep(0.005)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._thread, self._append, b"", 0)  # a last try for held
+        await loop.run_in_executor(self._thread, self.spool.release)
+        self._thread.shutdown()
+        if self._held:
+            log.error("%d events could not be written to the spool: lost", self._held_events)
+
+    def _submit(self, batch: Batch[Hit]) -> None:
+        events = [event_from_hit(hit, self.clicks, self.salt) for hit in batch.items]
+        # Encoded here, metrics counted on the loop: the thread holds the GIL for as
+        # little as it can, or the loop waits for it.
+        future = self._thread.submit(self._append, encode(events), len(events))
+        loop = self._loop
+        assert loop is not None, "start() first"
+        future.add_done_callback(lambda f: loop.call_soon_threadsafe(self._appended, batch, f))
+
+    def _appended(self, batch: Batch[Hit], future: concurrent.futures.Future[float]) -> None:
+        self._gatherer.done(batch)
+        if future.exception() is None and future.result() >= 0:
+            metrics.WRITE_BATCH_SECONDS.observe(future.result())
+            metrics.WRITE_BATCH_SIZE.observe(len(batch.items))
+            metrics.EVENTS_WRITTEN.labels("spool").inc(len(batch.items))
+
+    def _append(self, payload: bytes, count: int) -> float:
+        """In the spool thread: the seconds the append took, or -1 if it failed."""
+        if self._held:
+            self._held.append(payload)
+            payload, self._held = b"".join(self._held), []
+            count, self._held_events = count + self._held_events, 0
+        if not payload:
+            return 0.0
+        started = time.perf_counter()
+        try:
+            self.spool.append_encoded(payload)
+        except Exception as e:  # OSError mostly; whatever it is, no click may hang on it
+            if not self._failing:
+                log.error("cannot write the spool (%s); holding %d events", e, count)
+                self._failing = True
+            self._held, self._held_events = [payload], count
+            return -1.0
+        if self._failing:
+            log.info("the spool takes writes again")
+            self._failing = False
+        return time.perf_counter() - started
