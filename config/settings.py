@@ -67,15 +67,22 @@ class ClickSettings:
 @dataclass(frozen=True)
 class StoreSettings:
     # SQLite `synchronous`: "full" survives power loss, "normal" (WAL) survives a crash
-    # of the server process but may lose the last commits on power loss.
+    # of the server process but may lose the last commits on power loss. The same for
+    # the spool: "full" syncs each batch to disk before its clicks are answered.
     synchronous: str = "full"
     # How often spooled events are retried into the database.
     spool_retry_seconds: float = 5.0
     busy_timeout_ms: int = 2000
+    # "idle": the writer process loads the spool into the database only with CPU time
+    # that clicks do not need (clicks first; under full load the database lags behind
+    # the spool). "normal": it competes with the workers.
+    load_priority: str = "idle"
 
     def __post_init__(self) -> None:
         if self.synchronous not in SYNCHRONOUS_MODES:
             raise SettingsError(f"store.synchronous: one of {', '.join(SYNCHRONOUS_MODES)}")
+        if self.load_priority not in ("idle", "normal"):
+            raise SettingsError("store.load_priority: one of idle, normal")
         if self.spool_retry_seconds <= 0 or self.busy_timeout_ms < 0:
             raise SettingsError("store.spool_retry_seconds, store.busy_timeout_ms: positive")
 

@@ -110,6 +110,12 @@ async def metrics_page(request: web.Request) -> web.Response:
         body = generate_latest(registry)
     else:
         body = generate_latest()
+    spool_bytes = request.app[ADMIN_STATE].spool.size()
+    body += (
+        b"# HELP trackway_spool_bytes Bytes in the spool files: not loaded into the "
+        b"database yet, or loaded and not yet deleted\n"
+        b"# TYPE trackway_spool_bytes gauge\ntrackway_spool_bytes %d\n" % spool_bytes
+    )
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -137,6 +137,8 @@ async def _writer(settings: Settings) -> None:
     """Loads the workers' spool files into the database until stopped; then, once the
     workers are gone (the supervisor stops them first), loads what is left."""
     stop = _stop_event()
+    if settings.store.load_priority == "idle":
+        _lower_priority()
     loader = SpoolLoader(
         lambda: open_store(settings),
         Spool(settings.data),
@@ -155,6 +157,16 @@ async def _writer(settings: Settings) -> None:
         loader.close()
 
 
+def _lower_priority() -> None:
+    """Run only when the workers leave a CPU idle (Linux's SCHED_IDLE), else as nice
+    as can be: answering clicks comes first, loading them into the database after."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        with contextlib.suppress(OSError):
+            os.nice(19)
+
+
 # -- a worker -----------------------------------------------------------------------
 
 
@@ -165,7 +177,8 @@ def worker_main(settings: Settings, host: str, port: int) -> None:
 
 async def _worker(settings: Settings, host: str, port: int) -> None:
     stop = _stop_event()
-    writer = SpoolWriter(Spool(settings.data), settings.clicks, client_salt(settings.data))
+    spool = Spool(settings.data, sync=settings.store.synchronous == "full")
+    writer = SpoolWriter(spool, settings.clicks, client_salt(settings.data))
     service = PublicService(settings, writer=writer)
     await service.start()
     listeners = [await service.listen(host, port, reuse_port=True)]

@@ -15,6 +15,7 @@ commit and the bookkeeping) records nothing twice.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import marshal
@@ -70,12 +71,13 @@ class _OwnFile:
         self.size = 0
         self.opened = time.monotonic()
 
-    def write(self, payload: bytes) -> None:
+    def write(self, payload: bytes, sync: bool) -> None:
         view = memoryview(payload)
         while view:
             written = os.write(self.fd, view)
             view = view[written:]
-        os.fdatasync(self.fd)
+        if sync:
+            os.fdatasync(self.fd)
         self.size += len(payload)
 
     def close(self) -> None:
@@ -83,8 +85,11 @@ class _OwnFile:
 
 
 class Spool:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, sync: bool = True) -> None:
+        """`sync`: each append reaches the disk before it returns (else only the
+        kernel: it survives a crash of this process, not of the machine)."""
         self.dir = ensure_data_dir(data_dir) / SPOOL_DIR
+        self.sync = sync
         self._own: _OwnFile | None = None
         self._offsets: dict[Path, int] = {}  # how far this process has loaded each file
 
@@ -102,7 +107,7 @@ class Spool:
             fresh = _OwnFile(self.dir)
             self.release()
             own = self._own = fresh
-        own.write(payload)
+        own.write(payload, self.sync)
 
     def release(self) -> None:
         """Let go of this process's file: from now on it can be loaded and deleted."""
@@ -127,6 +132,14 @@ class Spool:
             except FileNotFoundError:
                 continue
         return False
+
+    def size(self) -> int:
+        """Bytes in the spool files."""
+        total = 0
+        for path in self.files():
+            with contextlib.suppress(FileNotFoundError):
+                total += path.stat().st_size
+        return total
 
     def read_all(self) -> Iterator[Event]:
         """Every event in the files, loaded or not (readers merge them by id)."""

@@ -133,4 +133,5 @@ async def test_metrics(
     assert 'trackway_requests_total{route="click",status="404"}' in text
     assert "trackway_events_written_total" in text
     assert "trackway_spool_events" in text
+    assert "trackway_spool_bytes 0" in text
     assert "trackway_write_batch_seconds_bucket" in text
