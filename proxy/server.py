@@ -40,6 +40,7 @@ from proxy.state import ADMIN_TOKEN_FILE, admin_token, client_salt, open_store
 from proxy.tls_listener import PeekingTlsListener
 from redirector import load_keyring
 from redirector.bot_rules import BurstPolicy
+from redirector.event_store import StoreUnavailable
 from redirector.spool import Spool
 from redirector.spool_loader import SpoolLoader
 from redirector.spool_writer import SpoolWriter
@@ -75,6 +76,7 @@ def serve(settings: Settings, workers: int) -> int:
     admin_token(data)
     client_salt(data)
     load_keyring(data, int(time.time()))
+    _create_database(settings)
     host, port = parse_host_port(settings.server.http, "--http")
     reserved = None
     if port == 0:  # one real port for every worker: reserve it before they bind
@@ -91,6 +93,15 @@ def serve(settings: Settings, workers: int) -> int:
         if reserved is not None:
             reserved.close()
     return 0
+
+
+def _create_database(settings: Settings) -> None:
+    """The schema, before any process reads it (the writer may be slow to start: it
+    runs at idle priority)."""
+    try:
+        open_store(settings).close()
+    except StoreUnavailable as e:  # events wait in the spool until it works
+        log.error("database unavailable at start: %s", e)
 
 
 def _reuseport_socket(host: str, port: int) -> socket.socket:
