@@ -42,13 +42,13 @@ NOT_PLAIN: Final = _Verdict("NOT_PLAIN")  # a request for the full parser
 _REQUEST_LINE = re.compile(rb"(GET|HEAD) (/[co]/[A-Za-z0-9_-]+|/healthz) HTTP/1\.([01])\r\n")
 # A line break not followed by `name:` (a folded line, a space before the colon …).
 _ODD_FIELD_LINE = re.compile(rb"\n(?![!#$%&'*+.^_`|~0-9A-Za-z-]+:)")
-# Headers that change how the message is framed or what the connection becomes.
-_FRAMING = (b"\ncontent-length:", b"\ntransfer-encoding:", b"\nexpect:", b"\nupgrade:")
-_ONCE = tuple(
-    b"\n%s:" % name
-    for name in (b"host", b"user-agent", b"content-location", b"content-range",
-                 b"content-type", b"etag", b"max-forwards", b"server")
-)  # fmt: skip
+# Headers that change how the message is framed or what the connection becomes, and
+# those aiohttp allows once that a click has no use for: whoever sends them gets the
+# full parser (in lowercase field lines).
+_FULL_PARSER_FIELDS = re.compile(
+    rb"\n(?:content-(?:length|location|range|type)|transfer-encoding|expect|upgrade|etag"
+    rb"|max-forwards|server):"
+)
 _OWS = b" \t"
 
 
@@ -72,13 +72,13 @@ def parse_plain(buffer: bytes) -> PlainRequest | _Verdict:
     ):
         return NOT_PLAIN
     names = fields.lower()  # the same length: offsets found in it hold in `fields`
-    for framing in _FRAMING:
-        if framing in names:
-            return NOT_PLAIN
+    if _FULL_PARSER_FIELDS.search(names) is not None:
+        return NOT_PLAIN
     http11 = line.group(3) == b"1"
-    # As aiohttp: HTTP/1.1 needs one Host (RFC 9112 §3.2), and a header that may come
-    # once and comes twice is a bad request (theirs to answer).
-    if (http11 and b"\nhost:" not in names) or any(names.count(n) > 1 for n in _ONCE):
+    # As aiohttp: HTTP/1.1 needs one Host (RFC 9112 §3.2), and Host or User-Agent twice
+    # is a bad request (theirs to answer).
+    hosts = names.count(b"\nhost:")
+    if hosts > 1 or (http11 and not hosts) or names.count(b"\nuser-agent:") > 1:
         return NOT_PLAIN
     keep_alive = http11
     connection = _field(fields, names, b"\nconnection:")
