@@ -27,6 +27,8 @@ _C1_REPLACEMENTS = {
 def decode_attribute(raw: str) -> str:
     if "&" not in raw:
         return raw
+    if raw.count("&") == raw.count("&amp;"):  # the usual query string: each & is one &amp;
+        return raw.replace("&amp;", "&")
     return _REF.sub(_replace, raw)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ class SigningKey:
     def retired(self) -> bool:
         return self.retired_at is not None
 
-    @property
+    @functools.cached_property
     def id_bytes(self) -> bytes:
         return bytes.fromhex(self.key_id)
 

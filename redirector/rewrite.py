@@ -7,6 +7,7 @@ positions the report lists.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,17 +33,26 @@ class SendContext:
     utm: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: every link makes one, and frozen init is slow
 class LinkReport:
     index: int  # the link's number in the message, carried in its token
-    line: int  # 1-based
-    column: int  # 1-based, in characters
     offset: int  # of the original value, in characters
     original: str  # the value exactly as written
     url: str  # where it points (entities decoded)
     tracked_url: str | None = None
     reason: str | None = None  # why it was left alone
     label: str | None = None
+    lines: _Lines | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def line(self) -> int:
+        """1-based."""
+        return self.lines.position(self.offset)[0] if self.lines else 0
+
+    @property
+    def column(self) -> int:
+        """1-based, in characters."""
+        return self.lines.position(self.offset)[1] if self.lines else 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -91,24 +101,23 @@ class Rewriter:
         parts: list[str] = []
         reports: list[LinkReport] = []
         copied = 0
-        lines = _LineCounter(html)
+        lines = _Lines(html)
         for index, link in enumerate(scan_links(html), first_index):
             url = destination(link.raw)
             reason = url_reason(url, self.rules)
             if reason is None and opted_out(link.attributes, self.rules):
                 reason = OPTED_OUT
             label = self._label(link.attributes)
-            line, column = lines.position(link.start)
             if reason is not None:
                 reports.append(
-                    LinkReport(index, line, column, link.start, link.raw, url, None, reason, label)
+                    LinkReport(index, link.start, link.raw, url, None, reason, label, lines)
                 )
                 continue
             tracked = self._track(url, index, label, ctx)
             parts += (html[copied : link.start], escape_attribute(tracked, link.quote))
             copied = link.end
             reports.append(
-                LinkReport(index, line, column, link.start, link.raw, url, tracked, None, label)
+                LinkReport(index, link.start, link.raw, url, tracked, None, label, lines)
             )
         if not open_pixel:
             parts.append(html[copied:])
@@ -124,22 +133,19 @@ class Rewriter:
         parts: list[str] = []
         reports: list[LinkReport] = []
         copied = 0
-        lines = _LineCounter(text)
+        lines = _Lines(text)
         for index, found in enumerate(scan_urls(text), first_index):
-            line, column = lines.position(found.start)
             reason = url_reason(found.url, self.rules)
             if reason is not None:
                 reports.append(
-                    LinkReport(
-                        index, line, column, found.start, found.url, found.url, None, reason
-                    )
+                    LinkReport(index, found.start, found.url, found.url, None, reason, None, lines)
                 )
                 continue
             tracked = self._track(found.url, index, None, ctx)
             parts += (text[copied : found.start], tracked)
             copied = found.end
             reports.append(
-                LinkReport(index, line, column, found.start, found.url, found.url, tracked)
+                LinkReport(index, found.start, found.url, found.url, tracked, None, None, lines)
             )
         parts.append(text[copied:])
         return RewriteResult("".join(parts), tuple(reports))
@@ -173,20 +179,20 @@ def _body_end(html: str, after: int) -> int:
     return starts[-1] if starts else len(html)
 
 
-class _LineCounter:
-    """Line and column of increasing offsets, counting each newline once."""
+class _Lines:
+    """Line and column of offsets into a text. The line starts are found on the first
+    question: most callers never read a report's positions, and they cost nothing then."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.offset = 0
-        self.line = 1
-        self.line_start = 0
+        self._starts: list[int] | None = None
 
     def position(self, offset: int) -> tuple[int, int]:
-        text = self.text
-        newlines = text.count("\n", self.offset, offset)
-        if newlines:
-            self.line += newlines
-            self.line_start = text.rindex("\n", self.offset, offset) + 1
-        self.offset = offset
-        return self.line, offset - self.line_start + 1
+        starts = self._starts
+        if starts is None:
+            starts = self._starts = [0] + [m.end() for m in _NEWLINE.finditer(self.text)]
+        line = bisect.bisect_right(starts, offset)
+        return line, offset - starts[line - 1] + 1
+
+
+_NEWLINE = re.compile("\n")

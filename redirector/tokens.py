@@ -38,6 +38,7 @@ _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 # The last character of an unpadded token of length 4n+2 carries 2 bits, of 4n+3, 4.
 _TO_STANDARD_B64 = bytes.maketrans(b"-_", b"+/")
+_TO_URLSAFE_B64 = bytes.maketrans(b"+/", b"-_")
 _PADDING = (b"", b"", b"==", b"=")
 _CANONICAL_LAST = {
     2: frozenset(_B64URL_ALPHABET[::16]),
@@ -48,6 +49,7 @@ URL_PREFIXES = ("", "https://", "http://", "https://www.", "http://www.")
 # Longest first so that "https://www." wins over "https://".
 _PREFIX_ORDER = sorted(range(1, len(URL_PREFIXES)), key=lambda i: -len(URL_PREFIXES[i]))
 _LABEL_FLAG = 0x80
+_BYTE = [bytes([b]) for b in range(256)]
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # Alphabet 0 is raw UTF-8; 7 is a lowercase dashed UUID; the rest pack as base-N numbers.
@@ -93,11 +95,12 @@ class Claims(NamedTuple):
 
 def sign(claims: Claims, key: SigningKey) -> str:
     """Encode and sign; `claims.key_id` and `version` are ignored (the key's are used)."""
-    if claims.sent_at < 0 or claims.link_index < 0:
-        raise ValueError("sent_at and link_index must not be negative")
-    body = bytes([VERSION]) + key.id_bytes + _encode_payload(claims)
+    if not (0 <= claims.sent_at < 1 << 63 and 0 <= claims.link_index < 1 << 63):
+        raise ValueError("sent_at and link_index: from 0 to 2**63 - 1")
+    body = _token_header(key.id_bytes) + _encode_payload(claims)
     tag = hmac_sha256(key.secret, body)[:TAG_BYTES]
-    return base64.urlsafe_b64encode(body + tag).rstrip(b"=").decode("ascii")
+    standard = binascii.b2a_base64(body + tag, newline=False)
+    return standard.translate(_TO_URLSAFE_B64).rstrip(b"=").decode("ascii")
 
 
 def verify(token: str, ring: KeyRing) -> Claims:
@@ -159,19 +162,24 @@ def _b64decode(token: str) -> bytes:
 def _encode_payload(claims: Claims) -> bytes:
     url = claims.url
     prefix = 0
-    for code in _PREFIX_ORDER:
-        if url.startswith(URL_PREFIXES[code]):
-            prefix = code
-            url = url[len(URL_PREFIXES[code]) :]
-            break
-    flags = prefix | (_LABEL_FLAG if claims.label is not None else 0)
-    out = bytearray(_varint(claims.sent_at) + _varint(claims.link_index) + bytes([flags]))
-    out += _encode_id(claims.message_id)
-    out += _encode_id(claims.recipient_id)
-    if claims.label is not None:
-        out += _encode_id(claims.label)
-    out += url.encode("utf-8", "surrogatepass")
-    return bytes(out)
+    if url.startswith("http"):
+        for code in _PREFIX_ORDER:
+            if url.startswith(URL_PREFIXES[code]):
+                prefix = code
+                url = url[len(URL_PREFIXES[code]) :]
+                break
+    label = claims.label
+    parts = [
+        _varint(claims.sent_at),
+        _varint(claims.link_index),
+        _BYTE[prefix | (_LABEL_FLAG if label is not None else 0)],
+        _encode_id(claims.message_id),
+        _encode_id(claims.recipient_id),
+    ]
+    if label is not None:
+        parts.append(_encode_id(label))
+    parts.append(url.encode("utf-8", "surrogatepass"))
+    return b"".join(parts)
 
 
 def _decode_payload(body: bytes, pos: int, key_id: str) -> Claims:
@@ -284,6 +292,12 @@ def _unpack(data: bytes, n: int, alphabet: str) -> str:
     return "".join(reversed(chars))
 
 
+@functools.lru_cache(maxsize=64)
+def _token_header(key_id: bytes) -> bytes:
+    return bytes([VERSION]) + key_id
+
+
+@functools.lru_cache(maxsize=1024)  # a send's time and its link indexes recur
 def _varint(value: int) -> bytes:
     out = bytearray()
     while value >= 0x80:
