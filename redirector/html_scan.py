@@ -33,7 +33,6 @@ _ATTR = re.compile(
     r"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+"
     r"""(?:"([^"]*+)"|'([^']*+)'|([^\t\n\f\r >]++))?)?"""
 )
-_TAG_NAME_END = frozenset("\t\n\f\r />")
 _COMMENT_END = re.compile(r"--!?>")
 
 
@@ -45,13 +44,29 @@ def _any_case(word: str) -> str:
 
 _CONDITIONAL_SRC = rf"\[{_any_case('if')}[\t\n\f\r ]"
 _TEXT_ELEMENTS = ("script", "style", "xmp", "iframe", "noembed", "noframes", "title", "textarea")
-# Elements the Python loop must see: links, and those whose content is not markup.
-# Grouped by first letter so that a tag name fails after one comparison.
+# Link elements: the Python loop sees each. Grouped by first letter so that a tag name
+# fails after one comparison.
 _END = r"(?=[\t\n\f\r />]|\Z)"
-_SPECIAL = "|".join(
+_LINKS = "|".join(
     (
         rf"{_any_case('v')}:[^\t\n\f\r />]*+",
         rf"{_any_case('a')}(?:{_any_case('rea')})?{_END}",
+    )
+)
+# Raw text and RCDATA: skipped in the regex engine up to `</name` and a delimiter, any
+# case (where the input ends first, to the end); `<plaintext>` to the end.
+_RAW_SRC = "|".join(
+    [
+        rf"<{_any_case(name)}{_END}{_TAG_REST_SRC}>"
+        rf"(?:[^<]++|<(?!/{_any_case(name)}[\t\n\f\r />]))*+"
+        for name in _TEXT_ELEMENTS
+    ]
+    + [rf"<{_any_case('plaintext')}{_END}{_TAG_REST_SRC}>[\s\S]*+"]
+)
+# Every element that no generic tag branch may take, grouped by first letter.
+_SPECIAL = "|".join(
+    (
+        _LINKS,
         rf"{_any_case('s')}(?:{_any_case('cript')}|{_any_case('tyle')}){_END}",
         rf"{_any_case('t')}(?:{_any_case('itle')}|{_any_case('extarea')}){_END}",
         rf"{_any_case('iframe')}{_END}",
@@ -62,12 +77,14 @@ _SPECIAL = "|".join(
 )
 # Everything the loop need not see, skipped inside the regex engine (the branches start
 # differently, so their order changes nothing but speed: most common first): text, other tags
-# whole (quoted `>` included), end tags, plain comments, declarations. It stops at a `<`
-# that opens a special element, a conditional comment, or anything cut off by the end.
+# whole (quoted `>` included), end tags, raw text elements with their text, plain
+# comments, declarations. It stops at a `<` that opens a link element, a conditional
+# comment, or anything cut off by the end.
 _SKIP_SRC = rf"""(?:
         [^<]++
       | </[a-zA-Z][^\t\n\f\r />]*+{_TAG_REST_SRC}>
       | <(?!(?:{_SPECIAL}))[a-zA-Z][^\t\n\f\r />]*+{_TAG_REST_SRC}>
+      | {_RAW_SRC}
       | <(?![a-zA-Z!/?])
       | </>
       | </[^a-zA-Z>][^>]*+>
@@ -75,9 +92,9 @@ _SKIP_SRC = rf"""(?:
       | <!(?!--)[^>]*+>
       | <\?[^>]*+>
     )*+"""
-# One match skips all that and, where it stops at a special start tag, takes it whole.
+# One match skips all that and, where it stops at a link's start tag, takes it whole.
 _SKIP = re.compile(
-    rf"{_SKIP_SRC}(?:<(?P<special>(?:{_SPECIAL}))(?P<rest>{_TAG_REST_SRC})>"
+    rf"{_SKIP_SRC}(?:<(?P<special>(?:{_LINKS}))(?P<rest>{_TAG_REST_SRC})>"
     rf"|<!--(?P<conditional>{_CONDITIONAL_SRC}))?",
     re.VERBOSE,
 )
@@ -109,15 +126,9 @@ def scan_links(html: str) -> list[LinkAttribute]:
         pos = skipped.end()
         special, _, conditional = skipped.groups()
         if special is not None:
-            lname = special.lower()
-            if lname[0] in "av":
-                link = _link_attribute(html, lname, skipped.start("rest"), pos - 1)
-                if link is not None:
-                    links.append(link)
-            elif lname == "plaintext":
-                pos = endpos
-            else:
-                pos = _text_end(html, lname, pos, endpos)
+            link = _link_attribute(html, special.lower(), skipped.start(2), pos - 1)
+            if link is not None:
+                links.append(link)
         elif conditional is not None:
             start = skipped.start("conditional")
             c_end = _COMMENT_END.search(html, start, endpos)
@@ -138,40 +149,24 @@ def scan_links(html: str) -> list[LinkAttribute]:
             pos, endpos = enclosing.pop()
 
 
-def _text_end(html: str, name: str, pos: int, endpos: int) -> int:
-    """Where raw text or RCDATA ends: at `</name` and a delimiter, any case."""
-    after = len(name) + 2
-    while True:
-        # str.find runs at memchr speed; a case-insensitive regex would not.
-        pos = html.find("</", pos, endpos)
-        if pos < 0:
-            return endpos
-        if (
-            html[pos + 2 : pos + after].lower() == name
-            and html[pos + after : pos + after + 1] in _TAG_NAME_END
-            and pos + after < endpos
-        ):
-            return pos
-        pos += 2
-
-
 def _link_attribute(html: str, tag: str, start: int, close: int) -> LinkAttribute | None:
     attributes: dict[str, str] = {}
     href: LinkAttribute | None = None
     for a in _ATTR.finditer(html, start, close):
-        attr = a[1].lower()
+        name, dq, sq, uq = a.groups()
+        attr = name.lower()
         if attr in attributes:
             continue  # a browser keeps the first of duplicate attributes
-        _, dq, sq, uq = a.groups()
-        if dq is not None:
-            raw, quote, v_start = dq, '"', a.start(2)
-        elif sq is not None:
-            raw, quote, v_start = sq, "'", a.start(3)
-        elif uq is not None:
-            raw, quote, v_start = uq, "", a.start(4)
-        else:
-            raw, quote, v_start = "", "", a.end()
+        raw = dq if dq is not None else sq if sq is not None else uq if uq is not None else ""
         attributes[attr] = raw
         if attr == "href":
+            if dq is not None:
+                quote, v_start = '"', a.start(2)
+            elif sq is not None:
+                quote, v_start = "'", a.start(3)
+            elif uq is not None:
+                quote, v_start = "", a.start(4)
+            else:
+                quote, v_start = "", a.end()
             href = LinkAttribute(tag, v_start, v_start + len(raw), quote, raw, attributes)
     return href

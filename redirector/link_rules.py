@@ -65,7 +65,10 @@ class LinkRules:
 
 def destination(raw_value: str) -> str:
     """The URL a browser would follow for an attribute value as written."""
-    return decode_attribute(raw_value).strip(_URL_STRIP).translate(_URL_DROP)
+    url = decode_attribute(raw_value).strip(_URL_STRIP)
+    if "\t" in url or "\n" in url or "\r" in url:
+        return url.translate(_URL_DROP)
+    return url
 
 
 def url_reason(url: str, rules: LinkRules) -> str | None:
@@ -82,15 +85,31 @@ def url_reason(url: str, rules: LinkRules) -> str | None:
     name = scheme.group(1).lower()
     if name not in ("http", "https"):
         return name if name in NAMED_SCHEMES else OTHER_SCHEME
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return NO_HOST
+    host = _hostname(url)
     if not host:
         return NO_HOST
     if host.lower().rstrip(".") in rules.own_hosts:
         return ALREADY_TRACKED
     return None
+
+
+# An http(s) URL's authority: after "scheme://", up to the path, query or fragment.
+_AUTHORITY = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#]*)")
+
+
+def _hostname(url: str) -> str | None:
+    """As `urlsplit(url).hostname` (None where it raises), without its cost for the
+    plain `user@host:port` authorities of nearly every link."""
+    authority = _AUTHORITY.match(url)
+    if authority is None:
+        return None
+    host = authority.group(1).rpartition("@")[2]
+    if "[" in host or "]" in host or not host.isascii():
+        try:
+            return urlsplit(url).hostname
+        except ValueError:
+            return None
+    return host.partition(":")[0].lower()
 
 
 def opted_out(attributes: Mapping[str, str], rules: LinkRules) -> bool:

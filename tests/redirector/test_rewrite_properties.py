@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from redirector import KeyRing, LinkSigner, Rewriter, SendContext, verify
 from redirector.keyring import SigningKey
+from redirector.link_rules import _AUTHORITY, _hostname
 
 RING = KeyRing([SigningKey("01020304", b"p" * 32, 1)])
 REWRITER = Rewriter(LinkSigner(RING, "https://t.example.net"))
@@ -51,3 +54,20 @@ def test_text_rewrite_changes_only_urls(text: str) -> None:
         assert link.tracked_url is not None
         restored = restored.replace(link.tracked_url, link.original, 1)
     assert restored == text
+
+
+@given(
+    st.lists(
+        st.sampled_from(["http", "https", "HTTP", ":", "//", "/", "u", "@", "h.example", "[",
+                         "::1", "]", ":8080", "?", "#", "é", ".", "%40", "x"]),
+        max_size=12,
+    ).map("".join)
+)  # fmt: skip
+def test_hostname_is_urlsplit_s(url: str) -> None:
+    try:
+        expected = urlsplit(url).hostname
+    except ValueError:
+        expected = None
+    if _AUTHORITY.match(url) is None:
+        expected = None  # no "scheme://": url_reason has said RELATIVE or NO_HOST before
+    assert _hostname(url) == (expected or None) or (not expected and not _hostname(url))
