@@ -75,6 +75,10 @@ _SPECIAL = "|".join(
         rf"{_any_case('plaintext')}{_END}",
     )
 )
+# A conditional comment with nothing inside that could be a link (or another one):
+# scanning its inside would find nothing, so it is skipped whole. Any `<a…`, `<v…` or
+# `<!--` inside, and it is scanned as usual.
+_PLAIN_CONDITIONAL_SRC = rf"<!--(?={_CONDITIONAL_SRC})(?:[^<-]++|<(?![aAvV]|!--)|-(?!-!?>))*+--!?>"
 # Everything the loop need not see, skipped inside the regex engine (the branches start
 # differently, so their order changes nothing but speed: most common first): text, other tags
 # whole (quoted `>` included), end tags, raw text elements with their text, plain
@@ -89,6 +93,7 @@ _SKIP_SRC = rf"""(?:
       | </>
       | </[^a-zA-Z>][^>]*+>
       | <!--(?:>|->|(?!{_CONDITIONAL_SRC})(?:[^-]++|-(?!-!?>))*+--!?>)
+      | {_PLAIN_CONDITIONAL_SRC}
       | <!(?!--)[^>]*+>
       | <\?[^>]*+>
     )*+"""
