@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 from redirector import metrics
 from redirector.bot_rules import BurstPolicy
-from redirector.burst_tracker import BurstTracker
 from redirector.event_store import EventStore, StoreUnavailable
 from redirector.events import Event
 from redirector.spool import Spool
+from redirector.writer_store import WriterStore
 
 log = logging.getLogger("trackway.writer")
 
@@ -27,11 +27,9 @@ class BatchCommitter:
         burst: BurstPolicy,
         retry_seconds: float,
     ) -> None:
-        self._open_store = open_store
-        self._store: EventStore | None = None
+        self.store = WriterStore(open_store, burst)
+        self.bursts = self.store.bursts
         self.spool = spool
-        self.bursts = BurstTracker(burst)
-        self._warmed = False
         self._commits = 0
         self.retry_seconds = retry_seconds
         self._next_replay = 0.0
@@ -52,11 +50,11 @@ class BatchCommitter:
         if self._commits % 1000 == 0:
             self.forget_old_clients()
         try:
-            store = self._store_or_raise()
+            store = self.store.get()
             store.write_batch(events, remarks)
             metrics.EVENTS_WRITTEN.labels("database").inc(len(events))
         except Exception as e:
-            self._close_store()
+            self.store.close()
             log.warning("database unavailable (%s); spooling %d events", e, len(events))
             try:
                 self.spool.append(events)
@@ -89,7 +87,7 @@ class BatchCommitter:
             metrics.SPOOL_EVENTS.set(0)
             return
         try:
-            store = self._store_or_raise()
+            store = self.store.get()
             if self._held:
                 store.insert_missing(self._held)
                 self._held = []
@@ -99,31 +97,13 @@ class BatchCommitter:
             self.spooled = False
             metrics.SPOOL_EVENTS.set(0)
         except (StoreUnavailable, OSError) as e:
-            self._close_store()
+            self.store.close()
             self._next_replay = time.monotonic() + self.retry_seconds
             metrics.SPOOL_EVENTS.set(self.spool.count())
             log.debug("spool replay deferred: %s", e)
 
-    def _store_or_raise(self) -> EventStore:
-        if self._store is None:
-            self._store = self._open_store()
-            if not self._warmed:
-                # After a restart, bursts that began before it still count.
-                window = self.bursts.policy.seconds
-                self.bursts.warm(self._store.recent(time.time() - window))
-                self._warmed = True
-        return self._store
-
     def forget_old_clients(self) -> None:
-        self.bursts.forget_before(time.time() - self.bursts.policy.seconds)
-
-    def _close_store(self) -> None:
-        if self._store is not None:
-            try:
-                self._store.close()
-            except Exception:
-                log.debug("closing the store failed", exc_info=True)
-            self._store = None
+        self.store.forget_old_clients()
 
     def close(self) -> None:
-        self._close_store()
+        self.store.close()

@@ -35,7 +35,23 @@ class Writer(Protocol):
         """Make everything recorded so far durable, then stop."""
 
 
-class ThreadWriter:
+class GatheringWriter:
+    """`record` and `record_then` by way of the subclass's `Gatherer`."""
+
+    _gatherer: Gatherer[Hit]
+
+    async def record(self, hit: Hit) -> None:
+        await self._gatherer.add(hit)
+
+    def record_then(self, hit: Hit, callback: Callable[[], None]) -> None:
+        self._gatherer.add_then(hit, callback)
+
+    async def _until_idle(self) -> None:
+        while not self._gatherer.idle:
+            await asyncio.sleep(0.005)
+
+
+class ThreadWriter(GatheringWriter):
     def __init__(self, committer: BatchCommitter, clicks: ClickSettings, salt: bytes) -> None:
         self.committer = committer
         self.clicks = clicks
@@ -49,15 +65,8 @@ class ThreadWriter:
         self._loop = asyncio.get_running_loop()
         self._thread.start()
 
-    async def record(self, hit: Hit) -> None:
-        await self._gatherer.add(hit)
-
-    def record_then(self, hit: Hit, callback: Callable[[], None]) -> None:
-        self._gatherer.add_then(hit, callback)
-
     async def close(self) -> None:
-        while not self._gatherer.idle:
-            await asyncio.sleep(0.005)
+        await self._until_idle()
         self._queue.put(_STOP)
         await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
 

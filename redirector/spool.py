@@ -34,8 +34,8 @@ from redirector.events import Event
 log = logging.getLogger("trackway.spool")
 SPOOL_DIR = "spool"
 SUFFIX = ".spool"
-ROTATE_BYTES = 4 * 1024 * 1024
-ROTATE_SECONDS = 60.0
+ROTATE_BYTES = 1024 * 1024  # small: readers of the spool (exports, the API) read it whole
+ROTATE_SECONDS = 10.0
 
 
 # A record: payload length and CRC-32 (little endian), then the payload: the batch's

@@ -15,10 +15,11 @@ from collections.abc import Callable
 
 from redirector import metrics
 from redirector.bot_rules import BurstPolicy
-from redirector.burst_tracker import BurstTracker, Remark
+from redirector.burst_tracker import Remark
 from redirector.event_store import EventStore, StoreUnavailable
 from redirector.events import Event
 from redirector.spool import Spool
+from redirector.writer_store import WriterStore
 
 log = logging.getLogger("trackway.writer")
 LOAD_LIMIT = 20_000  # events in one transaction
@@ -32,12 +33,10 @@ class SpoolLoader:
         burst: BurstPolicy,
         retry_seconds: float,
     ) -> None:
-        self._open_store = open_store
-        self._store: EventStore | None = None
+        self.store = WriterStore(open_store, burst)
+        self.bursts = self.store.bursts
         self.spool = spool
-        self.bursts = BurstTracker(burst)
         self.retry_seconds = retry_seconds
-        self._warmed = False
         self._loads = 0
         self._failing_since: float | None = None
         self._next_try = 0.0
@@ -56,7 +55,7 @@ class SpoolLoader:
         # Workers' files interleave; bursts are found in time order (ids are).
         events = sorted(taken.events, key=lambda e: e.id)
         try:
-            store = self._store_or_raise()
+            store = self.store.get()
             remarks = self.bursts.observe(events)
             try:
                 store.write_batch(events, remarks)
@@ -65,7 +64,7 @@ class SpoolLoader:
             except Exception:  # not the database: something in the batch it cannot take
                 self._write_one_by_one(store, events, remarks)
         except Exception as e:
-            self._close_store()
+            self.store.close()
             self._next_try = now + self.retry_seconds
             metrics.SPOOL_EVENTS.set(len(events))
             if self._failing_since is None:
@@ -78,7 +77,7 @@ class SpoolLoader:
             self._failing_since = None
         self._loads += 1
         if self._loads % 100 == 0:
-            self.bursts.forget_before(time.time() - self.bursts.policy.seconds)
+            self.store.forget_old_clients()
         metrics.EVENTS_WRITTEN.labels("database").inc(len(events))
         metrics.LOAD_BATCH_SECONDS.observe(time.perf_counter() - started)
         metrics.SPOOL_EVENTS.set(0 if len(events) < LOAD_LIMIT else len(events))
@@ -104,22 +103,5 @@ class SpoolLoader:
         while self.load():
             pass
 
-    def _store_or_raise(self) -> EventStore:
-        if self._store is None:
-            self._store = self._open_store()
-            if not self._warmed:
-                # After a restart, bursts that began before it still count.
-                self.bursts.warm(self._store.recent(time.time() - self.bursts.policy.seconds))
-                self._warmed = True
-        return self._store
-
-    def _close_store(self) -> None:
-        if self._store is not None:
-            try:
-                self._store.close()
-            except Exception:
-                log.debug("closing the store failed", exc_info=True)
-            self._store = None
-
     def close(self) -> None:
-        self._close_store()
+        self.store.close()

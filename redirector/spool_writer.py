@@ -14,10 +14,10 @@ import asyncio
 import concurrent.futures
 import logging
 import time
-from collections.abc import Callable
 
 from config import ClickSettings
 from redirector import metrics
+from redirector.event_writer import GatheringWriter
 from redirector.gathering import Batch, Gatherer
 from redirector.hits import Hit, event_from_hit
 from redirector.spool import Spool, encode
@@ -25,7 +25,7 @@ from redirector.spool import Spool, encode
 log = logging.getLogger("trackway.writer")
 
 
-class SpoolWriter:
+class SpoolWriter(GatheringWriter):
     def __init__(self, spool: Spool, clicks: ClickSettings, salt: bytes) -> None:
         self.spool = spool
         self.clicks = clicks
@@ -41,15 +41,8 @@ class SpoolWriter:
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
 
-    async def record(self, hit: Hit) -> None:
-        await self._gatherer.add(hit)
-
-    def record_then(self, hit: Hit, callback: Callable[[], None]) -> None:
-        self._gatherer.add_then(hit, callback)
-
     async def close(self) -> None:
-        while not self._gatherer.idle:
-            await asyncio.sleep(0.005)
+        await self._until_idle()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._thread, self._append, b"", 0)  # a last try for held
         await loop.run_in_executor(self._thread, self.spool.release)
