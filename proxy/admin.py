@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from config import Settings
 from proxy.admin_domains import add_domain_routes
 from proxy.query_params import QueryError, event_filter
-from proxy.state import open_store
+from proxy.state import open_spool, open_store
 from redirector.event_reader import read_events
 from redirector.event_store import SqliteEventStore, StoreUnavailable
 from redirector.spool import Spool
@@ -126,7 +126,7 @@ async def healthz(request: web.Request) -> web.Response:
 def build_admin_app(settings: Settings, token: str) -> web.Application:
     app = web.Application(middlewares=[bearer_auth])
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackway-admin")
-    app[ADMIN_STATE] = AdminState(settings, token, Spool(settings.data), executor)
+    app[ADMIN_STATE] = AdminState(settings, token, open_spool(settings), executor)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         yield

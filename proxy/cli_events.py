@@ -12,11 +12,10 @@ from config import Settings
 from proxy.cli_errors import CliError
 from proxy.cli_format import iso_utc
 from proxy.query_params import QueryError, event_filter
-from proxy.state import open_store
+from proxy.state import open_spool, open_store
 from redirector.event_reader import read_events
 from redirector.event_store import StoreUnavailable
 from redirector.events import Event
-from redirector.spool import Spool
 
 EXPORT_FIELDS = (
     "id",
@@ -90,7 +89,7 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
     except StoreUnavailable as e:
         print(f"trackway: database unavailable ({e}); exporting the spool only", file=sys.stderr)
         store = None
-    spool = Spool(settings.data)
+    spool = open_spool(settings)
     out = sys.stdout
     writer = csv.DictWriter(out, EXPORT_FIELDS) if args.format == "csv" else None
     if writer is not None:

@@ -36,12 +36,11 @@ from proxy.admin import build_admin_app
 from proxy.cert_maintenance import maintain_forever
 from proxy.domain_service import DomainService
 from proxy.public_app import PublicService
-from proxy.state import ADMIN_TOKEN_FILE, admin_token, client_salt, open_store
+from proxy.state import ADMIN_TOKEN_FILE, admin_token, client_salt, open_spool, open_store
 from proxy.tls_listener import PeekingTlsListener
 from redirector import load_keyring
 from redirector.bot_rules import BurstPolicy
 from redirector.event_store import StoreUnavailable
-from redirector.spool import Spool
 from redirector.spool_loader import SpoolLoader
 from redirector.spool_writer import SpoolWriter
 
@@ -152,7 +151,7 @@ async def _writer(settings: Settings) -> None:
         _lower_priority()
     loader = SpoolLoader(
         lambda: open_store(settings),
-        Spool(settings.data),
+        open_spool(settings),
         BurstPolicy(settings.clicks.burst_links, settings.clicks.burst_seconds),
         settings.store.spool_retry_seconds,
     )
@@ -188,8 +187,7 @@ def worker_main(settings: Settings, host: str, port: int) -> None:
 
 async def _worker(settings: Settings, host: str, port: int) -> None:
     stop = _stop_event()
-    spool = Spool(settings.data, sync=settings.store.synchronous == "full")
-    writer = SpoolWriter(spool, settings.clicks, client_salt(settings.data))
+    writer = SpoolWriter(open_spool(settings, sync=settings.store.synchronous == "full"))
     service = PublicService(settings, writer=writer)
     await service.start()
     listeners = [await service.listen(host, port, reuse_port=True)]
@@ -305,12 +303,6 @@ async def _terminate(processes: list[BaseProcess]) -> None:
         await loop.run_in_executor(None, process.join, SHUTDOWN_SECONDS + 5)
         if process.is_alive():
             process.kill()
-
-
-async def _until(condition: Callable[[], bool], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
 
 
 def _mark_dead(pid: int | None) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 from config import Settings
 from config.datafolder import ensure_data_dir, read_or_create_secret
 from redirector.event_store import DATABASE_FILE, SqliteEventStore
+from redirector.hits import event_from_hit
+from redirector.spool import Spool
 
 ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not the token
 CLIENT_SALT_FILE = "client-salt"
@@ -31,3 +33,9 @@ def open_store(settings: Settings) -> SqliteEventStore:
         synchronous=settings.store.synchronous,
         busy_timeout_ms=settings.store.busy_timeout_ms,
     )
+
+
+def open_spool(settings: Settings, sync: bool = True) -> Spool:
+    """The data folder's spool, turning spooled hits into events by these settings."""
+    salt = client_salt(settings.data)
+    return Spool(settings.data, sync, lambda hit: event_from_hit(hit, settings.clicks, salt))

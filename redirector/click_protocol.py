@@ -1,7 +1,8 @@
 """The public listener's protocol: plain clicks answered here, the rest by aiohttp.
 
-A click costs a worker a third of what it costs through aiohttp's request machinery
-(measured with py-spy: request, headers and response objects, a task per request).
+Through aiohttp's request machinery (request, header and response objects, a task per
+request) a click cost a worker about 87 µs of CPU; answered here, about 44 µs with the
+writer faked out (CPU times under wrk on this project's 2-core machine, 2026-12-01).
 So each connection starts here: a request that `request_head` calls plain (`GET` or
 `HEAD` of `/c/…`, `/o/…`, `/healthz`, no body, no odd header) is verified, handed to
 the writer and answered from this protocol's callbacks, with no task and no objects

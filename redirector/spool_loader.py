@@ -47,9 +47,14 @@ class SpoolLoader:
         now = time.monotonic()
         if now < self._next_try:
             return 0
-        taken = self.spool.take(LOAD_LIMIT)
-        if not taken.events:
-            self.spool.taken(taken)  # deletes files that are done, if any
+        try:
+            taken = self.spool.take(LOAD_LIMIT)
+            if not taken.events:
+                self.spool.taken(taken)  # deletes files that are done, if any
+                return 0
+        except OSError as e:  # the spool folder itself: say so, try again later
+            log.error("cannot read the spool: %s", e)
+            self._next_try = now + self.retry_seconds
             return 0
         started = time.perf_counter()
         # Workers' files interleave; bursts are found in time order (ids are).
@@ -71,7 +76,10 @@ class SpoolLoader:
                 self._failing_since = now
                 log.warning("database unavailable (%s); events wait in the spool", e)
             return 0
-        self.spool.taken(taken)
+        try:
+            self.spool.taken(taken)
+        except OSError as e:  # loaded, not deleted: loading it again records nothing twice
+            log.error("cannot delete loaded spool files: %s", e)
         if self._failing_since is not None:
             log.info("database available again; loading the spool")
             self._failing_since = None

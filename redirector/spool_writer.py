@@ -15,21 +15,18 @@ import concurrent.futures
 import logging
 import time
 
-from config import ClickSettings
 from redirector import metrics
 from redirector.event_writer import GatheringWriter
 from redirector.gathering import Batch, Gatherer
-from redirector.hits import Hit, event_from_hit
-from redirector.spool import Spool, encode
+from redirector.hits import Hit
+from redirector.spool import Spool, encode_hits
 
 log = logging.getLogger("trackway.writer")
 
 
 class SpoolWriter(GatheringWriter):
-    def __init__(self, spool: Spool, clicks: ClickSettings, salt: bytes) -> None:
+    def __init__(self, spool: Spool) -> None:
         self.spool = spool
-        self.clicks = clicks
-        self.salt = salt
         self._gatherer: Gatherer[Hit] = Gatherer(self._submit)
         # One thread: appends stay in order and the file has one writer.
         self._thread = concurrent.futures.ThreadPoolExecutor(1, "trackway-spool")
@@ -51,10 +48,9 @@ class SpoolWriter(GatheringWriter):
             log.error("%d events could not be written to the spool: lost", self._held_events)
 
     def _submit(self, batch: Batch[Hit]) -> None:
-        events = [event_from_hit(hit, self.clicks, self.salt) for hit in batch.items]
         # Encoded here, metrics counted on the loop: the thread holds the GIL for as
         # little as it can, or the loop waits for it.
-        future = self._thread.submit(self._append, encode(events), len(events))
+        future = self._thread.submit(self._append, encode_hits(batch.items), len(batch.items))
         loop = self._loop
         assert loop is not None, "start() first"
         future.add_done_callback(lambda f: loop.call_soon_threadsafe(self._appended, batch, f))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ssl
 from collections.abc import AsyncIterator
 
 import pytest
+import trustme
 
 from config import Settings
 from proxy.public_app import PublicService
@@ -165,3 +167,32 @@ async def test_idle_and_stalled_connections_are_closed(port: int) -> None:
     assert await asyncio.wait_for(idle_reader.read(), 5) == b""
     idle.close()
     stalled.close()
+
+
+async def test_over_tls_too_with_the_hand_over(settings: Settings, make_token: TokenMaker) -> None:
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("links.example.com").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    service = PublicService(settings)
+    await service.start()
+    listener = await service.listen("127.0.0.1", 0, server_context)
+    try:
+        port = listener.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(
+                "127.0.0.1", port, ssl=client_context, server_hostname="links.example.com"
+            ),
+            5,
+        )
+        writer.write(get(f"/c/{make_token()}"))
+        assert (await response(reader))[0] == 302
+        writer.write(get(f"/c/{make_token()}", method="POST"))  # aiohttp's from here on
+        assert (await response(reader))[0] == 405
+        writer.write(get(f"/c/{make_token()}"))
+        assert (await response(reader))[0] == 302
+        writer.close()
+    finally:
+        listener.close()
+        await service.close()

@@ -159,3 +159,25 @@ def test_replay_moves_everything_into_the_store(tmp_path: Path) -> None:
         assert writer.count() == 0
     finally:
         store.close()
+
+
+def test_a_failed_append_leaves_later_appends_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = Spool(tmp_path)
+    writer.append([event("a")])
+    real_write = os.write
+
+    def short_then_full_disk(fd: int, data: bytes | memoryview) -> int:
+        monkeypatch.setattr(os, "write", fail)
+        return real_write(fd, bytes(data)[:5])  # part of the record, then no space
+
+    def fail(fd: int, data: bytes | memoryview) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", short_then_full_disk)
+    with pytest.raises(OSError, match="No space"):
+        writer.append([event("lost")])
+    monkeypatch.setattr(os, "write", real_write)
+    writer.append([event("c")])
+    assert recipients(list(Spool(tmp_path).read_all())) == ["a", "c"]

@@ -57,7 +57,7 @@ def loader_for(tmp_path: Path, open_store: object = None) -> SpoolLoader:
 
 
 async def test_answered_once_durable_then_loaded(tmp_path: Path) -> None:
-    writer = SpoolWriter(Spool(tmp_path), ClickSettings(), SALT)
+    writer = SpoolWriter(Spool(tmp_path))
     writer.start()
     await asyncio.gather(*(writer.record(hit(f"r{i}")) for i in range(5)))
     assert len(list(Spool(tmp_path).read_all())) == 5  # durable before the answer
@@ -72,7 +72,7 @@ async def test_answered_once_durable_then_loaded(tmp_path: Path) -> None:
 
 async def test_a_full_disk_holds_events_and_still_answers(tmp_path: Path) -> None:
     spool = BreakableSpool(tmp_path)
-    writer = SpoolWriter(spool, ClickSettings(), SALT)
+    writer = SpoolWriter(spool)
     writer.start()
     spool.broken = True
     await asyncio.wait_for(writer.record(hit("held")), 5)  # answered all the same
@@ -130,3 +130,19 @@ def test_undecodable_agents_are_stored(tmp_path: Path, agent: str) -> None:
     finally:
         store.close()
     assert back.user_agent in ("Mozilla/5.0 \ufffd", "x?y")
+
+
+async def test_spooled_hits_become_events_by_the_reader_s_settings(tmp_path: Path) -> None:
+    writer = SpoolWriter(Spool(tmp_path))
+    writer.start()
+    await writer.record(hit("r", address="198.51.100.7"))
+    await writer.close()
+    full = ClickSettings(client_ip="full")
+    (loaded,) = Spool(tmp_path, to_event=lambda h: event_from_hit(h, full, SALT)).read_all()
+    assert loaded.client_ip == "198.51.100.7"
+    assert (
+        loaded.client_key
+        == event_from_hit(hit("r", address="198.51.100.7"), full, SALT).client_key
+    )
+    (unknown,) = Spool(tmp_path).read_all()  # a reader without the settings keeps no address
+    assert unknown.client_ip is None
