@@ -69,7 +69,7 @@ class LinkReport:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one per body rewritten
 class RewriteResult:
     body: str
     links: tuple[LinkReport, ...]
@@ -102,12 +102,13 @@ class Rewriter:
         reports: list[LinkReport] = []
         copied = 0
         lines = _Lines(html)
+        rules = self.rules
         for index, link in enumerate(scan_links(html), first_index):
             url = destination(link.raw)
-            reason = url_reason(url, self.rules)
-            if reason is None and opted_out(link.attributes, self.rules):
+            reason = url_reason(url, rules)
+            if reason is None and opted_out(link.attributes, rules):
                 reason = OPTED_OUT
-            label = self._label(link.attributes)
+            label = self._label(link.attributes) if rules.label_attribute else None
             if reason is not None:
                 reports.append(
                     LinkReport(index, link.start, link.raw, url, None, reason, label, lines)
