@@ -1,9 +1,10 @@
 """Writers: where click handlers hand their hits so that each is durable before the 302.
 
-`Writer` is the contract. `ThreadWriter` commits in a thread of this process (one
-process, tests); `serve` gives each worker a `RemoteWriter` that sends batches to the
-writer process instead, because a thread sharing the GIL with a busy loop makes each
-SQLite call wait for the GIL (measured: 40 µs more per event than in a process of its own).
+`Writer` is the contract. `ThreadWriter` commits to the database in a thread of this
+process (one process: tests, embedding); `serve` gives each worker a `SpoolWriter`
+(`spool_writer.py`), which only appends to the worker's spool file, because SQLite work
+in a thread that shares the GIL with a busy loop made each click wait for it (measured:
+40 µs more per event than in a process of its own).
 """
 
 from __future__ import annotations

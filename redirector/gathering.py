@@ -35,12 +35,11 @@ def _wake(future: asyncio.Future[None]) -> Callable[[], None]:
 
 
 class Gatherer(Generic[T]):
-    def __init__(self, submit: Callable[[Batch[T]], None], max_out: int = 1) -> None:
+    def __init__(self, submit: Callable[[Batch[T]], None]) -> None:
         self._submit = submit
-        self.max_out = max_out
         self._items: list[T] = []
         self._callbacks: list[Callable[[], None]] = []
-        self._out = 0
+        self._out = False
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -48,7 +47,7 @@ class Gatherer(Generic[T]):
         """On the loop: `callback()` runs, on the loop, once `item` is durable."""
         self._items.append(item)
         self._callbacks.append(callback)
-        if self._out < self.max_out and not self._scheduled:
+        if not self._out and not self._scheduled:
             self._scheduled = True  # after the other handlers of this turn add theirs
             loop = self._loop
             if loop is None:
@@ -62,16 +61,16 @@ class Gatherer(Generic[T]):
 
     def _send(self) -> None:
         self._scheduled = False
-        if self._out >= self.max_out or not self._items:
+        if self._out or not self._items:
             return
         batch = Batch(self._items, self._callbacks)
         self._items, self._callbacks = [], []
-        self._out += 1
+        self._out = True
         self._submit(batch)
 
     def done(self, batch: Batch[T]) -> None:
         """Call on the loop when `batch` is durable."""
-        self._out -= 1
+        self._out = False
         for callback in batch.callbacks:
             try:
                 callback()
