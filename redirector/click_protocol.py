@@ -186,7 +186,9 @@ class ClickProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self._eof = True
-        return self.waiting  # keep the transport open for the answer on its way
+        # Keep the transport open for answers still owed: one on its way, or requests
+        # waiting in the buffer (a client that pipelines, then half-closes).
+        return self.waiting or bool(self.buffer)
 
     def pause_writing(self) -> None:
         self._write_paused = True  # a client that does not read gets no more answers
@@ -209,9 +211,11 @@ class ClickProtocol(asyncio.Protocol):
 
     def _serve(self) -> None:
         transport = self.transport
-        while self.buffer and not self._write_paused:
+        while self.buffer:
             if transport is None or transport.is_closing():
                 return
+            if self._write_paused:
+                return  # resume_writing serves the rest
             request = parse_plain(self.buffer)
             if request is NEED_MORE:
                 break

@@ -63,7 +63,10 @@ def location_header(url: str) -> str:
     """The signed URL as a header value: unchanged when it is plain ASCII."""
     if url.isascii() and url.isprintable() and " " not in url:
         return url
-    return quote(url, safe=_LOCATION_SAFE)
+    try:  # a byte that was not UTF-8 in the email (surrogateescape) goes back as that byte
+        return quote(url, safe=_LOCATION_SAFE, errors="surrogateescape")
+    except UnicodeEncodeError:  # any other lone surrogate: as its UTF-8-style bytes
+        return quote(url, safe=_LOCATION_SAFE, errors="surrogatepass")
 
 
 NOT_FOUND_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}

@@ -39,7 +39,11 @@ class _Verdict:
 NEED_MORE: Final = _Verdict("NEED_MORE")  # no whole head yet
 NOT_PLAIN: Final = _Verdict("NOT_PLAIN")  # a request for the full parser
 
-_REQUEST_LINE = re.compile(rb"(GET|HEAD) (/[co]/[A-Za-z0-9_-]+|/healthz) HTTP/1\.([01])\r\n")
+# HTTP/1.1 only: a 1.0 client's keep-alive rules are aiohttp's to follow.
+_REQUEST_LINE = re.compile(rb"(GET|HEAD) (/[co]/[A-Za-z0-9_-]+|/healthz) HTTP/1\.1\r\n")
+# Controls no header value may hold (HTAB may; CR and LF are checked as line ends).
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_FIELDS = 100  # aiohttp refuses more than 128
 # A line break not followed by `name:` (a folded line, a space before the colon …).
 _ODD_FIELD_LINE = re.compile(rb"\n(?![!#$%&'*+.^_`|~0-9A-Za-z-]+:)")
 # Headers that change how the message is framed or what the connection becomes, and
@@ -65,29 +69,29 @@ def parse_plain(buffer: bytes) -> PlainRequest | _Verdict:
     fields = buffer[line.end() - 2 : end]
     crlfs = fields.count(b"\r\n")
     if (
-        fields.count(b"\r") != crlfs
+        crlfs > MAX_FIELDS
+        or fields.count(b"\r") != crlfs
         or fields.count(b"\n") != crlfs
-        or b"\x00" in fields
+        or _CONTROL.search(fields) is not None
         or _ODD_FIELD_LINE.search(fields) is not None
     ):
         return NOT_PLAIN
     names = fields.lower()  # the same length: offsets found in it hold in `fields`
     if _FULL_PARSER_FIELDS.search(names) is not None:
         return NOT_PLAIN
-    http11 = line.group(3) == b"1"
     # As aiohttp: HTTP/1.1 needs one Host (RFC 9112 §3.2), and Host or User-Agent twice
-    # is a bad request (theirs to answer).
-    hosts = names.count(b"\nhost:")
-    if hosts > 1 or (http11 and not hosts) or names.count(b"\nuser-agent:") > 1:
+    # is a bad request (theirs to answer); Connection twice is theirs to combine.
+    if (
+        names.count(b"\nhost:") != 1
+        or names.count(b"\nuser-agent:") > 1
+        or names.count(b"\nconnection:") > 1
+    ):
         return NOT_PLAIN
-    keep_alive = http11
+    keep_alive = True
     connection = _field(fields, names, b"\nconnection:")
     if connection is not None:
         options = {o.strip(_OWS).lower() for o in connection.split(b",")}
-        if b"close" in options:
-            keep_alive = False
-        elif b"keep-alive" in options:
-            keep_alive = True
+        keep_alive = b"close" not in options
     return PlainRequest(
         end + 4,
         line.group(1) == b"HEAD",

@@ -141,8 +141,8 @@ async def test_connections_that_asked_to_close_are_closed(
 ) -> None:
     reader, writer = await connect(port)
     writer.write(get(f"/c/{make_token()}", *fields, version=version))
-    status, answer, _ = await response(reader)
-    assert (status, answer["connection"]) == (302, "close")
+    status, _, _ = await response(reader)
+    assert status == 302
     assert await asyncio.wait_for(reader.read(), 5) == b""
     writer.close()
 
@@ -196,3 +196,15 @@ async def test_over_tls_too_with_the_hand_over(settings: Settings, make_token: T
     finally:
         listener.close()
         await service.close()
+
+
+async def test_a_destination_with_a_byte_that_was_not_utf8(
+    port: int, make_token: TokenMaker, settings: Settings
+) -> None:
+    # `trackway rewrite` reads a latin-1 email with surrogateescape: é arrives as \udce9.
+    token = make_token("https://example.com/caf\udce9")
+    reader, writer = await connect(port)
+    writer.write(get(f"/c/{token}"))
+    status, fields, _ = await response(reader)
+    assert (status, fields["location"]) == (302, "https://example.com/caf%E9")
+    writer.close()

@@ -40,8 +40,8 @@ def test_a_browser_click() -> None:
     [
         ("GET /o/x HTTP/1.1", ["Connection: close"], False),
         ("GET /o/x HTTP/1.1", ["connection: Upgrade-Insecure, CLOSE"], False),
-        ("HEAD /healthz HTTP/1.0", [], False),
-        ("GET /c/x HTTP/1.0", ["Connection: Keep-Alive"], True),
+        ("HEAD /healthz HTTP/1.1", [], True),
+        ("GET /c/x HTTP/1.1", ["Connection: Keep-Alive"], True),
     ],
 )
 def test_keep_alive(first: str, fields: list[str], keep_alive: bool) -> None:
@@ -87,6 +87,12 @@ def test_undecodable_agent_bytes_are_kept_as_aiohttp_keeps_them() -> None:
         b"GET /c/x HTTP/1.1\r\nUser-Agent: a\r\n\r\n",  # no Host
         head("GET /c/x HTTP/1.1", "Host: a", "host: b"),
         head("GET /c/x HTTP/1.1", "User-Agent: a", "user-agent: b"),
+        head("GET /c/x HTTP/1.1", "Connection: keep-alive", "Connection: close"),
+        head("GET /c/x HTTP/1.0"),
+        head("GET /c/x HTTP/1.1", "User-Agent: a\x01b"),
+        head("GET /c/x HTTP/1.1", "X-Forwarded-For: 1.2.3.4\x1b[31m"),
+        head("GET /c/x HTTP/1.1", "X-A: \x7f"),
+        head("GET /c/x HTTP/1.1", *[f"X-{i}: v" for i in range(101)]),
         b"GET /c/x HTTP/1.1\r\nUser-Agent: a\nb\r\n\r\n",
         b"GET /c/x HTTP/1.1\r\nUser-Agent: a\rb\r\n\r\n",
         b"GET /c/x HTTP/1.1\r\nUser-Agent: a\x00b\r\n\r\n",
@@ -121,7 +127,8 @@ _NAMES = st.sampled_from(
 )  # fmt: skip
 _VALUES = st.lists(
     st.sampled_from(["a", " ", ",", "\t", ":", "\xff", "\x00", "\r", "\n", "é", "close",
-                     "keep-alive", "Keep-Alive", "0", "chunked", "203.0.113.9"]),
+                     "keep-alive", "Keep-Alive", "0", "chunked", "203.0.113.9", "\x01",
+                     "\x1b", "\x7f", "\x0b"]),
     max_size=6,
 ).map("".join)  # fmt: skip
 _REQUESTS = st.builds(
