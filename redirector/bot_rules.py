@@ -87,33 +87,44 @@ def burst_marks(
     """Which `new` hits are in a burst, and from when stored hits must be marked too.
 
     `earlier` are the stored hits of one client on one message, `new` the hits being
-    recorded now, each `(link_index, time)` in time order. The second value is None when
-    no stored hit joins a burst. Linear in the hits: a scanner behind one address can
-    send thousands in one batch.
+    recorded now, each `(link_index, time)`, in any order (workers' hits can arrive late).
+    A window is the `seconds` up to a hit; one that holds `links` or more different links
+    and a new hit marks its new hits, and its stored ones from its start. The second value
+    is None when no stored hit joins a burst. Linear in the hits (after sorting): a scanner
+    behind one address can send thousands in one batch.
     """
-    hits = [*earlier, *new]
-    stored = len(earlier)
-    links: dict[int, int] = {}  # link -> hits of it in the window hits[start:i]
-    for link, _ in earlier:
-        links[link] = links.get(link, 0) + 1
+    # (time, new index or -1 for stored, link), in time order
+    hits = sorted(
+        [(t, -1, link) for link, t in earlier] + [(t, i, link) for i, (link, t) in enumerate(new)]
+    )
+    links: dict[int, int] = {}  # link -> hits of it in the window hits[start:end + 1]
     start = 0
-    unmarked = 0  # hits before this one are marked already (or left the window)
+    new_in_window = stored_in_window = 0
+    unmarked = 0  # new hits before this position are marked already (or left the window)
     marks = [False] * len(new)
     stored_since: float | None = None
-    for i in range(stored, len(hits)):
-        link, t = hits[i]
-        while start < i and t - hits[start][1] > policy.seconds:
-            old = hits[start][0]
+    for end, (t, index, link) in enumerate(hits):
+        links[link] = links.get(link, 0) + 1
+        if index >= 0:
+            new_in_window += 1
+        else:
+            stored_in_window += 1
+        while t - hits[start][0] > policy.seconds:
+            _, old_index, old = hits[start]
             links[old] -= 1
             if not links[old]:
                 del links[old]
+            if old_index >= 0:
+                new_in_window -= 1
+            else:
+                stored_in_window -= 1
             start += 1
-        links[link] = links.get(link, 0) + 1
-        if len(links) >= policy.links:
-            for j in range(max(start, unmarked, stored), i + 1):
-                marks[j - stored] = True
-            unmarked = i + 1
-            if start < stored:  # stored hits are in the window
+        if len(links) >= policy.links and new_in_window:
+            for k in range(max(start, unmarked), end + 1):
+                if hits[k][1] >= 0:
+                    marks[hits[k][1]] = True
+            unmarked = end + 1
+            if stored_in_window:
                 since = t - policy.seconds
                 stored_since = since if stored_since is None else min(stored_since, since)
     return marks, stored_since

@@ -28,26 +28,38 @@ class BurstTracker:
     def __init__(self, policy: BurstPolicy, max_clients: int = 200_000) -> None:
         self.policy = policy
         self.max_clients = max_clients
-        # (message id, client key) -> recent (link index, time), oldest first; the dict
+        # (message id, client key) -> recent (link index, time, event id); the dict
         # itself in order of last use, so the stalest clients go first when it is full.
-        self._recent: OrderedDict[tuple[str, str], deque[tuple[int, float]]] = OrderedDict()
+        self._recent: OrderedDict[tuple[str, str], deque[tuple[int, float, str]]] = OrderedDict()
 
     def warm(self, stored: Iterable[Event]) -> None:
         """Learn stored events (oldest first), e.g. the last window's after a restart."""
         for event in stored:
             self._remember(event)
 
-    def observe(self, events: list[Event]) -> list[Remark]:
-        """Mark the events that complete or join a burst; name the stored ones to mark."""
-        clients: dict[tuple[str, str], list[Event]] = {}
+    def observe(self, events: list[Event], remember: bool = True) -> list[Remark]:
+        """Mark the events that complete or join a burst; name the stored ones to mark.
+
+        An event this tracker has seen (the same id: a batch loaded again after a failed
+        commit or a restart) counts once. With `remember=False` the tracker learns
+        nothing yet: call `remember(events)` once they are committed, so that a failed
+        commit's retry finds the same bursts.
+        """
+        clients: dict[tuple[str, str], dict[str, Event]] = {}
         for event in events:
             if event.kind != OPEN and event.client_key:
-                clients.setdefault((event.message_id, event.client_key), []).append(event)
+                clients.setdefault((event.message_id, event.client_key), {})[event.id] = event
         remarks = []
-        for key, hits in clients.items():
+        for key, by_id in clients.items():
             earlier = self._recent.get(key, ())
+            seen = {event_id for _, _, event_id in earlier}
+            hits = [e for event_id, e in by_id.items() if event_id not in seen]
+            if not hits:
+                continue
             marks, stored_since = burst_marks(
-                list(earlier), [(e.link_index, e.time) for e in hits], self.policy
+                [(link, t) for link, t, _ in earlier],
+                [(e.link_index, e.time) for e in hits],
+                self.policy,
             )
             for event, marked in zip(hits, marks, strict=True):
                 if marked:
@@ -56,9 +68,13 @@ class BurstTracker:
                         event.reasons.append(BURST)
             if stored_since is not None:
                 remarks.append(Remark(key[0], key[1], stored_since))
-            for event in hits:
-                self._remember(event)
+        if remember:
+            self.remember(events)
         return remarks
+
+    def remember(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self._remember(event)
 
     def _remember(self, event: Event) -> None:
         if event.kind == OPEN or not event.client_key:
@@ -71,15 +87,18 @@ class BurstTracker:
                 self._recent.popitem(last=False)
         else:
             self._recent.move_to_end(key)
-        hits.append((event.link_index, event.time))
-        while hits and event.time - hits[0][1] > self.policy.seconds:
+            if any(event_id == event.id for _, _, event_id in hits):
+                return
+        hits.append((event.link_index, event.time, event.id))
+        newest = max(t for _, t, _ in hits)
+        while hits and newest - hits[0][1] > self.policy.seconds:
             hits.popleft()
 
     def forget_before(self, cutoff: float) -> None:
         """Drop clients whose last hit is older than `cutoff` (keeps memory bounded)."""
         while self._recent:
             hits = next(iter(self._recent.values()))
-            if hits and hits[-1][1] >= cutoff:
+            if hits and max(t for _, t, _ in hits) >= cutoff:
                 break
             self._recent.popitem(last=False)
 

@@ -37,6 +37,7 @@ from redirector.hits import Hit, event_from_hit
 log = logging.getLogger("trackway.spool")
 SPOOL_DIR = "spool"
 SUFFIX = ".spool"
+_STAGING = ".new"  # a file being made: locked, then renamed to its name
 ROTATE_BYTES = 1024 * 1024  # small: readers of the spool (exports, the API) read it whole
 ROTATE_SECONDS = 10.0
 
@@ -85,11 +86,16 @@ class Taken:
 class _OwnFile:
     def __init__(self, directory: Path) -> None:
         name = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(3).hex()}"
-        staging = directory / f".{name}.new"
+        staging = directory / f".{name}{_STAGING}"
         self.fd = os.open(staging, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        self.path = directory / f"{name}{SUFFIX}"
-        os.rename(staging, self.path)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            self.path = directory / f"{name}{SUFFIX}"
+            os.rename(staging, self.path)
+        except BaseException:
+            os.close(self.fd)
+            staging.unlink(missing_ok=True)
+            raise
         self.size = 0
         self.opened = time.monotonic()
 
@@ -178,13 +184,21 @@ class Spool:
     def read_all(self) -> Iterator[Event]:
         """Every event in the files, loaded or not (readers merge them by id)."""
         for path in self.files():
-            yield from _read_records(path, 0, self.to_event)[0]
+            try:
+                events = _read_records(path, 0, self.to_event)[0]
+            except OSError as e:
+                _log_once(path, e)
+                continue
+            yield from events
 
     def count(self) -> int:
         """Events not yet loaded by this process."""
         total = 0
         for path in self.files():
-            total += len(_read_records(path, self._offsets.get(path, 0), self.to_event)[0])
+            try:
+                total += len(_read_records(path, self._offsets.get(path, 0), self.to_event)[0])
+            except OSError as e:
+                _log_once(path, e)
         return total
 
     # -- loading -------------------------------------------------------------------
@@ -197,14 +211,30 @@ class Spool:
             if len(taken.events) >= limit:
                 break
             start = self._offsets.get(path, 0)
-            # Checked before reading: a file nobody holds gets no more writes.
-            done = path != own and _nobody_holds(path)
-            events, end = _read_records(path, start, self.to_event, whole=done)
+            try:
+                # Checked before reading: a file nobody holds gets no more writes.
+                done = path != own and _nobody_holds(path)
+                events, end = _read_records(path, start, self.to_event, whole=done)
+            except OSError as e:  # one file this process cannot read holds up no other
+                _log_once(path, e)
+                continue
             taken.events += events
             taken.offsets[path] = end
             if done:
                 taken.finished.append(path)
+        self._remove_abandoned_staging()
         return taken
+
+    def _remove_abandoned_staging(self) -> None:
+        """Files a process crashed while making (between creating and naming them)."""
+        try:
+            stale = [p for p in self.dir.iterdir() if p.name.endswith(_STAGING)]
+        except OSError:
+            return
+        for path in stale:
+            with contextlib.suppress(OSError):
+                if time.time() - path.stat().st_mtime > 60 and _nobody_holds(path):
+                    path.unlink()
 
     def taken(self, taken: Taken) -> None:
         """After `taken.events` are committed: remember the offsets, delete done files."""
@@ -224,6 +254,15 @@ class Spool:
             self.taken(taken)
             if not taken.events:
                 return moved
+
+
+_LOGGED: set[Path] = set()
+
+
+def _log_once(path: Path, error: OSError) -> None:
+    if path not in _LOGGED:
+        _LOGGED.add(path)
+        log.error("cannot read spool file %s (%s); skipping it", path, error)
 
 
 def _age(own: _OwnFile) -> float:

@@ -61,13 +61,15 @@ class SpoolLoader:
         events = sorted(taken.events, key=lambda e: e.id)
         try:
             store = self.store.get()
-            remarks = self.bursts.observe(events)
+            # Learned only once committed: a retry after a failure finds the same bursts.
+            remarks = self.bursts.observe(events, remember=False)
             try:
                 store.write_batch(events, remarks)
             except StoreUnavailable:
                 raise
             except Exception:  # not the database: something in the batch it cannot take
                 self._write_one_by_one(store, events, remarks)
+            self.bursts.remember(events)
         except Exception as e:
             self.store.close()
             self._next_try = now + self.retry_seconds

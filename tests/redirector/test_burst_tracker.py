@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -63,18 +65,20 @@ def test_warm_start_and_memory_bounds() -> None:
 def reference_marks(
     earlier: list[tuple[int, float]], new: list[tuple[int, float]], policy: BurstPolicy
 ) -> tuple[list[bool], float | None]:
-    """The rule as written down, quadratic: each hit looks at its whole window."""
-    hits = [(link, t, i < len(earlier)) for i, (link, t) in enumerate([*earlier, *new])]
+    """The rule as written down, quadratic: each hit in time order ends a window."""
+    hits = sorted(
+        [(t, -1, link) for link, t in earlier] + [(t, i, link) for i, (link, t) in enumerate(new)]
+    )
     marks = [False] * len(new)
     since: float | None = None
-    for i in range(len(earlier), len(hits)):
-        window = [j for j in range(i + 1) if hits[i][1] - hits[j][1] <= policy.seconds]
-        if len({hits[j][0] for j in window}) >= policy.links:
-            for j in window:
-                if j >= len(earlier):
-                    marks[j - len(earlier)] = True
-            if any(hits[j][2] for j in window):
-                start = hits[i][1] - policy.seconds
+    for end, (t, _, _) in enumerate(hits):
+        window = [hits[k] for k in range(end + 1) if t - hits[k][0] <= policy.seconds]
+        if len({h[2] for h in window}) >= policy.links and any(h[1] >= 0 for h in window):
+            for h in window:
+                if h[1] >= 0:
+                    marks[h[1]] = True
+            if any(h[1] < 0 for h in window):
+                start = t - policy.seconds
                 since = start if since is None else min(since, start)
     return marks, since
 
@@ -86,10 +90,33 @@ _HITS = st.lists(st.tuples(st.integers(0, 4), st.floats(0, 1, allow_nan=False)),
 )
 
 
-@given(_HITS, st.integers(0, 30), st.integers(2, 4), st.integers(1, 6))
+@given(_HITS, st.integers(0, 30), st.integers(2, 4), st.integers(1, 6), st.randoms())
 def test_burst_marks_agree_with_the_rule(
-    hits: list[tuple[int, float]], split: int, links: int, seconds: int
+    hits: list[tuple[int, float]], split: int, links: int, seconds: int, rnd: Any
 ) -> None:
     policy = BurstPolicy(links=links, seconds=seconds)
+    rnd.shuffle(hits)  # hits may arrive in any order
     earlier, new = hits[:split], hits[split:]
     assert burst_marks(earlier, new, policy) == reference_marks(earlier, new, policy)
+
+
+def test_a_retried_or_reloaded_batch_counts_once() -> None:
+    # One client, three links, 12 s apart: no burst in 10 s, however often it is seen.
+    tracker = BurstTracker(POLICY)
+    batch = [hit(1, 0.0), hit(2, 12.0), hit(3, 24.0)]
+    assert tracker.observe(batch, remember=False) == []  # the commit failed
+    again = [hit(1, 0.0), hit(2, 12.0), hit(3, 24.0)]
+    assert tracker.observe(again, remember=False) == []
+    tracker.remember(again)
+    reloaded = [hit(1, 0.0), hit(2, 12.0), hit(3, 24.0)]  # read again after a restart
+    assert tracker.observe(reloaded) == []
+    assert not any(e.bot for e in [*batch, *again, *reloaded])
+
+
+def test_a_late_hit_joins_a_burst_of_stored_ones() -> None:
+    tracker = BurstTracker(POLICY)
+    tracker.observe([hit(1, 100.0)])
+    tracker.observe([hit(2, 105.0)])
+    late = hit(3, 103.0)  # from a worker whose file was loaded later
+    assert tracker.observe([late]) == [Remark("m", "c1", 95.0)]
+    assert late.bot

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,3 +182,30 @@ def test_a_failed_append_leaves_later_appends_readable(
     monkeypatch.setattr(os, "write", real_write)
     writer.append([event("c")])
     assert recipients(list(Spool(tmp_path).read_all())) == ["a", "c"]
+
+
+def test_an_unreadable_file_holds_up_no_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = Spool(tmp_path), Spool(tmp_path)
+    first.append([event("a")])
+    second.append([event("b")])
+    assert second._own is not None
+    bad = str(second._own.path)  # as if another user's, 0600
+    real_os_open, real_path_open = os.open, Path.open
+
+    def os_open(path: Any, *args: Any, **kwargs: Any) -> int:
+        if str(path) == bad:
+            raise PermissionError(13, "Permission denied")
+        return real_os_open(path, *args, **kwargs)
+
+    def path_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if str(self) == bad:
+            raise PermissionError(13, "Permission denied")
+        return real_path_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", os_open)
+    monkeypatch.setattr(Path, "open", path_open)
+    loader = Spool(tmp_path)
+    assert recipients(loader.take().events) == ["a"]
+    assert recipients(list(loader.read_all())) == ["a"]
