@@ -73,9 +73,9 @@ class StoreSettings:
     # How often spooled events are retried into the database.
     spool_retry_seconds: float = 5.0
     busy_timeout_ms: int = 2000
-    # "idle": the writer process loads the spool into the database only with CPU time
-    # that clicks do not need (clicks first; under full load the database lags behind
-    # the spool). "normal": it competes with the workers.
+    # "idle": while clicks keep the CPUs busy, the writer process loads the spool into
+    # the database with a tenth of one CPU (the database lags behind the spool, by at
+    # most 64 MiB of it); "normal": it always loads at full speed, beside the workers.
     load_priority: str = "idle"
 
     def __post_init__(self) -> None:

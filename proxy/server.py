@@ -40,7 +40,9 @@ from proxy.state import ADMIN_TOKEN_FILE, admin_token, client_salt, open_spool, 
 from proxy.tls_listener import PeekingTlsListener
 from redirector import load_keyring
 from redirector.bot_rules import BurstPolicy
+from redirector.cpu_idle import CpuIdleMeter
 from redirector.event_store import StoreUnavailable
+from redirector.load_pacing import rest_after_load
 from redirector.spool_loader import SpoolLoader
 from redirector.spool_writer import SpoolWriter
 
@@ -147,34 +149,29 @@ async def _writer(settings: Settings) -> None:
     """Loads the workers' spool files into the database until stopped; then, once the
     workers are gone (the supervisor stops them first), loads what is left."""
     stop = _stop_event()
-    if settings.store.load_priority == "idle":
-        _lower_priority()
     loader = SpoolLoader(
         lambda: open_store(settings),
         open_spool(settings),
         BurstPolicy(settings.clicks.burst_links, settings.clicks.burst_seconds),
         settings.store.spool_retry_seconds,
     )
+    cpu = CpuIdleMeter()
     try:
         while not stop.is_set():
+            started = time.monotonic()
             if loader.load() == 0:  # caught up (or waiting for the database): rest a little
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), LOAD_IDLE_SECONDS)
+                rest = LOAD_IDLE_SECONDS
             else:
-                await asyncio.sleep(0)
+                spent = time.monotonic() - started
+                backlog = loader.spool.size()
+                rest = rest_after_load(
+                    spent, cpu.idle_share(), backlog, settings.store.load_priority
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), rest)
         loader.load_all()
     finally:
         loader.close()
-
-
-def _lower_priority() -> None:
-    """Run only when the workers leave a CPU idle (Linux's SCHED_IDLE), else as nice
-    as can be: answering clicks comes first, loading them into the database after."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):
-        with contextlib.suppress(OSError):
-            os.nice(19)
 
 
 # -- a worker -----------------------------------------------------------------------

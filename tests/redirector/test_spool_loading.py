@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from config import ClickSettings
+from redirector import spool_writer
 from redirector.bot_rules import BurstPolicy
 from redirector.event_store import EventFilter, SqliteEventStore, StoreUnavailable
 from redirector.events import Event
@@ -70,7 +73,10 @@ async def test_answered_once_durable_then_loaded(tmp_path: Path) -> None:
     loader.close()
 
 
-async def test_a_full_disk_holds_events_and_still_answers(tmp_path: Path) -> None:
+async def test_a_full_disk_holds_events_and_still_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spool_writer, "RETRY_SECONDS", 0.05)
     spool = BreakableSpool(tmp_path)
     writer = SpoolWriter(spool)
     writer.start()
@@ -78,9 +84,38 @@ async def test_a_full_disk_holds_events_and_still_answers(tmp_path: Path) -> Non
     await asyncio.wait_for(writer.record(hit("held")), 5)  # answered all the same
     assert list(Spool(tmp_path).read_all()) == []
     spool.broken = False
-    await writer.record(hit("next"))
-    assert {e.recipient_id for e in Spool(tmp_path).read_all()} == {"held", "next"}
+    for _ in range(100):  # no other click comes: the retry writes it
+        if list(Spool(tmp_path).read_all()):
+            break
+        await asyncio.sleep(0.02)
+    assert [e.recipient_id for e in Spool(tmp_path).read_all()] == ["held"]
     await writer.close()
+
+
+class HangingSpool(Spool):
+    """Our own seam: a disk whose writes hang until `go` is set."""
+
+    go = threading.Event()
+
+    def append_encoded(self, payload: bytes) -> None:
+        self.go.wait(10)
+        super().append_encoded(payload)
+
+
+async def test_a_hanging_disk_answers_late_but_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spool_writer, "APPEND_SECONDS", 0.2)
+    spool = HangingSpool(tmp_path)
+    spool.go.clear()
+    writer = SpoolWriter(spool)
+    writer.start()
+    started = time.monotonic()
+    await asyncio.wait_for(writer.record(hit("slow")), 5)
+    assert 0.2 <= time.monotonic() - started < 3
+    spool.go.set()  # the disk comes back: the write it was doing completes
+    await writer.close()
+    assert [e.recipient_id for e in Spool(tmp_path).read_all()] == ["slow"]
 
 
 def test_an_unavailable_database_leaves_events_in_the_spool(tmp_path: Path) -> None:

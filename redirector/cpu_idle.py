@@ -1,0 +1,31 @@
+"""The share of CPU time that was idle since the last look (Linux `/proc/stat`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_STAT = Path("/proc/stat")
+
+
+class CpuIdleMeter:
+    def __init__(self) -> None:
+        self._last = self._read()
+
+    def idle_share(self) -> float:
+        """Idle (and I/O wait) time over all time since the last call; 1.0 if unknown."""
+        now = self._read()
+        last, self._last = self._last, now
+        if now is None or last is None or now[1] <= last[1]:
+            return 1.0
+        return (now[0] - last[0]) / (now[1] - last[1])
+
+    @staticmethod
+    def _read() -> tuple[int, int] | None:
+        try:
+            fields = _STAT.read_text().split("\n", 1)[0].split()
+        except OSError:
+            return None
+        if not fields or fields[0] != "cpu":
+            return None
+        ticks = [int(v) for v in fields[1:]]
+        return sum(ticks[3:5]), sum(ticks[:8])  # idle + iowait; user … steal

@@ -1,0 +1,20 @@
+"""How long the writer process rests after loading a batch: clicks first. Pure.
+
+With `store.load_priority = "idle"`, while the workers keep the CPUs busy the loader
+takes a small share of one CPU and the database falls behind the spool for a while;
+when the CPUs have time again, or once the backlog is big, it loads at full speed, so
+the lag stays bounded however long a peak lasts.
+"""
+
+from __future__ import annotations
+
+YIELD_SHARE = 0.1  # of one CPU, while clicks keep the CPUs busy
+BUSY_BELOW_IDLE = 0.1  # the CPUs are busy when less than this share of their time is idle
+CATCH_UP_BYTES = 64 * 1024 * 1024  # a backlog this big is loaded at full speed
+
+
+def rest_after_load(spent: float, idle_share: float, backlog_bytes: int, priority: str) -> float:
+    """Seconds to rest after a load that took `spent` seconds."""
+    if priority != "idle" or backlog_bytes >= CATCH_UP_BYTES or idle_share >= BUSY_BELOW_IDLE:
+        return 0.0
+    return spent * (1 - YIELD_SHARE) / YIELD_SHARE
