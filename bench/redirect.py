@@ -112,8 +112,9 @@ def wrk(
 
 
 def database_lag(database: Path, events: int, seconds: float = 120) -> float:
-    """Seconds until `events` clicks are in the database: the loader runs at idle
-    priority, so under full load it falls behind the spool, and catches up after."""
+    """Seconds until `events` clicks are in the database: while clicks keep the CPUs
+    busy the loader takes a tenth of one, so it falls behind the spool, and catches up
+    after."""
     started = time.monotonic()
     while time.monotonic() - started < seconds:
         try:

@@ -97,8 +97,8 @@ def serve(settings: Settings, workers: int) -> int:
 
 
 def _create_database(settings: Settings) -> None:
-    """The schema, before any process reads it (the writer may be slow to start: it
-    runs at idle priority)."""
+    """The schema, before any process reads it (the writer may not have loaded
+    anything yet when the first reader comes)."""
     try:
         open_store(settings).close()
     except StoreUnavailable as e:  # events wait in the spool until it works
