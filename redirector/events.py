@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,8 +77,8 @@ class Event:
         )
 
     @classmethod
-    def from_values(cls, values: list[Any]) -> Event:
-        """From `as_values()` (as JSON gives it back); TypeError or ValueError if it is
+    def from_values(cls, values: Sequence[Any]) -> Event:
+        """From `as_values()` (as the spool gives it back); TypeError or ValueError if it is
         not that shape."""
         (
             id_,
