@@ -74,8 +74,8 @@ class StoreSettings:
     spool_retry_seconds: float = 5.0
     busy_timeout_ms: int = 2000
     # "idle": while clicks keep the CPUs busy, the writer process loads the spool into
-    # the database with a tenth of one CPU (the database lags behind the spool, by at
-    # most 64 MiB of it); "normal": it always loads at full speed, beside the workers.
+    # the database with a tenth of one CPU (the database lags behind the spool) until
+    # 64 MiB wait, then at full speed; "normal": always at full speed, beside the workers.
     load_priority: str = "idle"
 
     def __post_init__(self) -> None:

@@ -142,17 +142,19 @@ class ClickProtocol(asyncio.Protocol):
         self.connections = connections
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
-        self.waiting = False  # a request's event is being committed
         self.seen = connections.tick
         self.head_since = connections.tick
         self._address = ""
-        self._answer = b""
-        self._answer_route = ""
-        self._answer_status = 0
-        self._keep_alive = True
+        # The answer whose event is being committed: bytes, route, status, keep-alive.
+        self._pending: tuple[bytes, str, int, bool] | None = None
         self._eof = False
         self._read_paused = False
         self._write_paused = False
+
+    @property
+    def waiting(self) -> bool:
+        """A request's event is being committed."""
+        return self._pending is not None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, but are one.
@@ -255,30 +257,27 @@ class ClickProtocol(asyncio.Protocol):
         if route == "click":
             kind = PREFETCH if request.is_head else CLICK
             location = b"Location: %s\r\n" % location_header(claims.url).encode("ascii")
-            self._answer = response(b"302 Found", location + _REDIRECT_TAIL, date, keep_alive)
-            self._answer_status = 302
+            answer = response(b"302 Found", location + _REDIRECT_TAIL, date, keep_alive)
+            self._pending = (answer, route, 302, keep_alive)
         else:
             kind = PREFETCH if request.is_head else OPEN
             body = b"" if request.is_head else PIXEL_GIF
-            self._answer = response(b"200 OK", _PIXEL_TAIL, date, keep_alive, body)
-            self._answer_status = 200
-        self._answer_route = route
-        self._keep_alive = keep_alive
+            answer = response(b"200 OK", _PIXEL_TAIL, date, keep_alive, body)
+            self._pending = (answer, route, 200, keep_alive)
         forwarded = request.forwarded_for if state.settings.trust_forwarded_for else ""
         hit = new_hit(claims, kind, request.user_agent, client_address(self._address, forwarded))
-        self.waiting = True
         state.writer.record_then(hit, self._committed)
         return False
 
     def _committed(self) -> None:
-        self.waiting = False
+        assert self._pending is not None
+        (answer, route, status, keep_alive), self._pending = self._pending, None
         transport = self.transport
-        answer, self._answer = self._answer, b""
         if transport is None or transport.is_closing():
             return  # the client left; its event is recorded all the same
         transport.write(answer)
-        self.connections.state.count(self._answer_route, self._answer_status)
-        if not self._after_answer(transport, self._keep_alive):
+        self.connections.state.count(route, status)
+        if not self._after_answer(transport, keep_alive):
             return
         if self._read_paused:
             self._read_paused = False

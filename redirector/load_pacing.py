@@ -2,8 +2,8 @@
 
 With `store.load_priority = "idle"`, while the workers keep the CPUs busy the loader
 takes a small share of one CPU and the database falls behind the spool for a while;
-when the CPUs have time again, or once the backlog is big, it loads at full speed, so
-the lag stays bounded however long a peak lasts.
+when the CPUs have time again, or once the backlog is big, it loads at full speed
+beside the workers, so a long peak does not leave it ever further behind.
 """
 
 from __future__ import annotations

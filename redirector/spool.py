@@ -127,6 +127,7 @@ class Spool:
         self.to_event = to_event
         self._own: _OwnFile | None = None
         self._offsets: dict[Path, int] = {}  # how far this process has loaded each file
+        self._next_staging_look = 0.0
 
     # -- writing -------------------------------------------------------------------
 
@@ -226,7 +227,12 @@ class Spool:
         return taken
 
     def _remove_abandoned_staging(self) -> None:
-        """Files a process crashed while making (between creating and naming them)."""
+        """Files a process crashed while making (between creating and naming them);
+        looked for once a minute: `take` runs many times a second."""
+        now = time.monotonic()
+        if now < self._next_staging_look:
+            return
+        self._next_staging_look = now + 60
         try:
             stale = [p for p in self.dir.iterdir() if p.name.endswith(_STAGING)]
         except OSError:

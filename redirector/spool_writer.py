@@ -85,9 +85,7 @@ class SpoolWriter(GatheringWriter):
         overdue.cancel()
         if not answered[0]:
             self._gatherer.done(batch)
-        if self._held and self._retry is None:  # a quiet worker retries held events too
-            assert self._loop is not None
-            self._retry = self._loop.call_later(RETRY_SECONDS, self._retry_held)
+        self._schedule_retry()
         if future.exception() is None and future.result() >= 0:
             metrics.WRITE_BATCH_SECONDS.observe(future.result())
             metrics.WRITE_BATCH_SIZE.observe(len(batch.items))
@@ -99,9 +97,10 @@ class SpoolWriter(GatheringWriter):
             future = self._thread.submit(self._append, b"", 0)
             loop = self._loop
             assert loop is not None
-            future.add_done_callback(lambda f: loop.call_soon_threadsafe(self._after_retry))
+            future.add_done_callback(lambda f: loop.call_soon_threadsafe(self._schedule_retry))
 
-    def _after_retry(self) -> None:
+    def _schedule_retry(self) -> None:
+        """While events are held, a quiet worker tries them again too."""
         if self._held and self._retry is None and self._loop is not None:
             self._retry = self._loop.call_later(RETRY_SECONDS, self._retry_held)
 
