@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from redirector import KeyRing, LinkSigner, Rewriter, SendContext
 from redirector.keyring import SigningKey
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "emails"
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "emails"
 BASE = "https://t.example.net"
 
 

@@ -27,14 +27,33 @@ def load_settings(
     if config_file is None and env.get("TRACKWAY_CONFIG"):
         config_file = Path(env["TRACKWAY_CONFIG"])
     tree: dict[str, Any] = _read_toml(config_file) if config_file else {}
+    variables: dict[str, str] = {}  # dotted key -> the variable that set it
     for name, raw in env.items():
         if name.startswith(ENV_PREFIX) and name not in ENV_NOT_SETTINGS:
-            _set_dotted(tree, _env_key(name), raw, f"${name}")
+            path = _env_key(name)
+            _set_dotted(tree, path, raw, f"${name}")
+            variables[".".join(path)] = name
     for key, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(tree, key.split("."), value, key)
-    settings: Settings = _build(Settings, tree, "")
+            variables.pop(key, None)
+    try:
+        settings: Settings = _build(Settings, tree, "")
+    except SettingsError as e:
+        # A value from the environment is invisible in any file: say which variable.
+        variable = variables.get(_named_key(str(e)))
+        if variable is None:
+            raise
+        raise SettingsError(f"${variable}: {e}") from None
     return settings
+
+
+def _named_key(message: str) -> str:
+    """The dotted key an error message of this module starts with."""
+    unknown = "unknown setting: "
+    if message.startswith(unknown):
+        return message[len(unknown) :]
+    return message.partition(":")[0]
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

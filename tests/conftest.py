@@ -11,10 +11,14 @@ from redirector.keyring import SigningKey
 REPO = Path(__file__).resolve().parents[1]
 
 
+# Outside the TRACKWAY_ prefix: every TRACKWAY_* variable is read as a setting.
+CORPUS_VARIABLE = "TESTS_EMAIL_CORPUS"
+
+
 def corpus_dir() -> Path:
-    """`../shared/corpus/emails` beside the checkout (CI lays shared/ there too)."""
-    override = os.environ.get("TRACKWAY_TEST_CORPUS")
-    path = Path(override) if override else REPO.parent / "shared" / "corpus" / "emails"
+    """`tests/data/emails`, shipped with the project; another folder by $TESTS_EMAIL_CORPUS."""
+    override = os.environ.get(CORPUS_VARIABLE)
+    path = Path(override) if override else REPO / "tests" / "data" / "emails"
     if not path.is_dir():
         raise RuntimeError(f"email corpus not found at {path}")
     return path

@@ -62,6 +62,27 @@ def test_wrong_keys_and_values_name_the_key(
         load_settings(config, env)
 
 
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TRACKWAY_TEST_CORPUS": "x"}, "$TRACKWAY_TEST_CORPUS: unknown setting: test_corpus"),
+        ({"TRACKWAY_SERVER_WORKERS": "many"}, "$TRACKWAY_SERVER_WORKERS: server.workers: expected"),
+        ({"TRACKWAY_SERVER_HTTP": "nowhere"}, "$TRACKWAY_SERVER_HTTP: server.http: expected"),
+    ],
+)
+def test_a_wrong_variable_is_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(None, env)
+    assert str(raised.value).startswith(message)
+
+
+def test_a_file_value_overridden_by_a_variable_names_the_variable(tmp_path: Path) -> None:
+    config = tmp_path / "trackway.toml"
+    config.write_text("[server]\nworkers = 2\n")
+    with pytest.raises(SettingsError, match=r"^\$TRACKWAY_SERVER_WORKERS: "):
+        load_settings(config, {"TRACKWAY_SERVER_WORKERS": "-1"})
+
+
 def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="config file not found"):
         load_settings(tmp_path / "nope.toml", {})
