@@ -22,7 +22,7 @@ from selectolax.lexbor import LexborHTMLParser
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from redirector import KeyRing, LinkSigner, Rewriter, SendContext
-from redirector.keyring import SigningKey
+from redirector.links.keyring import SigningKey
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "emails"
 BASE = "https://t.example.net"

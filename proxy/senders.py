@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from config import Settings
 from config.settings import normalise_base_url
-from proxy.domain_service import DomainService
+from proxy.domains.service import DomainService
 from redirector import LinkRules, LinkSigner, Rewriter, load_keyring
 
 

@@ -8,7 +8,7 @@ A sender's whole API::
     result.body, result.report()
 """
 
-from redirector.errors import (
+from redirector.links.errors import (
     BadSignature,
     KeyRingError,
     MalformedToken,
@@ -17,12 +17,12 @@ from redirector.errors import (
     UnknownKey,
     UnknownVersion,
 )
-from redirector.keyring import KeyRing, SigningKey
-from redirector.keystore import load_keyring, retire_key, rotate_key
-from redirector.link_rules import LinkRules
-from redirector.rewrite import LinkReport, Rewriter, RewriteResult, SendContext
-from redirector.signer import LinkSigner
-from redirector.tokens import Claims, sign, verify
+from redirector.links.keyring import KeyRing, SigningKey
+from redirector.links.keystore import load_keyring, retire_key, rotate_key
+from redirector.links.signer import LinkSigner
+from redirector.links.tokens import Claims, sign, verify
+from redirector.rewrite.link_rules import LinkRules
+from redirector.rewrite.rewriter import LinkReport, Rewriter, RewriteResult, SendContext
 
 __all__ = [
     "BadSignature",

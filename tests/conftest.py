@@ -1,31 +1,22 @@
+"""Fixtures every test folder may use: a key ring and rewriter, settings in a temporary
+data folder, tokens, and clients of a real public listener."""
+
 from __future__ import annotations
 
-import os
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from redirector import KeyRing, LinkSigner, Rewriter, SendContext
-from redirector.keyring import SigningKey
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-# Outside the TRACKWAY_ prefix: every TRACKWAY_* variable is read as a setting.
-CORPUS_VARIABLE = "TESTS_EMAIL_CORPUS"
-
-
-def corpus_dir() -> Path:
-    """`tests/data/emails`, shipped with the project; another folder by $TESTS_EMAIL_CORPUS."""
-    override = os.environ.get(CORPUS_VARIABLE)
-    path = Path(override) if override else REPO / "tests" / "data" / "emails"
-    if not path.is_dir():
-        raise RuntimeError(f"email corpus not found at {path}")
-    return path
-
-
-def corpus_files() -> list[Path]:
-    return sorted(p for p in corpus_dir().rglob("*") if p.is_file())
+from config import ClickSettings, Settings, StoreSettings
+from proxy.serve.public_app import PublicService
+from redirector import Claims, KeyRing, LinkSigner, Rewriter, SendContext, load_keyring
+from redirector.links.keyring import SigningKey
+from redirector.links.tokens import sign
+from redirector.recording.event_store import EventStore
+from tests.support.clicks import LONG_AGO, ListenerClient, TokenMaker
 
 
 @pytest.fixture
@@ -41,3 +32,55 @@ def rewriter(ring: KeyRing) -> Rewriter:
 @pytest.fixture
 def ctx() -> SendContext:
     return SendContext("01JDQ8Z6W3V9R2K4M5N6P7Q8RS", "rcpt-42", 1_790_000_000)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data=tmp_path / "data",
+        clicks=ClickSettings(too_fast_seconds=10, burst_links=3, burst_seconds=10),
+        store=StoreSettings(spool_retry_seconds=0.2, busy_timeout_ms=50),
+    )
+
+
+@pytest.fixture
+def make_token(settings: Settings) -> TokenMaker:
+    def make(
+        url: str = "https://example.com/landing?a=1",
+        message_id: str = "msg-1",
+        recipient_id: str = "rcpt-1",
+        link_index: int = 0,
+        sent_at: int = LONG_AGO,
+    ) -> str:
+        ring = load_keyring(settings.data, int(time.time()))
+        return sign(Claims(url, message_id, recipient_id, link_index, sent_at), ring.signing_key)
+
+    return make
+
+
+@pytest.fixture
+def signer(settings: Settings) -> LinkSigner:
+    return LinkSigner(load_keyring(settings.data, int(time.time())), "http://127.0.0.1")
+
+
+@pytest.fixture
+async def public_client() -> AsyncIterator[Callable[..., Awaitable[ListenerClient]]]:
+    """`await public_client(settings[, store_factory])`: a client of a real listener."""
+    started: list[tuple[PublicService, asyncio.Server, ListenerClient]] = []
+
+    async def make(
+        settings: Settings, store_factory: Callable[[], EventStore] | None = None
+    ) -> ListenerClient:
+        service = PublicService(settings, store_factory)
+        await service.start()
+        listener = await service.listen("127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        client = ListenerClient(f"http://127.0.0.1:{port}")
+        started.append((service, listener, client))
+        return client
+
+    yield make
+    for service, listener, client in started:
+        await client.session.close()
+        listener.close()
+        await service.close()

@@ -18,13 +18,13 @@ from certs.manager import CertManager
 from certs.sni import SniCertificates
 from certs.store import CertState, CertStore
 from config import AcmeSettings, CheckSettings, DnsSettings, Settings
-from proxy.cert_maintenance import maintain_once
-from proxy.domain_service import DomainService
-from proxy.public_app import PublicService
-from proxy.tls_listener import PeekingTlsListener
+from proxy.domains.service import DomainService
+from proxy.serve.cert_maintenance import maintain_once
+from proxy.serve.public_app import PublicService
+from proxy.serve.tls_listener import PeekingTlsListener
 from redirector import Claims, load_keyring, sign
-from tests.challtestsrv import ChallTestSrv, free_port
-from tests.pebble import Pebble
+from tests.support.challtestsrv import ChallTestSrv, free_port
+from tests.support.pebble import Pebble
 
 US = "t.trackway.example"
 BLOCKED = "blocked.example.com"
@@ -389,8 +389,8 @@ async def test_tls_alpn_01_on_the_https_listener(stack_factory: Any) -> None:
 
 
 async def test_admin_api_certs(stack_factory: Any, aiohttp_client: Any) -> None:
-    from proxy.admin import build_admin_app
-    from proxy.state import admin_token
+    from proxy.admin.app import build_admin_app
+    from proxy.data_folder import admin_token
 
     stack = await stack_factory()
     await stack.add_host("links.example.com")

@@ -66,7 +66,10 @@ def test_wrong_keys_and_values_name_the_key(
     ("env", "message"),
     [
         ({"TRACKWAY_TEST_CORPUS": "x"}, "$TRACKWAY_TEST_CORPUS: unknown setting: test_corpus"),
-        ({"TRACKWAY_SERVER_WORKERS": "many"}, "$TRACKWAY_SERVER_WORKERS: server.workers: expected"),
+        (
+            {"TRACKWAY_SERVER_WORKERS": "many"},
+            "$TRACKWAY_SERVER_WORKERS: server.workers: expected",
+        ),
         ({"TRACKWAY_SERVER_HTTP": "nowhere"}, "$TRACKWAY_SERVER_HTTP: server.http: expected"),
     ],
 )

@@ -1,0 +1,144 @@
+"""The admin listener: `/api/events`, `/api/stats`, `/metrics`, `/healthz`.
+
+`/api/*` needs `Authorization: Bearer <token>` (the token is in the data folder). Reads
+run in a thread of their own so that a slow query never stalls the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+
+from config import Settings
+from proxy.admin.domain_routes import add_domain_routes
+from proxy.admin.query import QueryError, event_filter
+from proxy.data_folder import open_spool, open_store
+from redirector.recording.event_reader import read_events
+from redirector.recording.event_store import SqliteEventStore, StoreUnavailable
+from redirector.recording.spool import Spool
+
+
+@dataclass
+class AdminState:
+    settings: Settings
+    token: str
+    spool: Spool
+    executor: ThreadPoolExecutor
+    store: SqliteEventStore | None = None
+
+    def reader(self) -> SqliteEventStore | None:
+        if self.store is None:
+            try:
+                self.store = open_store(self.settings)
+            except StoreUnavailable:
+                return None
+        return self.store
+
+
+ADMIN_STATE = web.AppKey("admin_state", AdminState)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith("/api/"):
+        expected = request.app[ADMIN_STATE].token
+        given = request.headers.get("Authorization", "")
+        scheme, _, credentials = given.partition(" ")
+        ok = scheme.lower() == "bearer" and hmac.compare_digest(
+            credentials.strip().encode(), expected.encode()
+        )
+        if not ok:
+            return web.json_response(
+                {"error": "unauthorized: send Authorization: Bearer <admin token>"},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="trackway"'},
+            )
+    return await handler(request)
+
+
+async def _in_thread(request: web.Request, fn: Callable[[], Any]) -> Any:
+    state = request.app[ADMIN_STATE]
+    return await asyncio.get_running_loop().run_in_executor(state.executor, fn)
+
+
+async def api_events(request: web.Request) -> web.Response:
+    state = request.app[ADMIN_STATE]
+    try:
+        flt = event_filter(request.query)
+    except QueryError as e:
+        return web.json_response({"error": str(e)}, status=400)
+    events = await _in_thread(request, lambda: read_events(state.reader(), state.spool, flt))
+    next_cursor = events[-1].id if len(events) == flt.limit else None
+    return web.json_response({"events": [e.public() for e in events], "next_cursor": next_cursor})
+
+
+async def api_stats(request: web.Request) -> web.Response:
+    state = request.app[ADMIN_STATE]
+    message_id = request.query.get("message_id", "")
+    if not message_id:
+        return web.json_response({"error": "message_id is required"}, status=400)
+
+    def compute() -> dict[str, Any] | None:
+        store = state.reader()
+        if store is None:
+            return None
+        links, opens = store.stats(message_id)
+        return {"message_id": message_id, "links": [s.as_dict() for s in links], **opens}
+
+    try:
+        doc = await _in_thread(request, compute)
+    except StoreUnavailable as e:
+        return web.json_response({"error": f"database unavailable: {e}"}, status=503)
+    if doc is None:
+        return web.json_response({"error": "database unavailable"}, status=503)
+    return web.json_response(doc)
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        body = generate_latest(registry)
+    else:
+        body = generate_latest()
+    spool_bytes = request.app[ADMIN_STATE].spool.size()
+    body += (
+        b"# HELP trackway_spool_bytes Bytes in the spool files: not loaded into the "
+        b"database yet, or loaded and not yet deleted\n"
+        b"# TYPE trackway_spool_bytes gauge\ntrackway_spool_bytes %d\n" % spool_bytes
+    )
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+def build_admin_app(settings: Settings, token: str) -> web.Application:
+    app = web.Application(middlewares=[bearer_auth])
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackway-admin")
+    app[ADMIN_STATE] = AdminState(settings, token, open_spool(settings), executor)
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        yield
+        state = app[ADMIN_STATE]
+        if state.store is not None:
+            state.store.close()
+        executor.shutdown(wait=False)
+
+    app.cleanup_ctx.append(resources)
+    app.router.add_get("/api/events", api_events)
+    app.router.add_get("/api/stats", api_stats)
+    add_domain_routes(app, settings)
+    app.router.add_get("/metrics", metrics_page)
+    app.router.add_get("/healthz", healthz)
+    return app

@@ -1,0 +1,156 @@
+"""`trackway domains add|verify|status|list|remove`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from config import Settings
+from proxy.cli.output import CliError
+from proxy.domains.service import TXT_PREFIX, DomainError, DomainService
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    domains = commands.add_parser(
+        "domains", help="custom tracking domains", description="Custom tracking domains."
+    )
+    actions = domains.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = actions.add_parser(
+        "add",
+        parents=[common],
+        help="add a sending domain and optionally a tracking host",
+        description="Add a sending domain (proven by a TXT record) and optionally one of "
+        "its tracking hosts (a CNAME to the region's default tracking host). Prints the DNS "
+        "records to create, then checks them.",
+    )
+    add.add_argument("domain", metavar="SENDING_DOMAIN", help="e.g. example.com")
+    add.add_argument("host", metavar="TRACKING_HOST", nargs="?", help="e.g. links.example.com")
+    add.add_argument("--region", metavar="R", help="default: the first configured region")
+    add.set_defaults(handler=add_command)
+    verify = actions.add_parser(
+        "verify",
+        parents=[common],
+        help="check DNS, HTTP, HSTS and HTTPS now",
+        description="Check a sending domain and its hosts (or one host) now. Exits 1 "
+        "unless ownership is verified and every host's CNAME is right.",
+    )
+    verify.add_argument("name", metavar="NAME")
+    verify.add_argument("--json", action="store_true")
+    verify.set_defaults(handler=verify_command)
+    status = actions.add_parser(
+        "status", parents=[common], help="the last checked status", description="Show the status."
+    )
+    status.add_argument("name", metavar="NAME")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=status_command)
+    listing = actions.add_parser("list", parents=[common], help="list domains")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=list_command)
+    remove = actions.add_parser(
+        "remove",
+        parents=[common],
+        help="remove a tracking host or a sending domain",
+        description="Remove a tracking host (new links use the default host at once) or a "
+        "sending domain with its hosts. Links already sent keep working.",
+    )
+    remove.add_argument("name", metavar="NAME")
+    remove.set_defaults(handler=remove_command)
+
+
+@contextlib.contextmanager
+def _service(settings: Settings) -> Iterator[DomainService]:
+    """The service, closed afterwards; its errors become CLI errors."""
+    service = DomainService(settings)
+    try:
+        yield service
+    except DomainError as e:
+        raise CliError(str(e)) from None
+    finally:
+        service.close()
+
+
+def add_command(args: argparse.Namespace, settings: Settings) -> int:
+    with _service(settings) as service:
+        domain, host = service.add(args.domain, args.host, args.region)
+        print(f"sending domain {domain.name}: prove you own it with this DNS record")
+        print(f'  _trackway.{domain.name}  TXT  "{TXT_PREFIX}{domain.token}"')
+        if host is not None:
+            target = settings.regions[host.region]
+            print(f"tracking host {host.host} (region {host.region}): point it at trackway")
+            print(f"  {host.host}  CNAME  {target}")
+        statuses = asyncio.run(service.verify(domain.name))
+    for status in statuses:
+        _print_host(status.as_dict())
+    print(f"check again with: trackway domains verify {domain.name}")
+    return 0
+
+
+def verify_command(args: argparse.Namespace, settings: Settings) -> int:
+    with _service(settings) as service:
+        asyncio.run(service.verify(args.name))
+        doc = service.describe(args.name)
+    _print(doc, args.json)
+    hosts = doc.get("hosts", [doc])
+    ok = doc.get("ownership") == "verified" and all(h.get("cname") == "ok" for h in hosts)
+    return 0 if ok else 1
+
+
+def status_command(args: argparse.Namespace, settings: Settings) -> int:
+    with _service(settings) as service:
+        doc = service.describe(args.name)
+    _print(doc, args.json)
+    return 0
+
+
+def list_command(args: argparse.Namespace, settings: Settings) -> int:
+    with _service(settings) as service:
+        docs = service.all_domains()
+    if args.json:
+        print(json.dumps(docs, indent=2))
+        return 0
+    if not docs:
+        print("no domains; add one with: trackway domains add example.com links.example.com")
+    for doc in docs:
+        print(f"{doc['domain']}  ownership {doc['ownership']}")
+        for host in doc["hosts"]:
+            print(
+                f"  {host['host']}  cname {host['cname']}  http {host['http']}  "
+                f"https {host['https']}  links {host['link_base']}"
+            )
+    return 0
+
+
+def remove_command(args: argparse.Namespace, settings: Settings) -> int:
+    with _service(settings) as service:
+        print(service.remove(args.name))
+    return 0
+
+
+def _print(doc: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(doc, indent=2))
+        return
+    if "domain" in doc:
+        print(f"{doc['domain']}: ownership {doc['ownership']}")
+        if doc.get("ownership_error"):
+            print(f"  {doc['ownership_error']}")
+            txt = doc["txt_record"]
+            print(f'  expected: {txt["name"]}  TXT  "{txt["value"]}"')
+        for host in doc["hosts"]:
+            _print_host(host)
+        if not doc["hosts"]:
+            print(f"  no tracking host; links use {doc['link_base']}")
+    else:
+        _print_host(doc)
+
+
+def _print_host(host: dict[str, Any]) -> None:
+    print(f"{host['host']}:")
+    for check in ("cname", "http", "https"):
+        reason = host.get("reasons", {}).get(check)
+        print(f"  {check:<6} {host[check]}{f'  ({reason})' if reason else ''}")
+    print(f"  links  {host['link_base']}")

@@ -1,0 +1,138 @@
+"""`trackway events export` and `trackway stats`."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from typing import Any
+
+from config import Settings
+from proxy.admin.query import QueryError, event_filter
+from proxy.cli.output import CliError, iso_utc
+from proxy.data_folder import open_spool, open_store
+from redirector.recording.event_reader import read_events
+from redirector.recording.event_store import StoreUnavailable
+from redirector.recording.events import Event
+
+EXPORT_FIELDS = (
+    "id",
+    "kind",
+    "time",
+    "timestamp",
+    "message_id",
+    "recipient_id",
+    "link_index",
+    "url",
+    "bot",
+    "reasons",
+    "key_id",
+    "user_agent",
+    "client_ip",
+)
+_PAGE = 10_000
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    events = commands.add_parser("events", help="recorded clicks and opens")
+    actions = events.add_subparsers(dest="action", metavar="ACTION", required=True)
+    export = actions.add_parser(
+        "export",
+        parents=[common],
+        help="export events as CSV or JSON",
+        description="Write every recorded event (spooled ones included) to stdout.",
+    )
+    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.add_argument(
+        "--since", metavar="WHEN", help="unix seconds, ISO 8601, or an age like 2h or 7d"
+    )
+    export.add_argument("--message-id", metavar="ID")
+    export.add_argument("--recipient", metavar="ID")
+    export.add_argument("--kind", choices=("click", "open", "prefetch"))
+    export.set_defaults(handler=export_command)
+
+    stats = commands.add_parser(
+        "stats",
+        parents=[common],
+        help="per-link counts of one message",
+        description="Human clicks, bot clicks and unique recipients for each link of a "
+        "message, and its opens.",
+    )
+    stats.add_argument("message_id", metavar="MESSAGE_ID")
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.set_defaults(handler=stats_command)
+
+
+def export_row(event: Event) -> dict[str, Any]:
+    doc = event.public()
+    doc["timestamp"] = event.time
+    doc["time"] = iso_utc(event.time, millis=True)
+    return {name: doc[name] for name in EXPORT_FIELDS}
+
+
+def export_command(args: argparse.Namespace, settings: Settings) -> int:
+    query = {
+        "since": args.since or "",
+        "message_id": args.message_id or "",
+        "recipient_id": args.recipient or "",
+        "kind": args.kind or "",
+        "limit": str(_PAGE),
+    }
+    try:
+        flt = event_filter(query)
+    except QueryError as e:
+        raise CliError(f"--{e}") from None
+    try:
+        store = open_store(settings)
+    except StoreUnavailable as e:
+        print(f"trackway: database unavailable ({e}); exporting the spool only", file=sys.stderr)
+        store = None
+    spool = open_spool(settings)
+    out = sys.stdout
+    writer = csv.DictWriter(out, EXPORT_FIELDS) if args.format == "csv" else None
+    if writer is not None:
+        writer.writeheader()
+    else:
+        out.write("[")
+    first = True
+    while True:
+        page = read_events(store, spool, flt)
+        for event in page:
+            row = export_row(event)
+            if writer is not None:
+                writer.writerow(
+                    {**row, "reasons": ",".join(row["reasons"]), "bot": int(row["bot"])}
+                )
+            else:
+                out.write(("\n  " if first else ",\n  ") + json.dumps(row, ensure_ascii=False))
+                first = False
+        if len(page) < flt.limit:
+            break
+        flt = type(flt)(**{**flt.__dict__, "after_id": page[-1].id})
+    if writer is None:
+        out.write("\n]\n" if not first else "]\n")
+    return 0
+
+
+def stats_command(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        links, opens = open_store(settings).stats(args.message_id)
+    except StoreUnavailable as e:
+        raise CliError(f"database unavailable: {e}") from None
+    if args.json:
+        doc = {"message_id": args.message_id, "links": [s.as_dict() for s in links], **opens}
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(f"message {args.message_id}")
+    print(f"{'LINK':>4}  {'HUMAN':>6}  {'BOT':>6}  {'UNIQUE':>6}  URL")
+    for s in links:
+        print(
+            f"{s.link_index:>4}  {s.human_clicks:>6}  {s.bot_clicks:>6}  "
+            f"{s.unique_recipients:>6}  {s.url}"
+        )
+    print(
+        f"opens: {opens['human_opens']} human, {opens['bot_opens']} bot, "
+        f"{opens['unique_openers']} unique"
+    )
+    return 0

@@ -1,0 +1,76 @@
+"""The `trackway` command line. Every subcommand takes `--data` and `--config`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from config import Settings, SettingsError, load_settings
+from proxy.cli import certs, domains, events, keys, links, rewrite, serve
+from proxy.cli.output import CliError
+from redirector.links.errors import KeyRingError
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def common_options(default: object = None) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("common options")
+    group.add_argument(
+        "--data",
+        metavar="DIR",
+        type=Path,
+        default=default,
+        help="data folder: database, keys, certificates "
+        "(default: $TRACKWAY_DATA or ./trackway-data)",
+    )
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        type=Path,
+        default=default,
+        help="TOML settings file (default: $TRACKWAY_CONFIG, else none)",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # A subcommand's own defaults would overwrite values given before its name, so its
+    # copies of the common options leave the attribute alone when absent.
+    common = common_options(default=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(
+        prog="trackway",
+        description="Tracked links on your own subdomain, with HTTPS built in.",
+        parents=[common_options()],
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (
+        serve,
+        rewrite,
+        links,
+        keys,
+        events,
+        domains,
+        certs,
+    ):
+        module.register(commands, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        settings = load_settings(args.config, os.environ, {"data": args.data})
+        return handler(args, settings)
+    except (SettingsError, KeyRingError, CliError) as e:
+        print(f"trackway: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `trackway … | head` is not an error
+        return 0
+    except KeyboardInterrupt:
+        return 130

@@ -1,2 +1,0 @@
-class CliError(Exception):
-    """A user-facing failure: printed as `trackway: message`, exit status 1."""

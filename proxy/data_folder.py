@@ -1,0 +1,41 @@
+"""The secrets and stores `serve` and the CLI open from the data folder."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from config import Settings
+from config.datafolder import ensure_data_dir, read_or_create_secret
+from redirector.recording.event_store import DATABASE_FILE, SqliteEventStore
+from redirector.recording.hits import event_from_hit
+from redirector.recording.spool import Spool
+
+ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not the token
+CLIENT_SALT_FILE = "client-salt"
+
+
+def admin_token(data: Path) -> str:
+    raw = read_or_create_secret(
+        data / ADMIN_TOKEN_FILE, lambda: (secrets.token_urlsafe(32) + "\n").encode()
+    )
+    return raw.decode("ascii").strip()
+
+
+def client_salt(data: Path) -> bytes:
+    return read_or_create_secret(data / CLIENT_SALT_FILE, lambda: secrets.token_bytes(32))
+
+
+def open_store(settings: Settings) -> SqliteEventStore:
+    ensure_data_dir(settings.data)
+    return SqliteEventStore(
+        settings.data / DATABASE_FILE,
+        synchronous=settings.store.synchronous,
+        busy_timeout_ms=settings.store.busy_timeout_ms,
+    )
+
+
+def open_spool(settings: Settings, sync: bool = True) -> Spool:
+    """The data folder's spool, turning spooled hits into events by these settings."""
+    salt = client_salt(settings.data)
+    return Spool(settings.data, sync, lambda hit: event_from_hit(hit, settings.clicks, salt))

@@ -1,0 +1,179 @@
+"""The checks behind a tracking host's status: DNS, HTTP, HSTS, HTTPS. Network I/O.
+
+Every name is resolved through the configured nameservers (aiodns, and aiohttp's
+AsyncResolver on top of it), so that what we check is what the world's DNS says, and
+every failure becomes a result with its reason, never an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import ssl
+import warnings
+from dataclasses import dataclass
+
+import aiodns
+import aiohttp
+import hstspreload
+
+from config import Settings
+from proxy.domains.hsts import StsPolicy, names_to_check, parse_sts
+from proxy.domains.status import DnsAnswer, HstsFinding, Probe
+
+CHECK_PATH = "/.well-known/trackway/check/"
+MAX_CNAME_CHAIN = 8
+_DNS_ERRORS = {
+    aiodns.error.ARES_ENOTFOUND: "NXDOMAIN",
+    aiodns.error.ARES_ENODATA: "no data",
+    aiodns.error.ARES_ESERVFAIL: "SERVFAIL",
+    aiodns.error.ARES_ETIMEOUT: "timeout",
+    aiodns.error.ARES_ECONNREFUSED: "connection refused",
+    aiodns.error.ARES_EREFUSED: "REFUSED",
+}
+
+
+def host_token(secret: bytes, host: str) -> str:
+    """What `GET /.well-known/trackway/check/<token>` must return for `host`: derived,
+    not stored, so every worker answers it without reading anything."""
+    mac = hmac.digest(secret, host.lower().rstrip(".").encode("idna"), "sha256")
+    return base64.urlsafe_b64encode(mac[:18]).decode("ascii")
+
+
+def _dns_error(e: aiodns.error.DNSError) -> str:
+    code = e.args[0] if e.args else None
+    return _DNS_ERRORS.get(code, str(e.args[1] if len(e.args) > 1 else e))
+
+
+@dataclass
+class Checker:
+    settings: Settings
+    resolver: aiodns.DNSResolver
+    session: aiohttp.ClientSession
+    tls: ssl.SSLContext
+
+    async def cname_chain(self, host: str) -> DnsAnswer:
+        chain: list[str] = []
+        name = host
+        for _ in range(MAX_CNAME_CHAIN):
+            try:
+                result = await self.resolver.query_dns(name, "CNAME")
+            except aiodns.error.DNSError as e:
+                code = e.args[0] if e.args else None
+                if code in (aiodns.error.ARES_ENODATA, aiodns.error.ARES_ENOTFOUND) and (
+                    chain or code == aiodns.error.ARES_ENODATA
+                ):
+                    return DnsAnswer(tuple(chain))  # the chain ends here
+                return DnsAnswer(tuple(chain), _dns_error(e))
+            targets = [getattr(r.data, "cname", "") for r in result.answer if r.type == 5]
+            if not targets:
+                return DnsAnswer(tuple(chain))
+            name = targets[0].rstrip(".")
+            chain.append(name)
+        return DnsAnswer(tuple(chain), "CNAME chain too long")
+
+    async def txt_values(self, name: str) -> tuple[list[str], str | None]:
+        try:
+            result = await self.resolver.query_dns(name, "TXT")
+        except aiodns.error.DNSError as e:
+            code = e.args[0] if e.args else None
+            if code in (aiodns.error.ARES_ENODATA, aiodns.error.ARES_ENOTFOUND):
+                return [], None
+            return [], _dns_error(e)
+        values = []
+        for record in result.answer:
+            data = getattr(record.data, "data", b"")
+            values.append(
+                data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+            )
+        return values, None
+
+    async def _get(self, url: str, host: str, use_tls: bool) -> tuple[int, str, str | None]:
+        """Status, body and the first STS header of `url`, sent to `host`."""
+        timeout = aiohttp.ClientTimeout(total=self.settings.checks.timeout)
+        async with self.session.get(
+            url,
+            allow_redirects=False,
+            timeout=timeout,
+            ssl=self.tls if use_tls else False,
+            server_hostname=host if use_tls else None,
+        ) as resp:
+            body = await resp.content.read(4096)
+            return (
+                resp.status,
+                body.decode("utf-8", "replace"),
+                resp.headers.get("Strict-Transport-Security"),
+            )
+
+    async def probe(self, host: str, token: str, use_tls: bool) -> Probe:
+        checks = self.settings.checks
+        scheme, port = ("https", checks.https_port) if use_tls else ("http", checks.http_port)
+        url = f"{scheme}://{host}:{port}{CHECK_PATH}{token}"
+        try:
+            status, body, _ = await self._get(url, host, use_tls)
+        except aiohttp.ClientConnectorCertificateError as e:
+            return Probe(False, f"certificate not trusted: {e.certificate_error}")
+        except aiohttp.ClientSSLError as e:
+            return Probe(False, f"TLS failed: {e}")
+        except (aiohttp.ClientError, OSError, TimeoutError) as e:
+            return Probe(False, f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
+        if status != 200 or body.strip() != token:
+            return Probe(False, f"{url} answered {status} without this server's token")
+        return Probe(True)
+
+    async def https_probe(self, host: str, token: str, have_certificate: bool) -> Probe | None:
+        """None (off) when nothing listens for HTTPS and no certificate is ours to serve."""
+        result = await self.probe(host, token, use_tls=True)
+        if not result.ok and not have_certificate and _refused(result.error):
+            return None
+        return result
+
+    async def hsts(self, host: str) -> tuple[HstsFinding, ...]:
+        findings: list[HstsFinding] = []
+        names = names_to_check(host)
+        for name in names:
+            if preloaded(name):
+                findings.append(HstsFinding(name, "preload list", "preloaded"))
+                break  # the preload list covers this name and everything below it
+        live = await asyncio.gather(*(self._live_sts(name) for name in names))
+        for name, policy in zip(names, live, strict=True):
+            if policy is None:
+                continue
+            if name == host.lower().rstrip(".") or policy.include_subdomains:
+                findings.append(HstsFinding(name, "header", policy.describe()))
+        return tuple(findings)
+
+    async def _live_sts(self, name: str) -> StsPolicy | None:
+        """The policy a browser would take from `https://name/` (a verified connection)."""
+        url = f"https://{name}:{self.settings.checks.https_port}/"
+        try:
+            _, _, header = await self._get(url, name, use_tls=True)
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            return None
+        return parse_sts(header) if header else None
+
+
+def preloaded(name: str) -> bool:
+    """On the browsers' HSTS preload list (whole TLDs such as .dev and .app included)."""
+    with warnings.catch_warnings():
+        # hstspreload reads its data with importlib.resources' legacy API.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return bool(hstspreload.in_hsts_preload(name))
+
+
+def _refused(error: str | None) -> bool:
+    text = (error or "").lower()
+    return "refused" in text or "connect call failed" in text or "cannot connect" in text
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if settings.checks.ca_bundle:
+        context.load_verify_locations(settings.checks.ca_bundle)
+    return context
+
+
+def make_resolver(settings: Settings) -> aiodns.DNSResolver:
+    nameservers = list(settings.dns.nameservers) or None
+    return aiodns.DNSResolver(nameservers=nameservers, timeout=settings.dns.timeout, tries=2)

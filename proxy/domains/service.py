@@ -1,0 +1,288 @@
+"""Custom tracking domains: add, check, report, remove; and the link base they give.
+
+Used by the CLI, the admin API and the periodic checks of `serve`. A sending domain is
+proven by `_trackway.<domain> TXT "trackway-verification=<token>"`; each of its tracking
+hosts is a CNAME to its region's default tracking host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+from aiohttp.resolver import AsyncResolver
+
+from certs.store import CertStore
+from config import Settings
+from config.datafolder import read_or_create_secret
+from proxy.domains.checks import Checker, host_token, make_resolver, tls_context
+from proxy.domains.names import DomainNameError, is_within, normalise
+from proxy.domains.status import HostChecks, HostStatus, host_status
+from proxy.domains.store import DomainStore, SendingDomain, TrackingHost
+
+log = logging.getLogger("trackway.domains")
+CHECK_SECRET_FILE = "check-secret"  # noqa: S105 - a file name
+TXT_PREFIX = "trackway-verification="
+
+
+class DomainError(Exception):
+    """A domain operation that cannot be done, with a message for the user."""
+
+
+def check_secret(settings: Settings) -> bytes:
+    return read_or_create_secret(
+        settings.data / CHECK_SECRET_FILE, lambda: secrets.token_bytes(32)
+    )
+
+
+class DomainService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = DomainStore(settings.data)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- changes ----------------------------------------------------------------------
+
+    def add(
+        self, domain_name: str, host_name: str | None = None, region: str | None = None
+    ) -> tuple[SendingDomain, TrackingHost | None]:
+        try:
+            name = normalise(domain_name)
+            host = normalise(host_name) if host_name else None
+        except DomainNameError as e:
+            raise DomainError(str(e)) from None
+        if host is not None and not is_within(host, name):
+            raise DomainError(f"{host} is not {name} or a subdomain of it")
+        domain = self.store.domain(name)
+        if domain is None:
+            domain = SendingDomain(name, secrets.token_urlsafe(24), False, time.time())
+            self.store.put_domain(domain)
+        tracking = None
+        if host is not None:
+            regions = self.settings.regions
+            if not regions:
+                raise DomainError('no regions configured: set [regions] us = "t.example.net"')
+            region = region or self.settings.default_region
+            if region not in regions:
+                raise DomainError(f"unknown region {region!r}; configured: {', '.join(regions)}")
+            other = self.store.host(host)
+            if other is not None and other.sending_domain != name:
+                raise DomainError(f"{host} already belongs to {other.sending_domain}")
+            assert region is not None
+            tracking = TrackingHost(host, name, region, other.created_at if other else time.time())
+            self.store.put_host(tracking)
+        return domain, tracking
+
+    def remove(self, name: str) -> str:
+        """Remove a tracking host, or a sending domain with all its hosts."""
+        name = self._name(name)
+        if self.store.host(name) is not None:
+            self.store.remove_host(name)
+            return f"removed tracking host {name}; new links use the default host"
+        if self.store.domain(name) is not None:
+            self.store.remove_domain(name)
+            return f"removed sending domain {name} and its tracking hosts"
+        raise DomainError(f"no domain or tracking host {name}")
+
+    # -- checks -----------------------------------------------------------------------
+
+    async def verify(self, name: str) -> list[HostStatus]:
+        """Check a sending domain (its TXT record and every host) or one tracking host."""
+        name = self._name(name)
+        host = self.store.host(name)
+        domain_name = host.sending_domain if host else name
+        if self.store.domain(domain_name) is None:
+            raise DomainError(f"no domain or tracking host {name}; add it first")
+        hosts = [host] if host else self.store.hosts(domain_name)
+        async with self._checker() as checker:
+            verified = await self._check_ownership(checker, domain_name)
+            return list(
+                await asyncio.gather(*(self._check_host(checker, h, verified) for h in hosts))
+            )
+
+    async def check_all(self) -> None:
+        for domain in self.store.domains():
+            try:
+                await self.verify(domain.name)
+            except Exception:
+                log.exception("checking %s failed", domain.name)
+
+    async def _check_ownership(self, checker: Checker, name: str) -> bool:
+        domain = self.store.domain(name)
+        assert domain is not None
+        values, error = await checker.txt_values(f"_trackway.{name}")
+        verified = f"{TXT_PREFIX}{domain.token}" in values
+        if error:
+            last_error = f"TXT lookup failed: {error}"
+        elif verified:
+            last_error = None
+        elif values:
+            last_error = f"_trackway.{name} TXT holds {values!r}, not this domain's token"
+        else:
+            last_error = f"no TXT record at _trackway.{name}"
+        if verified != domain.verified:
+            log.info("%s: ownership %s", name, "verified" if verified else f"lost ({last_error})")
+        self.store.put_domain(
+            replace(
+                domain,
+                verified=verified,
+                verified_at=time.time() if verified else None,
+                last_error=last_error,
+            )
+        )
+        return verified
+
+    async def _check_host(
+        self, checker: Checker, host: TrackingHost, verified: bool
+    ) -> HostStatus:
+        expected = self.settings.regions.get(host.region, "")
+        token = host_token(check_secret(self.settings), host.host)
+        dns, http, hsts, https = await asyncio.gather(
+            checker.cname_chain(host.host),
+            checker.probe(host.host, token, use_tls=False),
+            checker.hsts(host.host),
+            checker.https_probe(
+                host.host, token, have_certificate=self._has_certificate(host.host)
+            ),
+        )
+        checks = HostChecks(host.host, expected, verified, dns, http, hsts, https, time.time())
+        status = host_status(checks, self.settings.default_link_base(host.region))
+        _log_changes(host, status)
+        self.store.put_host(
+            replace(
+                host,
+                checks=checks.as_dict(),
+                status=status.as_dict(),
+                checked_at=checks.checked_at,
+            )
+        )
+        return status
+
+    def _has_certificate(self, host: str) -> bool:
+        return CertStore(self.settings.data).has_certificate(host)
+
+    @contextlib.asynccontextmanager
+    async def _checker(self) -> AsyncIterator[Checker]:
+        nameservers = list(self.settings.dns.nameservers) or None
+        resolver = AsyncResolver(
+            nameservers=nameservers, timeout=self.settings.dns.timeout, tries=2
+        )
+        connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False, force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            yield Checker(
+                self.settings, make_resolver(self.settings), session, tls_context(self.settings)
+            )
+
+    # -- reading ----------------------------------------------------------------------
+
+    def link_base(self, domain_name: str) -> str:
+        """What new links of this sending domain use, from its hosts' last status."""
+        name = self._name(domain_name)
+        domain = self.store.domain(name)
+        if domain is None:
+            raise DomainError(f"unknown sending domain {name}; add it with `trackway domains add`")
+        for host in self.store.hosts(name):
+            if host.status and domain.verified:
+                return str(host.status["link_base"])
+        region = next((h.region for h in self.store.hosts(name)), None)
+        return self.settings.default_link_base(region)
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """A host's status, or a sending domain's with its hosts (the first one's status
+        also at the top, so that `cname`, `http`, `https`, `link_base` are always there)."""
+        name = self._name(name)
+        host = self.store.host(name)
+        if host is not None:
+            return self._describe_host(host)
+        domain = self.store.domain(name)
+        if domain is None:
+            raise DomainError(f"no domain or tracking host {name}")
+        hosts = [self._describe_host(h) for h in self.store.hosts(name)]
+        first = hosts[0] if hosts else self._unchecked(None)
+        return {
+            **{k: first[k] for k in ("cname", "http", "https", "link_base", "reasons")},
+            "domain": name,
+            "ownership": "verified" if domain.verified else "unverified",
+            "txt_record": {"name": f"_trackway.{name}", "value": f"{TXT_PREFIX}{domain.token}"},
+            "ownership_error": domain.last_error,
+            "hosts": hosts,
+        }
+
+    def _describe_host(self, host: TrackingHost) -> dict[str, Any]:
+        status = host.status or self._unchecked(host)
+        return {
+            **status,
+            "sending_domain": host.sending_domain,
+            "region": host.region,
+            "cname_record": {"name": host.host, "target": self.settings.regions.get(host.region)},
+            "checked_at": host.checked_at,
+            "certificate": certificate_summary(CertStore(self.settings.data), host.host),
+        }
+
+    def _unchecked(self, host: TrackingHost | None) -> dict[str, Any]:
+        region = host.region if host else None
+        return {
+            "host": host.host if host else None,
+            "ownership": "unverified",
+            "cname": "missing",
+            "http": "unreachable",
+            "https": "off",
+            "link_base": self.settings.default_link_base(region),
+            "cname_target": None,
+            "reasons": {"checks": "not checked yet: run `trackway domains verify`"},
+        }
+
+    def certificate_hosts(self) -> list[str]:
+        """Every tracking host, and any host with a certificate in the data folder."""
+        stored = CertStore(self.settings.data).hosts()
+        return sorted({h.host for h in self.store.hosts()} | set(stored))
+
+    def certificate(self, host: str) -> dict[str, Any]:
+        summary = certificate_summary(CertStore(self.settings.data), host)
+        return {"host": host, **(summary or {"present": False})}
+
+    def all_domains(self) -> list[dict[str, Any]]:
+        return [self.describe(d.name) for d in self.store.domains()]
+
+    def _name(self, name: str) -> str:
+        try:
+            return normalise(name)
+        except DomainNameError as e:
+            raise DomainError(str(e)) from None
+
+
+def certificate_summary(store: CertStore, host: str) -> dict[str, Any] | None:
+    """Expiry, next renewal and the last error of a host's certificate, if it has one
+    or an order for one has been tried."""
+    state = store.state(host)
+    if not store.has_certificate(host) and state.last_error is None:
+        return None
+    return {
+        "present": store.has_certificate(host),
+        "not_after": state.not_after,
+        "issuer": state.issuer,
+        "renew_at": state.renew_at,
+        "last_error": state.last_error,
+        "next_attempt": state.next_attempt,
+        "blocked": state.blocked,
+    }
+
+
+def _log_changes(host: TrackingHost, status: HostStatus) -> None:
+    before = host.status or {}
+    for check in ("cname", "http", "https", "link_base"):
+        old, new = before.get(check), getattr(status, check)
+        if old != new:
+            reason = status.reasons.get(check, "")
+            log.info(
+                "%s: %s %s -> %s%s", host.host, check, old, new, f" ({reason})" if reason else ""
+            )

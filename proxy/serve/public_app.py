@@ -1,0 +1,161 @@
+"""The public application: click and open routes with their writer and key ring."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from ssl import SSLContext
+
+from aiohttp import web
+
+from certs.challenges import ChallengeStore, is_token
+from config import Settings
+from proxy.data_folder import client_salt, open_store
+from proxy.domains.checks import CHECK_PATH, host_token
+from proxy.domains.service import check_secret
+from redirector import load_keyring
+from redirector.clicks.fast_path import ClickConnections
+from redirector.clicks.routes import ClickState, PrefixHandler, PublicHandler, not_found
+from redirector.links.errors import KeyRingError
+from redirector.links.keystore import KEYS_FILE
+from redirector.recording.batch_committer import BatchCommitter
+from redirector.recording.bot_rules import BurstPolicy
+from redirector.recording.event_store import EventStore
+from redirector.recording.event_writer import ThreadWriter, Writer
+from redirector.recording.spool import Spool
+
+log = logging.getLogger("trackway.public")
+KEY_RELOAD_SECONDS = 2.0
+
+
+def thread_writer(
+    settings: Settings, store_factory: Callable[[], EventStore] | None = None
+) -> ThreadWriter:
+    """A writer in this process; `store_factory` opens the store (default: SQLite)."""
+    committer = BatchCommitter(
+        store_factory or (lambda: open_store(settings)),
+        Spool(settings.data),
+        BurstPolicy(settings.clicks.burst_links, settings.clicks.burst_seconds),
+        settings.store.spool_retry_seconds,
+    )
+    return ThreadWriter(committer, settings.clicks, client_salt(settings.data))
+
+
+class PublicService:
+    """The public listener's handler with what it needs: key ring, writer, key reloads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store_factory: Callable[[], EventStore] | None = None,
+        writer: Writer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.state = ClickState(
+            ring=load_keyring(settings.data, int(time.time())),
+            writer=writer or thread_writer(settings, store_factory),
+            settings=settings.clicks,
+        )
+        self.handler = PublicHandler(
+            self.state,
+            {
+                CHECK_PATH: domain_check_handler(check_secret(settings)),
+                ACME_CHALLENGE_PATH: acme_challenge_handler(ChallengeStore(settings.data)),
+            },
+        )
+        self._reloader: asyncio.Task[None] | None = None
+        self._fallback: web.Server | None = None
+        self.connections = ClickConnections(self.state, self._fallback_protocol)
+
+    async def start(self) -> None:
+        self.state.writer.start()
+        self._fallback = web.Server(self.handler, access_log=None)
+        self.connections.start()
+        self._reloader = asyncio.create_task(_reload_keys(self.state, self.settings))
+
+    def protocol(self) -> asyncio.Protocol:
+        """A connection's protocol, for every public listener (HTTP and TLS)."""
+        return self.connections.protocol()
+
+    async def listen(
+        self, host: str, port: int, ssl: SSLContext | None = None, reuse_port: bool = False
+    ) -> asyncio.Server:
+        return await asyncio.get_running_loop().create_server(
+            self.protocol, host, port, ssl=ssl, reuse_port=reuse_port or None, backlog=2048
+        )
+
+    def _fallback_protocol(self) -> asyncio.Protocol:
+        assert self._fallback is not None, "start() first"
+        return self._fallback()
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """After the listeners stopped accepting: finish the requests in flight, make
+        their events durable, then stop."""
+        await self.connections.close(timeout)
+        if self._fallback is not None:
+            await self._fallback.shutdown(timeout)
+        if self._reloader is not None:
+            self._reloader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reloader
+        await self.state.writer.close()
+
+
+def domain_check_handler(secret: bytes) -> PrefixHandler:
+    """`/.well-known/trackway/check/<token>` answers the token only for the Host it was
+    made for: the domain checks' proof that a name really reaches this server."""
+
+    async def check(request: web.BaseRequest, token: str) -> web.StreamResponse:
+        host = request.url.host or ""
+        if host and hmac.compare_digest(token.encode(), host_token(secret, host).encode()):
+            return web.Response(text=token, headers={"Cache-Control": "no-store"})
+        return not_found()
+
+    return check
+
+
+ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/"
+
+
+def acme_challenge_handler(store: ChallengeStore) -> PrefixHandler:
+    """HTTP-01 (RFC 8555 §8.3): the key authorization for a token being validated."""
+
+    async def answer(request: web.BaseRequest, token: str) -> web.StreamResponse:
+        if not is_token(token):
+            return not_found()
+        loop = asyncio.get_running_loop()
+        response = await loop.run_in_executor(None, store.response, token)
+        if response is None:
+            return not_found()
+        return web.Response(text=response, content_type="application/octet-stream")
+
+    return answer
+
+
+async def _reload_keys(state: ClickState, settings: Settings) -> None:
+    """Pick up `keys rotate` / `keys retire` without a restart: the file is tiny."""
+    path = settings.data / KEYS_FILE
+    seen = _mtime(path)
+    while True:
+        await asyncio.sleep(KEY_RELOAD_SECONDS)
+        current = _mtime(path)
+        if current == seen:
+            continue
+        try:
+            state.ring = load_keyring(settings.data, int(time.time()))
+            seen = current
+            log.info("key ring reloaded: %d keys", len(state.ring.keys))
+        except KeyRingError as e:
+            log.error("key ring not reloaded, keeping the current one: %s", e)
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0

@@ -1,0 +1,63 @@
+"""Signing keys: the newest active key signs, every key that is not retired verifies."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from redirector.links.errors import KeyRingError, RetiredKey, UnknownKey
+
+KEY_ID_BYTES = 4
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    key_id: str  # 8 lowercase hex digits; its 4 bytes travel in every token
+    secret: bytes
+    created_at: int  # unix seconds
+    retired_at: int | None = None
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"SigningKey(key_id={self.key_id!r}, retired={self.retired_at is not None})"
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None
+
+    @functools.cached_property
+    def id_bytes(self) -> bytes:
+        return bytes.fromhex(self.key_id)
+
+
+class KeyRing:
+    def __init__(self, keys: Iterable[SigningKey]) -> None:
+        self.keys: tuple[SigningKey, ...] = tuple(keys)
+        for key in self.keys:
+            if len(key.key_id) != 2 * KEY_ID_BYTES:
+                raise KeyRingError(f"key id {key.key_id!r} is not {KEY_ID_BYTES} bytes of hex")
+        self._by_id = {key.id_bytes: key for key in self.keys}
+        if len(self._by_id) != len(self.keys):
+            raise KeyRingError("two keys share one id")
+        active = [key for key in self.keys if not key.retired]
+        self._signing = max(active, key=lambda k: k.created_at) if active else None
+
+    @property
+    def signing_key(self) -> SigningKey:
+        if self._signing is None:
+            raise KeyRingError("every key is retired; run `trackway keys rotate`")
+        return self._signing
+
+    def verifying_key(self, key_id: bytes) -> SigningKey:
+        key = self._by_id.get(key_id)
+        if key is None:
+            raise UnknownKey(key_id.hex())
+        if key.retired:
+            raise RetiredKey(key.key_id)
+        return key
+
+    def find(self, key_id: str) -> SigningKey:
+        for key in self.keys:
+            if key.key_id == key_id.lower():
+                return key
+        raise KeyRingError(f"no key with id {key_id!r}")

@@ -1,0 +1,95 @@
+"""The key ring on disk: `keys.json` in the data folder, created on first use."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from config.datafolder import file_lock, write_private_file
+from redirector.links.errors import KeyRingError
+from redirector.links.keyring import KEY_ID_BYTES, KeyRing, SigningKey
+
+KEYS_FILE = "keys.json"
+_LOCK_FILE = ".keys.lock"
+SECRET_BYTES = 32
+
+
+def load_keyring(data_dir: Path, now: int) -> KeyRing:
+    """The data folder's key ring, making its first key if it has none."""
+    path = data_dir / KEYS_FILE
+    if not path.exists():
+        with file_lock(data_dir / _LOCK_FILE):
+            if not path.exists():
+                _save(path, [_new_key(now, [])])
+    return KeyRing(_load(path))
+
+
+def rotate_key(data_dir: Path, now: int) -> SigningKey:
+    """Add a new signing key; the older ones keep verifying."""
+    with file_lock(data_dir / _LOCK_FILE):
+        path = data_dir / KEYS_FILE
+        keys = _load(path) if path.exists() else []
+        # The newest key signs; make sure the new one sorts last even within one second.
+        newest = max((k.created_at for k in keys), default=now - 1)
+        key = _new_key(max(now, newest + 1), keys)
+        _save(path, [*keys, key])
+        return key
+
+
+def retire_key(data_dir: Path, key_id: str, now: int) -> SigningKey:
+    """Retire a key: links it signed stop verifying. The last active key cannot go."""
+    with file_lock(data_dir / _LOCK_FILE):
+        path = data_dir / KEYS_FILE
+        keys = _load(path) if path.exists() else []
+        target = KeyRing(keys).find(key_id)
+        if target.retired:
+            raise KeyRingError(f"key {target.key_id} is already retired")
+        if all(k.retired or k is target for k in keys):
+            raise KeyRingError(
+                f"key {target.key_id} is the only active key; run `trackway keys rotate` first"
+            )
+        retired = SigningKey(target.key_id, target.secret, target.created_at, now)
+        _save(path, [retired if k is target else k for k in keys])
+        return retired
+
+
+def _new_key(now: int, existing: list[SigningKey]) -> SigningKey:
+    taken = {k.key_id for k in existing}
+    while True:
+        key_id = secrets.token_hex(KEY_ID_BYTES)
+        if key_id not in taken:
+            return SigningKey(key_id, secrets.token_bytes(SECRET_BYTES), now)
+
+
+def _load(path: Path) -> list[SigningKey]:
+    try:
+        doc = json.loads(path.read_text("utf-8"))
+        return [
+            SigningKey(
+                str(k["id"]),
+                base64.b64decode(k["secret"], validate=True),
+                int(k["created_at"]),
+                None if k.get("retired_at") is None else int(k["retired_at"]),
+            )
+            for k in doc["keys"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise KeyRingError(f"cannot read the key ring {path}: {e}") from None
+
+
+def _save(path: Path, keys: list[SigningKey]) -> None:
+    doc: dict[str, Any] = {
+        "keys": [
+            {
+                "id": k.key_id,
+                "secret": base64.b64encode(k.secret).decode("ascii"),
+                "created_at": k.created_at,
+                "retired_at": k.retired_at,
+            }
+            for k in keys
+        ]
+    }
+    write_private_file(path, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))

@@ -1,0 +1,257 @@
+"""Where events live. `EventStore` is the contract; `SqliteEventStore` the embedded one.
+
+A store is used from one writer thread per process (writes) and from readers (the admin
+API, the CLI). A PostgreSQL store for several servers implements the same methods.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlite_utils
+
+from config.datafolder import file_lock
+from redirector.recording.burst_tracker import Remark
+from redirector.recording.events import Event, event_id_floor
+
+DATABASE_FILE = "trackway.db"
+
+
+class StoreUnavailable(Exception):
+    """The store cannot take writes now (locked, read-only, full, gone): spool instead."""
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    message_id: str | None = None
+    recipient_id: str | None = None
+    kind: str | None = None
+    since: float | None = None
+    after_id: str | None = None  # paging: events with a greater id
+    limit: int = 1000
+
+
+@dataclass(frozen=True)
+class LinkStats:
+    link_index: int
+    url: str
+    human_clicks: int
+    bot_clicks: int
+    unique_recipients: int  # of human clicks
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "link_index": self.link_index,
+            "url": self.url,
+            "human_clicks": self.human_clicks,
+            "bot_clicks": self.bot_clicks,
+            "unique_recipients": self.unique_recipients,
+        }
+
+
+class EventStore(Protocol):
+    def write_batch(self, events: Sequence[Event], remarks: Sequence[Remark] = ()) -> None:
+        """Commit `events` in one transaction, or raise StoreUnavailable having written none.
+
+        Events already stored (same id) are left as they are. `remarks` name stored
+        events that joined a burst: they are marked `burst` too.
+        """
+
+    def recent(self, since: float) -> list[Event]:
+        """Clicks and prefetches since `since`, oldest first (to warm a burst tracker)."""
+
+    def insert_missing(self, events: Iterable[Event]) -> int:
+        """Insert events not already stored (spool replay); returns how many were new."""
+
+    def query(self, flt: EventFilter) -> list[Event]: ...
+
+    def stats(self, message_id: str) -> tuple[list[LinkStats], dict[str, int]]: ...
+
+    def close(self) -> None: ...
+
+
+_COLUMNS = {
+    "id": str,
+    "time": float,
+    "kind": str,
+    "key_id": str,
+    "message_id": str,
+    "recipient_id": str,
+    "link_index": int,
+    "url": str,
+    "user_agent": str,
+    "client_ip": str,
+    "client_key": str,
+    "bot": int,
+    "reasons": str,
+}
+# Built from the constant column names above, never from input. OR IGNORE: loading a
+# spool file again (after a crash mid-load) records nothing twice.
+_INSERT_ROWS = "INSERT OR IGNORE INTO events ({}) VALUES ".format(", ".join(_COLUMNS))
+_ROW_MARKS = "(" + ",".join("?" * len(_COLUMNS)) + ")"
+_INSERT_ONE = _INSERT_ROWS + _ROW_MARKS
+_ROWS_PER_INSERT = 32766 // len(_COLUMNS)  # SQLite's limit on parameters per statement
+# Human events, bot events, distinct recipients among the human ones.
+_COUNTS = "SUM(bot = 0), SUM(bot = 1), COUNT(DISTINCT CASE WHEN bot = 0 THEN recipient_id END)"
+_SAME_CLIENT = "message_id = ? AND client_key = ? AND time >= ? AND kind != 'open'"
+_MARK_BURST = (
+    "UPDATE events SET bot = 1, reasons = CASE WHEN reasons = '' THEN 'burst' "
+    f"ELSE reasons || ',burst' END WHERE {_SAME_CLIENT} "
+    "AND ',' || reasons || ',' NOT LIKE '%,burst,%'"
+)
+
+
+def open_database(path: Path, synchronous: str, busy_timeout_ms: int, read_only: bool) -> Any:
+    if read_only:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    if not read_only:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+    return conn
+
+
+class SqliteEventStore:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        synchronous: str = "full",
+        busy_timeout_ms: int = 2000,
+        read_only: bool = False,
+    ) -> None:
+        self.path = path
+        try:
+            self.conn = open_database(path, synchronous, busy_timeout_ms, read_only)
+            self.db = sqlite_utils.Database(self.conn)
+            if not read_only:
+                self._create_schema()
+        except sqlite3.Error as e:
+            raise StoreUnavailable(f"{path}: {e}") from e
+
+    def _create_schema(self) -> None:
+        events = self.db.table("events")
+        if events.exists():
+            return
+        # One index beside the key: every index costs each insert, and one keyed by
+        # something random (a client) dirties a page per event. Ids are time-ordered, so
+        # the key answers time ranges; (message, time) answers per-message queries and
+        # burst re-marks, and grows at its ends.
+        events.create(_COLUMNS, pk="id", not_null=set(_COLUMNS) - {"client_ip"})
+        events.create_index(["message_id", "time"], if_not_exists=True)
+
+    def write_batch(self, events: Sequence[Event], remarks: Sequence[Remark] = ()) -> None:
+        conn = self.conn
+        try:
+            with self._write_turn():
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for remark in remarks:
+                        conn.execute(
+                            _MARK_BURST, (remark.message_id, remark.client_key, remark.since)
+                        )
+                    self._insert(events)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as e:
+            raise StoreUnavailable(str(e)) from e
+
+    def _insert(self, events: Sequence[Event]) -> None:
+        """One statement for the whole batch: fewer round trips into SQLite."""
+        for start in range(0, len(events), _ROWS_PER_INSERT):
+            chunk = events[start : start + _ROWS_PER_INSERT]
+            params = [value for event in chunk for value in event.storable_values()]
+            self.conn.execute(_INSERT_ROWS + ",".join([_ROW_MARKS] * len(chunk)), params)
+
+    def _write_turn(self) -> contextlib.AbstractContextManager[None]:
+        """Writers of one data folder take turns here, in the kernel, rather than in
+        SQLite's busy handler, whose growing sleeps starve one writer while another
+        commits again and again."""
+        return file_lock(self.path.with_name(f".{self.path.name}.write-lock"))
+
+    def recent(self, since: float) -> list[Event]:
+        try:
+            cursor = self.conn.execute(
+                "SELECT * FROM events WHERE id >= ? AND kind != 'open' ORDER BY id",
+                (event_id_floor(since),),
+            )
+            names = [d[0] for d in cursor.description]
+            return [Event.from_row(dict(zip(names, row, strict=True))) for row in cursor]
+        except sqlite3.Error as e:
+            raise StoreUnavailable(str(e)) from e
+
+    def insert_missing(self, events: Iterable[Event]) -> int:
+        rows = [event.storable_values() for event in events]
+        try:
+            with self._write_turn():
+                before = self.conn.total_changes
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.executemany(_INSERT_ONE, rows)
+                self.conn.execute("COMMIT")
+                return int(self.conn.total_changes - before)
+        except sqlite3.Error as e:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise StoreUnavailable(str(e)) from e
+
+    def query(self, flt: EventFilter) -> list[Event]:
+        where: list[str] = []
+        params: list[object] = []
+        for column, value in (
+            ("message_id", flt.message_id),
+            ("recipient_id", flt.recipient_id),
+            ("kind", flt.kind),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if flt.since is not None:
+            where.append("id >= ?")  # uses the key; see new_event_id
+            params.append(event_id_floor(flt.since))
+        if flt.after_id is not None:
+            where.append("id > ?")
+            params.append(flt.after_id)
+        sql = "SELECT * FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id LIMIT ?"
+        params.append(flt.limit)
+        try:
+            cursor = self.conn.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [Event.from_row(dict(zip(names, row, strict=True))) for row in cursor]
+        except sqlite3.Error as e:
+            raise StoreUnavailable(str(e)) from e
+
+    def stats(self, message_id: str) -> tuple[list[LinkStats], dict[str, int]]:
+        links = [
+            LinkStats(int(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]))
+            for r in self.conn.execute(
+                f"SELECT link_index, MIN(url), {_COUNTS} "
+                "FROM events WHERE message_id = ? AND kind = 'click' "
+                "GROUP BY link_index ORDER BY link_index",
+                (message_id,),
+            )
+        ]
+        row = self.conn.execute(
+            f"SELECT {_COUNTS} FROM events WHERE message_id = ? AND kind = 'open'",
+            (message_id,),
+        ).fetchone()
+        opens = {
+            "human_opens": int(row[0] or 0),
+            "bot_opens": int(row[1] or 0),
+            "unique_openers": int(row[2] or 0),
+        }
+        return links, opens
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,130 @@
+"""A worker's writer: each batch is appended to this process's spool file and synced
+to disk in a thread of its own; its clicks are answered once it is on disk.
+
+The database sits behind (the writer process loads the files), so a click waits
+neither for SQLite nor for another process: one `write` and one `fdatasync` per batch,
+and batches grow with load. If the disk refuses the write (full, read-only), the
+events are held in memory (up to MAX_HELD_BYTES) and tried again every second, and the
+clicks are answered all the same; so are they after APPEND_SECONDS when the disk
+hangs. A recipient never sees an error, nor waits forever, for our storage; such
+events are durable only once written, and the log says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+
+from redirector import metrics
+from redirector.recording.event_writer import GatheringWriter
+from redirector.recording.gathering import Batch, Gatherer
+from redirector.recording.hits import Hit
+from redirector.recording.spool import Spool, encode_hits
+
+log = logging.getLogger("trackway.writer")
+APPEND_SECONDS = 5.0
+RETRY_SECONDS = 1.0
+MAX_HELD_BYTES = 256 * 1024 * 1024
+
+
+class SpoolWriter(GatheringWriter):
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+        self._gatherer: Gatherer[Hit] = Gatherer(self._submit)
+        # One thread: appends stay in order and the file has one writer.
+        self._thread = concurrent.futures.ThreadPoolExecutor(1, "trackway-spool")
+        self._held: list[bytes] = []  # the disk refused them: written with the next batch
+        self._held_events = 0
+        self._failing = False
+        self._retry: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+    async def close(self) -> None:
+        await self._until_idle()
+        loop = asyncio.get_running_loop()
+        if self._retry is not None:
+            self._retry.cancel()
+        await loop.run_in_executor(self._thread, self._append, b"", 0)  # a last try for held
+        await loop.run_in_executor(self._thread, self.spool.release)
+        self._thread.shutdown()
+        if self._held:
+            log.error("%d events could not be written to the spool: lost", self._held_events)
+
+    def _submit(self, batch: Batch[Hit]) -> None:
+        # Encoded here, metrics counted on the loop: the thread holds the GIL for as
+        # little as it can, or the loop waits for it.
+        future = self._thread.submit(self._append, encode_hits(batch.items), len(batch.items))
+        loop = self._loop
+        assert loop is not None, "start() first"
+        answered = [False]
+        # A disk that hangs (not fails) must not hold clicks forever: past APPEND_SECONDS
+        # they are answered, and the write goes on in the thread.
+        overdue = loop.call_later(APPEND_SECONDS, self._overdue, batch, answered)
+        future.add_done_callback(
+            lambda f: loop.call_soon_threadsafe(self._appended, batch, f, answered, overdue)
+        )
+
+    def _overdue(self, batch: Batch[Hit], answered: list[bool]) -> None:
+        log.error("the spool took over %.0f s to write; answering %d clicks before it is done",
+                  APPEND_SECONDS, len(batch.items))  # fmt: skip
+        answered[0] = True
+        self._gatherer.done(batch)
+
+    def _appended(
+        self,
+        batch: Batch[Hit],
+        future: concurrent.futures.Future[float],
+        answered: list[bool],
+        overdue: asyncio.TimerHandle,
+    ) -> None:
+        overdue.cancel()
+        if not answered[0]:
+            self._gatherer.done(batch)
+        self._schedule_retry()
+        if future.exception() is None and future.result() >= 0:
+            metrics.WRITE_BATCH_SECONDS.observe(future.result())
+            metrics.WRITE_BATCH_SIZE.observe(len(batch.items))
+            metrics.EVENTS_WRITTEN.labels("spool").inc(len(batch.items))
+
+    def _retry_held(self) -> None:
+        self._retry = None
+        if self._held:
+            future = self._thread.submit(self._append, b"", 0)
+            loop = self._loop
+            assert loop is not None
+            future.add_done_callback(lambda f: loop.call_soon_threadsafe(self._schedule_retry))
+
+    def _schedule_retry(self) -> None:
+        """While events are held, a quiet worker tries them again too."""
+        if self._held and self._retry is None and self._loop is not None:
+            self._retry = self._loop.call_later(RETRY_SECONDS, self._retry_held)
+
+    def _append(self, payload: bytes, count: int) -> float:
+        """In the spool thread: the seconds the append took, or -1 if it failed."""
+        if self._held:
+            self._held.append(payload)
+            payload, self._held = b"".join(self._held), []
+            count, self._held_events = count + self._held_events, 0
+        if not payload:
+            return 0.0
+        started = time.perf_counter()
+        try:
+            self.spool.append_encoded(payload)
+        except Exception as e:  # OSError mostly; whatever it is, no click may hang on it
+            if not self._failing:
+                log.error("cannot write the spool (%s); holding %d events", e, count)
+                self._failing = True
+            if len(payload) > MAX_HELD_BYTES:  # memory is not a spool: keep the newest
+                log.error("the spool has refused writes too long: %d events lost", count)
+                payload, count = b"", 0
+            self._held, self._held_events = ([payload] if payload else []), count
+            return -1.0
+        if self._failing:
+            log.info("the spool takes writes again")
+            self._failing = False
+        return time.perf_counter() - started

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+
+from redirector.recording.event_store import DATABASE_FILE, SqliteEventStore
+from redirector.recording.events import Event, new_event_id
+from redirector.recording.spool import Spool
+from tests.proxy.cli.test_cli import trackway
+
+
+def event(recipient: str, kind: str = "click", link: int = 0, bot: bool = False) -> Event:
+    return Event(
+        new_event_id(), time.time(), kind, "k", "m-1", recipient, link, "https://example.com/",
+        "Mozilla/5.0", "127.0.0.1", "key-" + recipient, bot, ["scanner_ua"] if bot else [],
+    )  # fmt: skip
+
+
+def test_export_includes_spooled_events(tmp_path: Path) -> None:
+    tmp_path.mkdir(exist_ok=True)
+    store = SqliteEventStore(tmp_path / DATABASE_FILE)
+    store.write_batch([event("a"), event("b", bot=True)])
+    store.close()
+    Spool(tmp_path).append([event("spooled", kind="open")])
+
+    done = trackway("events", "export", data=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert [r["recipient_id"] for r in rows] == ["a", "b", "spooled"]
+    for row in rows:
+        assert {
+            "kind",
+            "time",
+            "message_id",
+            "recipient_id",
+            "link_index",
+            "url",
+            "bot",
+            "reasons",
+        } <= row.keys()
+    assert rows[1]["bot"] is True
+    assert rows[1]["reasons"] == ["scanner_ua"]
+    assert rows[2]["kind"] == "open"
+
+    done = trackway("events", "export", "--format", "csv", "--kind", "click", data=tmp_path)
+    table = list(csv.DictReader(io.StringIO(done.stdout.decode())))
+    assert [r["recipient_id"] for r in table] == ["a", "b"]
+    assert table[1]["reasons"] == "scanner_ua"
+
+    done = trackway("events", "export", "--since", "2999-01-01", data=tmp_path)
+    assert json.loads(done.stdout) == []
+    done = trackway("events", "export", "--since", "soon", data=tmp_path)
+    assert done.returncode == 1
+    assert b"since" in done.stderr
+
+
+def test_stats(tmp_path: Path) -> None:
+    store = SqliteEventStore(tmp_path / DATABASE_FILE)
+    store.write_batch([event("a"), event("a"), event("b", link=1), event("c", bot=True)])
+    store.close()
+    done = trackway("stats", "m-1", "--json", data=tmp_path)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    links = {link["link_index"]: link for link in doc["links"]}
+    assert links[0] == {
+        "link_index": 0,
+        "url": "https://example.com/",
+        "human_clicks": 2,
+        "bot_clicks": 1,
+        "unique_recipients": 1,
+    }
+    assert links[1]["human_clicks"] == 1
+    text = trackway("stats", "m-1", data=tmp_path).stdout.decode()
+    assert "HUMAN" in text

@@ -1,0 +1,211 @@
+"""The spool files: durable appends, loading behind them, and what a crash leaves."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from redirector.recording import spool as spool_module
+from redirector.recording.event_store import SqliteEventStore
+from redirector.recording.events import Event
+from redirector.recording.spool import Spool
+
+
+def event(recipient: str, link: int = 0) -> Event:
+    return Event(
+        f"{recipient:0>28}", 1_700_000_000.5, "click", "k", "m", recipient, link,
+        "https://example.com/é", "agent \udcff", None, "ck",
+    )  # fmt: skip
+
+
+def recipients(events: list[Event]) -> list[str]:
+    return [e.recipient_id for e in events]
+
+
+def test_appended_events_round_trip_and_load_once(tmp_path: Path) -> None:
+    writer, loader = Spool(tmp_path), Spool(tmp_path)
+    writer.append([event("a"), event("b")])
+    writer.append([event("c")])
+    assert list(writer.read_all()) == [event("a"), event("b"), event("c")]
+    (path,) = writer.files()
+    assert (path.stat().st_mode & 0o777, path.parent.stat().st_mode & 0o777) == (0o600, 0o700)
+
+    taken = loader.take()
+    assert recipients(taken.events) == ["a", "b", "c"]
+    assert taken.finished == []  # its writer holds it: not to be deleted
+    loader.taken(taken)
+    assert recipients(loader.take().events) == []
+    assert not loader.pending()
+
+    writer.append([event("d")])
+    assert recipients(loader.take().events) == ["d"]  # only what is new
+
+
+def test_a_file_is_deleted_once_loaded_and_let_go(tmp_path: Path) -> None:
+    writer, loader = Spool(tmp_path), Spool(tmp_path)
+    writer.append([event("a")])
+    loader.taken(loader.take())
+    assert writer.files()
+    writer.release()
+    taken = loader.take()
+    assert taken.events == []  # loaded already
+    loader.taken(taken)
+    assert writer.files() == []
+    writer.append([event("b")])  # a new file for new events
+    assert recipients(loader.take().events) == ["b"]
+
+
+def test_nothing_is_taken_from_a_batch_not_committed(tmp_path: Path) -> None:
+    writer, loader = Spool(tmp_path), Spool(tmp_path)
+    writer.append([event("a")])
+    writer.release()
+    loader.take()  # the commit failed: `taken` never called
+    assert recipients(loader.take().events) == ["a"]
+    assert writer.files()
+
+
+def test_files_rotate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spool_module, "ROTATE_BYTES", 1)
+    writer, loader = Spool(tmp_path), Spool(tmp_path)
+    for name in "abc":
+        writer.append([event(name)])
+    assert len(writer.files()) == 3
+    loader.taken(loader.take())
+    assert len(writer.files()) == 1  # the two it let go of are gone
+    assert recipients(list(writer.read_all())) == ["c"]
+
+
+def test_a_cut_short_record_waits_while_its_writer_lives(tmp_path: Path) -> None:
+    writer, loader = Spool(tmp_path), Spool(tmp_path)
+    writer.append([event("a")])
+    (path,) = writer.files()
+    record = spool_module.encode([event("b")])
+    with path.open("ab") as f:
+        f.write(record[:-3])  # as a reader may see an append in progress
+    taken = loader.take()
+    assert recipients(taken.events) == ["a"]
+    loader.taken(taken)
+    with path.open("ab") as f:
+        f.write(record[-3:])
+    assert recipients(loader.take().events) == ["b"]
+
+
+def test_a_crash_mid_append_loses_only_the_unfinished_batch(tmp_path: Path) -> None:
+    # A process that appends, starts another append and dies (SIGKILL) before it ends.
+    script = textwrap.dedent(
+        f"""
+        import os, sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[3])!r})
+        from redirector.recording import spool as s
+        from tests.redirector.recording.test_spool import event
+        spool = s.Spool(__import__("pathlib").Path({str(tmp_path)!r}))
+        spool.append([event("kept")])
+        record = s.encode([event("lost")])
+        os.write(spool._own.fd, record[: len(record) // 2])
+        os._exit(0)
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    loader = Spool(tmp_path)
+    taken = loader.take()
+    assert recipients(taken.events) == ["kept"]
+    assert len(taken.finished) == 1  # its writer is gone
+    loader.taken(taken)
+    assert loader.files() == []
+
+
+def test_a_damaged_record_is_skipped_with_the_rest_of_its_file(tmp_path: Path) -> None:
+    writer = Spool(tmp_path)
+    writer.append([event("a")])
+    writer.append([event("b")])
+    writer.release()
+    (path,) = writer.files()
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert recipients(list(Spool(tmp_path).read_all())) == ["a"]
+
+
+def test_a_file_of_a_live_process_is_never_deleted(tmp_path: Path) -> None:
+    writer, loader = Spool(tmp_path), Spool(tmp_path)
+    writer.append([event("a")])
+    (path,) = writer.files()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the writer's lock
+    finally:
+        os.close(fd)
+    for _ in range(3):
+        loader.taken(loader.take())
+    assert path.exists()
+
+
+def test_replay_moves_everything_into_the_store(tmp_path: Path) -> None:
+    writer = Spool(tmp_path)
+    writer.append([event("a"), event("b")])
+    store = SqliteEventStore(tmp_path / "t.db")
+    try:
+        assert writer.replay(store) == 2  # its own file too
+        assert writer.replay(store) == 0
+        assert writer.files() == []
+        assert not writer.pending()
+        assert writer.count() == 0
+    finally:
+        store.close()
+
+
+def test_a_failed_append_leaves_later_appends_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = Spool(tmp_path)
+    writer.append([event("a")])
+    real_write = os.write
+
+    def short_then_full_disk(fd: int, data: bytes | memoryview) -> int:
+        monkeypatch.setattr(os, "write", fail)
+        return real_write(fd, bytes(data)[:5])  # part of the record, then no space
+
+    def fail(fd: int, data: bytes | memoryview) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", short_then_full_disk)
+    with pytest.raises(OSError, match="No space"):
+        writer.append([event("lost")])
+    monkeypatch.setattr(os, "write", real_write)
+    writer.append([event("c")])
+    assert recipients(list(Spool(tmp_path).read_all())) == ["a", "c"]
+
+
+def test_an_unreadable_file_holds_up_no_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = Spool(tmp_path), Spool(tmp_path)
+    first.append([event("a")])
+    second.append([event("b")])
+    assert second._own is not None
+    bad = str(second._own.path)  # as if another user's, 0600
+    real_os_open, real_path_open = os.open, Path.open
+
+    def os_open(path: Any, *args: Any, **kwargs: Any) -> int:
+        if str(path) == bad:
+            raise PermissionError(13, "Permission denied")
+        return real_os_open(path, *args, **kwargs)
+
+    def path_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if str(self) == bad:
+            raise PermissionError(13, "Permission denied")
+        return real_path_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", os_open)
+    monkeypatch.setattr(Path, "open", path_open)
+    loader = Spool(tmp_path)
+    assert recipients(loader.take().events) == ["a"]
+    assert recipients(list(loader.read_all())) == ["a"]

@@ -1,0 +1,183 @@
+"""Workers' spool writers and the writer process's loader, together."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from config import ClickSettings
+from redirector.recording import spool_writer
+from redirector.recording.bot_rules import BurstPolicy
+from redirector.recording.event_store import EventFilter, SqliteEventStore, StoreUnavailable
+from redirector.recording.events import Event
+from redirector.recording.hits import Hit, event_from_hit
+from redirector.recording.spool import Spool
+from redirector.recording.spool_loader import SpoolLoader
+from redirector.recording.spool_writer import SpoolWriter
+
+SALT = b"s" * 32
+
+
+def hit(recipient: str, link: int = 0, address: str = "192.0.2.1", t: float = 1e9) -> Hit:
+    return Hit(
+        f"{t:020.6f}{recipient:0>8}", t, "click", "k", "m", recipient, link,
+        "https://example.com/", 0, "Mozilla/5.0 \udcff", address,
+    )  # fmt: skip
+
+
+class BreakableSpool(Spool):
+    """Our own seam: a disk that refuses writes while `broken`."""
+
+    broken = False
+
+    def append_encoded(self, payload: bytes) -> None:
+        if self.broken:
+            raise OSError(28, "No space left on device")
+        super().append_encoded(payload)
+
+
+def stored(path: Path) -> list[tuple[str, int, str]]:
+    conn = sqlite3.connect(path)
+    try:
+        return list(conn.execute("SELECT recipient_id, bot, reasons FROM events ORDER BY id"))
+    finally:
+        conn.close()
+
+
+def loader_for(tmp_path: Path, open_store: object = None) -> SpoolLoader:
+    db = tmp_path / "trackway.db"
+    return SpoolLoader(
+        open_store or (lambda: SqliteEventStore(db)),  # type: ignore[arg-type]
+        Spool(tmp_path),
+        BurstPolicy(links=3, seconds=10),
+        retry_seconds=0.01,
+    )
+
+
+async def test_answered_once_durable_then_loaded(tmp_path: Path) -> None:
+    writer = SpoolWriter(Spool(tmp_path))
+    writer.start()
+    await asyncio.gather(*(writer.record(hit(f"r{i}")) for i in range(5)))
+    assert len(list(Spool(tmp_path).read_all())) == 5  # durable before the answer
+    loader = loader_for(tmp_path)
+    assert loader.load() == 5
+    assert [r[0] for r in stored(tmp_path / "trackway.db")] == [f"r{i}" for i in range(5)]
+    await writer.close()
+    loader.load_all()
+    assert Spool(tmp_path).files() == []  # let go of and loaded: gone
+    loader.close()
+
+
+async def test_a_full_disk_holds_events_and_still_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spool_writer, "RETRY_SECONDS", 0.05)
+    spool = BreakableSpool(tmp_path)
+    writer = SpoolWriter(spool)
+    writer.start()
+    spool.broken = True
+    await asyncio.wait_for(writer.record(hit("held")), 5)  # answered all the same
+    assert list(Spool(tmp_path).read_all()) == []
+    spool.broken = False
+    for _ in range(100):  # no other click comes: the retry writes it
+        if list(Spool(tmp_path).read_all()):
+            break
+        await asyncio.sleep(0.02)
+    assert [e.recipient_id for e in Spool(tmp_path).read_all()] == ["held"]
+    await writer.close()
+
+
+class HangingSpool(Spool):
+    """Our own seam: a disk whose writes hang until `go` is set."""
+
+    go = threading.Event()
+
+    def append_encoded(self, payload: bytes) -> None:
+        self.go.wait(10)
+        super().append_encoded(payload)
+
+
+async def test_a_hanging_disk_answers_late_but_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spool_writer, "APPEND_SECONDS", 0.2)
+    spool = HangingSpool(tmp_path)
+    spool.go.clear()
+    writer = SpoolWriter(spool)
+    writer.start()
+    started = time.monotonic()
+    await asyncio.wait_for(writer.record(hit("slow")), 5)
+    assert 0.2 <= time.monotonic() - started < 3
+    spool.go.set()  # the disk comes back: the write it was doing completes
+    await writer.close()
+    assert [e.recipient_id for e in Spool(tmp_path).read_all()] == ["slow"]
+
+
+def test_an_unavailable_database_leaves_events_in_the_spool(tmp_path: Path) -> None:
+    writer = Spool(tmp_path)
+    writer.append([])  # nothing: no file
+    writer.append([event_from_hit(hit("a"), ClickSettings(), SALT)])
+    writer.release()
+    available = {"yes": False}
+
+    def open_store() -> SqliteEventStore:
+        if not available["yes"]:
+            raise StoreUnavailable("read-only")
+        return SqliteEventStore(tmp_path / "trackway.db")
+
+    loader = loader_for(tmp_path, open_store)
+    assert loader.load() == 0
+    assert len(Spool(tmp_path).files()) == 1
+    available["yes"] = True
+    loader._next_try = 0.0
+    assert loader.load() == 1
+    assert Spool(tmp_path).files() == []
+    loader.close()
+
+
+def test_bursts_across_workers_and_an_event_the_store_refuses(tmp_path: Path) -> None:
+    first, second = Spool(tmp_path), Spool(tmp_path)  # two workers' files
+    clicks = ClickSettings()
+    first.append([event_from_hit(hit("r", 0, t=1e9), clicks, SALT)])
+    second.append([event_from_hit(hit("r", 1, t=1e9 + 1), clicks, SALT)])
+    bad = Event("z" * 28, 1e9 + 2, "click", "k", "m", "r", 2**63, "u", "ua", None, "x")
+    first.append([event_from_hit(hit("r", 2, t=1e9 + 2), clicks, SALT), bad])
+    loader = loader_for(tmp_path)
+    assert loader.load() == 4
+    rows = stored(tmp_path / "trackway.db")
+    assert len(rows) == 3  # the one out of range is left out, not the rest
+    assert all(bot == 1 and "burst" in reasons for _, bot, reasons in rows)
+    loader.close()
+
+
+@pytest.mark.parametrize("agent", ["Mozilla/5.0 \udcff", "x\ud800y"])
+def test_undecodable_agents_are_stored(tmp_path: Path, agent: str) -> None:
+    event = event_from_hit(hit("r")._replace(user_agent=agent), ClickSettings(), SALT)
+    store = SqliteEventStore(tmp_path / "t.db")
+    try:
+        store.write_batch([event])
+        (back,) = store.query(EventFilter())
+    finally:
+        store.close()
+    assert back.user_agent in ("Mozilla/5.0 \ufffd", "x?y")
+
+
+async def test_spooled_hits_become_events_by_the_reader_s_settings(tmp_path: Path) -> None:
+    writer = SpoolWriter(Spool(tmp_path))
+    writer.start()
+    await writer.record(hit("r", address="198.51.100.7"))
+    await writer.close()
+    full = ClickSettings(client_ip="full")
+    (loaded,) = Spool(tmp_path, to_event=lambda h: event_from_hit(h, full, SALT)).read_all()
+    assert loaded.client_ip == "198.51.100.7"
+    assert (
+        loaded.client_key
+        == event_from_hit(hit("r", address="198.51.100.7"), full, SALT).client_key
+    )
+    (unknown,) = Spool(tmp_path).read_all()  # a reader without the settings keeps no address
+    assert unknown.client_ip is None
