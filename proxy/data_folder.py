@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from config import Settings
 from config.datafolder import ensure_data_dir, read_or_create_secret
-from redirector.recording.event_store import DATABASE_FILE, SqliteEventStore
+from redirector.recording.bot_rules import BurstPolicy
+from redirector.recording.event_store import DATABASE_FILE, EventStore, SqliteEventStore
 from redirector.recording.hits import event_from_hit
 from redirector.recording.spool import Spool
+from redirector.recording.spool_loader import SpoolLoader
 
 ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not the token
 CLIENT_SALT_FILE = "client-salt"
@@ -32,6 +35,18 @@ def open_store(settings: Settings) -> SqliteEventStore:
         settings.data / DATABASE_FILE,
         synchronous=settings.store.synchronous,
         busy_timeout_ms=settings.store.busy_timeout_ms,
+    )
+
+
+def open_loader(
+    settings: Settings, open_event_store: Callable[[], EventStore] | None = None
+) -> SpoolLoader:
+    """The loader of the data folder's spool into its database (`open_event_store`)."""
+    return SpoolLoader(
+        open_event_store or (lambda: open_store(settings)),
+        open_spool(settings),
+        BurstPolicy(settings.clicks.burst_links, settings.clicks.burst_seconds),
+        settings.store.spool_retry_seconds,
     )
 
 

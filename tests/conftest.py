@@ -71,7 +71,7 @@ async def public_client() -> AsyncIterator[Callable[..., Awaitable[ListenerClien
     async def make(
         settings: Settings, store_factory: Callable[[], EventStore] | None = None
     ) -> ListenerClient:
-        service = PublicService(settings, store_factory)
+        service = PublicService(settings, store_factory=store_factory)
         await service.start()
         listener = await service.listen("127.0.0.1", 0)
         port = listener.sockets[0].getsockname()[1]

@@ -68,7 +68,7 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     metrics_dir.mkdir(mode=0o700)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
 
-    from proxy.serve.server import serve
+    from proxy.serve.supervisor import serve
 
     try:
         return serve(settings, workers)

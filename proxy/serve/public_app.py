@@ -15,7 +15,7 @@ from aiohttp import web
 
 from certs.challenges import ChallengeStore, is_token
 from config import Settings
-from proxy.data_folder import client_salt, open_store
+from proxy.data_folder import open_loader, open_spool
 from proxy.domains.checks import CHECK_PATH, host_token
 from proxy.domains.service import check_secret
 from redirector import load_keyring
@@ -23,44 +23,39 @@ from redirector.clicks.fast_path import ClickConnections
 from redirector.clicks.routes import ClickState, PrefixHandler, PublicHandler, not_found
 from redirector.links.errors import KeyRingError
 from redirector.links.keystore import KEYS_FILE
-from redirector.recording.batch_committer import BatchCommitter
-from redirector.recording.bot_rules import BurstPolicy
 from redirector.recording.event_store import EventStore
-from redirector.recording.event_writer import ThreadWriter, Writer
-from redirector.recording.spool import Spool
+from redirector.recording.spool_loader import keep_loading
+from redirector.recording.spool_writer import SpoolWriter
 
 log = logging.getLogger("trackway.public")
 KEY_RELOAD_SECONDS = 2.0
 
 
-def thread_writer(
-    settings: Settings, store_factory: Callable[[], EventStore] | None = None
-) -> ThreadWriter:
-    """A writer in this process; `store_factory` opens the store (default: SQLite)."""
-    committer = BatchCommitter(
-        store_factory or (lambda: open_store(settings)),
-        Spool(settings.data),
-        BurstPolicy(settings.clicks.burst_links, settings.clicks.burst_seconds),
-        settings.store.spool_retry_seconds,
-    )
-    return ThreadWriter(committer, settings.clicks, client_salt(settings.data))
-
-
 class PublicService:
-    """The public listener's handler with what it needs: key ring, writer, key reloads."""
+    """The public listener's handler with what it needs: key ring, writer, key reloads.
+
+    Clicks are recorded the one way there is: durable in this process's spool file
+    before the answer, then loaded into the database. Under `serve` the writer process
+    loads every worker's files (`loads_spool=False`); on its own (tests, embedding) the
+    service runs the same loader as a task of its own. `store_factory` opens the
+    loader's database (default: the data folder's SQLite).
+    """
 
     def __init__(
         self,
         settings: Settings,
+        *,
+        loads_spool: bool = True,
         store_factory: Callable[[], EventStore] | None = None,
-        writer: Writer | None = None,
     ) -> None:
         self.settings = settings
+        sync = settings.store.synchronous == "full"
         self.state = ClickState(
             ring=load_keyring(settings.data, int(time.time())),
-            writer=writer or thread_writer(settings, store_factory),
+            writer=SpoolWriter(open_spool(settings, sync=sync)),
             settings=settings.clicks,
         )
+        self.loader = open_loader(settings, store_factory) if loads_spool else None
         self.handler = PublicHandler(
             self.state,
             {
@@ -69,11 +64,17 @@ class PublicService:
             },
         )
         self._reloader: asyncio.Task[None] | None = None
+        self._loading: asyncio.Task[None] | None = None
+        self._stop_loading = asyncio.Event()
         self._fallback: web.Server | None = None
         self.connections = ClickConnections(self.state, self._fallback_protocol)
 
     async def start(self) -> None:
         self.state.writer.start()
+        if self.loader is not None:
+            self._loading = asyncio.create_task(
+                keep_loading(self.loader, self._stop_loading, self.settings.store.load_priority)
+            )
         self._fallback = web.Server(self.handler, access_log=None)
         self.connections.start()
         self._reloader = asyncio.create_task(_reload_keys(self.state, self.settings))
@@ -104,6 +105,9 @@ class PublicService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reloader
         await self.state.writer.close()
+        if self._loading is not None:
+            self._stop_loading.set()
+            await self._loading
 
 
 def domain_check_handler(secret: bytes) -> PrefixHandler:

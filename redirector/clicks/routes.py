@@ -20,9 +20,9 @@ from redirector import metrics
 from redirector.links.errors import TokenError
 from redirector.links.keyring import KeyRing
 from redirector.links.tokens import Claims, verify
-from redirector.recording.event_writer import Writer
 from redirector.recording.events import CLICK, OPEN, PREFETCH, new_event_id
 from redirector.recording.hits import Hit
+from redirector.recording.spool_writer import SpoolWriter
 
 # The 43-byte transparent GIF that open pixels have always been.
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
@@ -48,7 +48,7 @@ class ClickState:
     """What the click handlers read: all in memory."""
 
     ring: KeyRing
-    writer: Writer
+    writer: SpoolWriter
     settings: ClickSettings
     _counters: dict[tuple[str, int], object] = field(default_factory=dict)
 

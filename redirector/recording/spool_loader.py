@@ -1,28 +1,68 @@
-"""The writer process's work: load the spool files into the database, behind the clicks.
+"""Loading the spool files into the database, behind the clicks: the one way events
+reach the database (the writer process of `serve`, or a task of the in-process app).
 
-Workers make each event durable in their own spool file before they answer; this loads
-those files into SQLite in big transactions (cheap per event) and finds bursts on the
-way, since it is the one place that sees every event of the data folder. When the
+Clicks are made durable in their process's spool file before they are answered; this
+loads those files into SQLite in big transactions (cheap per event) and finds bursts on
+the way, since it is the one place that sees every event of the data folder. When the
 database cannot take a batch, nothing is lost: the events stay in their files and the
 load is tried again after `retry_seconds`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import logging
 import time
 from collections.abc import Callable
 
 from redirector import metrics
 from redirector.recording.bot_rules import BurstPolicy
-from redirector.recording.burst_tracker import Remark
+from redirector.recording.burst_tracker import BurstTracker, Remark
+from redirector.recording.cpu_idle import CpuIdleMeter
 from redirector.recording.event_store import EventStore, StoreUnavailable
 from redirector.recording.events import Event
+from redirector.recording.load_pacing import rest_after_load
 from redirector.recording.spool import Spool
-from redirector.recording.writer_store import WriterStore
 
 log = logging.getLogger("trackway.writer")
 LOAD_LIMIT = 20_000  # events in one transaction
+IDLE_SECONDS = 0.05  # how soon a click reaches the database when all is quiet
+
+
+class LoaderStore:
+    """The loader's store: opened on first use and again after a failure; the first
+    opening warms the burst tracker with the last window's events, so that bursts that
+    began before a restart still count."""
+
+    def __init__(self, open_store: Callable[[], EventStore], burst: BurstPolicy) -> None:
+        self._open_store = open_store
+        self._store: EventStore | None = None
+        self.bursts = BurstTracker(burst)
+        self._warmed = False
+
+    def get(self) -> EventStore:
+        """The open store; raises StoreUnavailable (or what opening raised)."""
+        if self._store is None:
+            self._store = self._open_store()
+            if not self._warmed:
+                window = self.bursts.policy.seconds
+                self.bursts.warm(self._store.recent(time.time() - window))
+                self._warmed = True
+        return self._store
+
+    def forget_old_clients(self) -> None:
+        self.bursts.forget_before(time.time() - self.bursts.policy.seconds)
+
+    def close(self) -> None:
+        """After a failure (the next `get` opens it anew), or at the end."""
+        if self._store is not None:
+            try:
+                self._store.close()
+            except Exception:
+                log.debug("closing the store failed", exc_info=True)
+            self._store = None
 
 
 class SpoolLoader:
@@ -33,7 +73,7 @@ class SpoolLoader:
         burst: BurstPolicy,
         retry_seconds: float,
     ) -> None:
-        self.store = WriterStore(open_store, burst)
+        self.store = LoaderStore(open_store, burst)
         self.bursts = self.store.bursts
         self.spool = spool
         self.retry_seconds = retry_seconds
@@ -115,3 +155,34 @@ class SpoolLoader:
 
     def close(self) -> None:
         self.store.close()
+
+
+async def keep_loading(
+    loader: SpoolLoader,
+    stop: asyncio.Event,
+    priority: str,
+    idle_meter: CpuIdleMeter | None = None,
+) -> None:
+    """Load until `stop` is set, paced by `priority` (see `load_pacing.py`); then, once
+    the clicks' writers are done (the caller stops them first), load what is left.
+
+    SQLite work runs in a thread of its own, so that the loop stays free: in the
+    in-process app the same loop answers clicks."""
+    meter = idle_meter or CpuIdleMeter()
+    thread = concurrent.futures.ThreadPoolExecutor(1, "trackway-loader")
+    loop = asyncio.get_running_loop()
+    try:
+        while not stop.is_set():
+            started = time.monotonic()
+            if await loop.run_in_executor(thread, loader.load) == 0:
+                rest = IDLE_SECONDS  # caught up, or waiting for the database
+            else:
+                spent = time.monotonic() - started
+                backlog = loader.spool.size()
+                rest = rest_after_load(spent, meter.idle_share(), backlog, priority)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), rest)
+        await loop.run_in_executor(thread, loader.load_all)
+    finally:
+        await loop.run_in_executor(thread, loader.close)
+        thread.shutdown()

@@ -1,5 +1,10 @@
-"""A worker's writer: each batch is appended to this process's spool file and synced
-to disk in a thread of its own; its clicks are answered once it is on disk.
+"""The click path's writer: each batch of hits is appended to this process's spool file
+and synced to disk in a thread of its own; its clicks are answered once it is on disk.
+
+Every process that answers clicks records this way (the workers of `serve`, and the
+in-process app of tests and embedders); a loader (`spool_loader.py`) moves the files
+into the database behind them. The click routes hand a hit to `record_then` (the fast
+path) or `await record` (aiohttp's path): group commit by way of `gathering.py`.
 
 The database sits behind (the writer process loads the files), so a click waits
 neither for SQLite nor for another process: one `write` and one `fdatasync` per batch,
@@ -16,9 +21,9 @@ import asyncio
 import concurrent.futures
 import logging
 import time
+from collections.abc import Callable
 
 from redirector import metrics
-from redirector.recording.event_writer import GatheringWriter
 from redirector.recording.gathering import Batch, Gatherer
 from redirector.recording.hits import Hit
 from redirector.recording.spool import Spool, encode_hits
@@ -29,7 +34,7 @@ RETRY_SECONDS = 1.0
 MAX_HELD_BYTES = 256 * 1024 * 1024
 
 
-class SpoolWriter(GatheringWriter):
+class SpoolWriter:
     def __init__(self, spool: Spool) -> None:
         self.spool = spool
         self._gatherer: Gatherer[Hit] = Gatherer(self._submit)
@@ -44,8 +49,18 @@ class SpoolWriter(GatheringWriter):
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
 
+    async def record(self, hit: Hit) -> None:
+        """Return once the hit is durable (or, the disk failing, held: see above)."""
+        await self._gatherer.add(hit)
+
+    def record_then(self, hit: Hit, callback: Callable[[], None]) -> None:
+        """On the loop: `callback()` runs, on the loop, once the hit is durable."""
+        self._gatherer.add_then(hit, callback)
+
     async def close(self) -> None:
-        await self._until_idle()
+        """Make everything recorded so far durable, then stop."""
+        while not self._gatherer.idle:
+            await asyncio.sleep(0.005)
         loop = asyncio.get_running_loop()
         if self._retry is not None:
             self._retry.cancel()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +13,8 @@ import aiohttp
 from yarl import URL
 
 from config import Settings
+from redirector.recording.event_store import DATABASE_FILE
+from redirector.recording.spool import Spool
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
 LONG_AGO = 1_700_000_000  # a send time far enough back not to look like a scanner
@@ -39,3 +44,29 @@ class ListenerClient:
 
     def post(self, path: str, **kwargs: Any) -> Any:
         return self.session.post(path, **kwargs)
+
+
+def database_rows(settings: Settings) -> list[dict[str, Any]]:
+    """The events table as it is now."""
+    path = settings.data / DATABASE_FILE
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute("SELECT * FROM events ORDER BY id")]
+    finally:
+        conn.close()
+
+
+async def stored(settings: Settings, seconds: float = 10.0) -> list[dict[str, Any]]:
+    """The events table once every event durable in the spool so far has been loaded
+    into it (clicks are answered once they are in the spool; the loader follows)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        rows = database_rows(settings)
+        spooled = {event.id for event in Spool(settings.data).read_all()}
+        if spooled <= {row["id"] for row in rows}:
+            return rows
+        assert time.monotonic() < deadline, f"{len(spooled)} spooled events not loaded in time"
+        await asyncio.sleep(0.02)

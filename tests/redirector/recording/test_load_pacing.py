@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import os
-import time
-
 import pytest
 
 from redirector.recording.cpu_idle import CpuIdleMeter
@@ -26,10 +23,38 @@ def test_full_speed(idle_share: float, backlog: int, priority: str) -> None:
     assert rest_after_load(0.01, idle_share, backlog, priority) == 0.0
 
 
-def test_the_meter_reads_this_machine() -> None:
-    meter = CpuIdleMeter()
-    deadline = time.monotonic() + 0.2
-    while time.monotonic() < deadline:
-        pass  # keep one CPU busy
-    # One CPU of os.cpu_count() was never idle (half of one, to leave room for noise).
-    assert 0.0 <= meter.idle_share() <= 1.0 - 0.5 / (os.cpu_count() or 1)
+class FakeStat:
+    """`/proc/stat`'s first line, with the ticks the test says."""
+
+    def __init__(self) -> None:
+        self.lines = ["cpu  0 0 0 0 0 0 0 0 0 0"]
+
+    def advance(self, busy: int, idle: int, iowait: int = 0) -> None:
+        ticks = [int(v) for v in self.lines[-1].split()[1:]]
+        ticks[0] += busy
+        ticks[3] += idle
+        ticks[4] += iowait
+        self.lines.append("cpu  " + " ".join(map(str, ticks)))
+
+    def __call__(self) -> str:
+        return self.lines[-1] + "\ncpu0 0 0 0 0\n"
+
+
+def test_the_meter_counts_idle_and_iowait_over_all_ticks() -> None:
+    stat = FakeStat()
+    meter = CpuIdleMeter(stat)
+    stat.advance(busy=60, idle=30, iowait=10)
+    assert meter.idle_share() == 0.4
+    stat.advance(busy=100, idle=0)
+    assert meter.idle_share() == 0.0
+
+
+@pytest.mark.parametrize("text", ["", "intr 1 2 3\n", "cpu  a b c\n", "cpu 1\n"])
+def test_an_unreadable_stat_counts_as_idle(text: str) -> None:
+    assert CpuIdleMeter(lambda: text).idle_share() == 1.0
+
+
+def test_no_time_passed_counts_as_idle() -> None:
+    stat = FakeStat()
+    meter = CpuIdleMeter(stat)
+    assert meter.idle_share() == 1.0

@@ -1,12 +1,12 @@
-"""`trackway serve`: the processes and their listeners.
+"""`trackway serve`: the supervisor, its processes and the admin listener.
 
-This process supervises and serves the admin listener. Beside it run N workers, each
-with a public socket bound with SO_REUSEPORT so that the kernel spreads connections
-over them, and one writer process: the only SQLite writer of the data folder, which
-loads the events that workers made durable in their spool files. A process that dies
-is started again. SIGTERM: the workers stop accepting and answer their in-flight
-requests (each durable in the spool before its answer), then the writer loads what is
-left and stops, then this process.
+This process supervises and serves the admin listener. Beside it run N workers
+(`worker.py`), each with a public socket bound with SO_REUSEPORT so that the kernel
+spreads connections over them, and one writer process (`writer_process.py`): the only
+SQLite writer of the data folder, which loads the events that workers made durable in
+their spool files. A process that dies is started again. SIGTERM: the workers stop
+accepting and answer their in-flight requests (each durable in the spool before its
+answer), then the writer loads what is left and stops, then this process.
 """
 
 from __future__ import annotations
@@ -19,54 +19,26 @@ import multiprocessing
 import os
 import signal
 import socket
-import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from aiohttp import web
 
-from certs.challenges import ChallengeStore
-from certs.sni import SniCertificates
-from certs.store import CertStore
 from config import Settings
 from config.settings import parse_host_port
 from proxy.admin.app import build_admin_app
-from proxy.data_folder import ADMIN_TOKEN_FILE, admin_token, client_salt, open_spool, open_store
+from proxy.data_folder import ADMIN_TOKEN_FILE, admin_token, client_salt, open_store
 from proxy.domains.service import DomainService
 from proxy.serve.cert_maintenance import maintain_forever
-from proxy.serve.public_app import PublicService
-from proxy.serve.tls_listener import PeekingTlsListener
+from proxy.serve.processes import SHUTDOWN_SECONDS, configure_logging, run, stop_event
+from proxy.serve.worker import worker_main
+from proxy.serve.writer_process import writer_main
 from redirector import load_keyring
-from redirector.recording.bot_rules import BurstPolicy
-from redirector.recording.cpu_idle import CpuIdleMeter
 from redirector.recording.event_store import StoreUnavailable
-from redirector.recording.load_pacing import rest_after_load
-from redirector.recording.spool_loader import SpoolLoader
-from redirector.recording.spool_writer import SpoolWriter
 
 log = logging.getLogger("trackway.server")
-SHUTDOWN_SECONDS = 10.0
-CERT_RELOAD_SECONDS = 2.0
-LOAD_IDLE_SECONDS = 0.05  # how soon a click reaches the database when all is quiet
-
-
-def run(coro: Coroutine[Any, Any, None]) -> None:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        asyncio.run(coro)
-    else:
-        uvloop.run(coro)
-
-
-def configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format=f"trackway[{os.getpid()}] %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 def serve(settings: Settings, workers: int) -> int:
@@ -129,104 +101,6 @@ def _announce(settings: Settings, public: str, workers: int, admin: str) -> None
     print("\n".join(lines), flush=True)
 
 
-def _stop_event() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
-
-
-# -- the writer process -------------------------------------------------------------
-
-
-def writer_main(settings: Settings) -> None:
-    configure_logging()
-    run(_writer(settings))
-
-
-async def _writer(settings: Settings) -> None:
-    """Loads the workers' spool files into the database until stopped; then, once the
-    workers are gone (the supervisor stops them first), loads what is left."""
-    stop = _stop_event()
-    loader = SpoolLoader(
-        lambda: open_store(settings),
-        open_spool(settings),
-        BurstPolicy(settings.clicks.burst_links, settings.clicks.burst_seconds),
-        settings.store.spool_retry_seconds,
-    )
-    cpu = CpuIdleMeter()
-    try:
-        while not stop.is_set():
-            started = time.monotonic()
-            if loader.load() == 0:  # caught up (or waiting for the database): rest a little
-                rest = LOAD_IDLE_SECONDS
-            else:
-                spent = time.monotonic() - started
-                backlog = loader.spool.size()
-                rest = rest_after_load(
-                    spent, cpu.idle_share(), backlog, settings.store.load_priority
-                )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), rest)
-        loader.load_all()
-    finally:
-        loader.close()
-
-
-# -- a worker -----------------------------------------------------------------------
-
-
-def worker_main(settings: Settings, host: str, port: int) -> None:
-    configure_logging()
-    run(_worker(settings, host, port))
-
-
-async def _worker(settings: Settings, host: str, port: int) -> None:
-    stop = _stop_event()
-    writer = SpoolWriter(open_spool(settings, sync=settings.store.synchronous == "full"))
-    service = PublicService(settings, writer=writer)
-    await service.start()
-    listeners = [await service.listen(host, port, reuse_port=True)]
-    reloader = None
-    peeking: PeekingTlsListener | None = None
-    if settings.server.https:
-        tls_host, tls_port = parse_host_port(settings.server.https, "--https")
-        certificates = SniCertificates(CertStore(settings.data))
-        certificates.reload(force=True)
-        if settings.acme.challenge == "tls-alpn-01":
-            peeking = PeekingTlsListener(
-                service.protocol, certificates, ChallengeStore(settings.data)
-            )
-            await peeking.start(tls_host, tls_port)
-        else:
-            context = certificates.server_context()
-            listeners.append(await service.listen(tls_host, tls_port, context, reuse_port=True))
-        reloader = asyncio.create_task(_reload_certificates(certificates))
-    await stop.wait()
-    if reloader is not None:
-        reloader.cancel()
-    for listener in listeners:
-        listener.close()  # stop accepting; open connections stay for their answers
-    if peeking is not None:
-        await peeking.close()
-    await service.close(SHUTDOWN_SECONDS)  # answers what is in flight, makes it durable
-
-
-async def _reload_certificates(certificates: SniCertificates) -> None:
-    """New and renewed certificates are served within seconds, without a restart."""
-    while True:
-        await asyncio.sleep(CERT_RELOAD_SECONDS)
-        try:
-            if certificates.reload():
-                log.info("certificates reloaded: %d names", len(certificates.names()))
-        except OSError as e:
-            log.error("certificates not reloaded: %s", e)
-
-
-# -- the supervisor -----------------------------------------------------------------
-
-
 async def _start_admin(settings: Settings) -> tuple[web.AppRunner, str]:
     host, port = parse_host_port(settings.server.admin, "--admin")
     runner = web.AppRunner(build_admin_app(settings, admin_token(settings.data)), access_log=None)
@@ -239,7 +113,7 @@ async def _start_admin(settings: Settings) -> tuple[web.AppRunner, str]:
 
 
 async def _supervise(settings: Settings, host: str, port: int, workers: int) -> None:
-    stop = _stop_event()
+    stop = stop_event()
     context = multiprocessing.get_context("spawn")
 
     def spawn(target: Callable[..., None], *args: Any) -> BaseProcess:
