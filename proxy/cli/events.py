@@ -16,21 +16,12 @@ from redirector.recording.event_reader import read_events
 from redirector.recording.event_store import StoreUnavailable
 from redirector.recording.events import Event
 
+# The columns of `events export`, in the order users' scripts read them: the event's
+# public fields (events.PUBLIC_FIELDS) and `timestamp` (unix seconds) beside `time`.
 EXPORT_FIELDS = (
-    "id",
-    "kind",
-    "time",
-    "timestamp",
-    "message_id",
-    "recipient_id",
-    "link_index",
-    "url",
-    "bot",
-    "reasons",
-    "key_id",
-    "user_agent",
-    "client_ip",
-)
+    "id", "kind", "time", "timestamp", "message_id", "recipient_id", "link_index", "url",
+    "bot", "reasons", "key_id", "user_agent", "client_ip",
+)  # fmt: skip
 _PAGE = 10_000
 
 

@@ -81,16 +81,7 @@ class Claims(NamedTuple):
     version: int = VERSION
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "url": self.url,
-            "message_id": self.message_id,
-            "recipient_id": self.recipient_id,
-            "link_index": self.link_index,
-            "label": self.label,
-            "sent_at": self.sent_at,
-            "key_id": self.key_id,
-            "version": self.version,
-        }
+        return dict(self._asdict())
 
 
 def sign(claims: Claims, key: SigningKey) -> str:

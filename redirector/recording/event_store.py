@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,7 +17,7 @@ import sqlite_utils
 
 from config.datafolder import file_lock
 from redirector.recording.burst_tracker import Remark
-from redirector.recording.events import Event, event_id_floor
+from redirector.recording.events import COLUMNS, NULLABLE_COLUMNS, Event, event_id_floor
 
 DATABASE_FILE = "trackway.db"
 
@@ -45,13 +45,7 @@ class LinkStats:
     unique_recipients: int  # of human clicks
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "link_index": self.link_index,
-            "url": self.url,
-            "human_clicks": self.human_clicks,
-            "bot_clicks": self.bot_clicks,
-            "unique_recipients": self.unique_recipients,
-        }
+        return asdict(self)
 
 
 class EventStore(Protocol):
@@ -75,27 +69,13 @@ class EventStore(Protocol):
     def close(self) -> None: ...
 
 
-_COLUMNS = {
-    "id": str,
-    "time": float,
-    "kind": str,
-    "key_id": str,
-    "message_id": str,
-    "recipient_id": str,
-    "link_index": int,
-    "url": str,
-    "user_agent": str,
-    "client_ip": str,
-    "client_key": str,
-    "bot": int,
-    "reasons": str,
-}
-# Built from the constant column names above, never from input. OR IGNORE: loading a
+# Built from the event's field names (events.COLUMNS), never from input. OR IGNORE: loading a
 # spool file again (after a crash mid-load) records nothing twice.
-_INSERT_ROWS = "INSERT OR IGNORE INTO events ({}) VALUES ".format(", ".join(_COLUMNS))
-_ROW_MARKS = "(" + ",".join("?" * len(_COLUMNS)) + ")"
+_INSERT_ROWS = "INSERT OR IGNORE INTO events ({}) VALUES ".format(", ".join(COLUMNS))
+_ROW_MARKS = "(" + ",".join("?" * len(COLUMNS)) + ")"
+_SELECT = "SELECT {} FROM events".format(", ".join(COLUMNS))
 _INSERT_ONE = _INSERT_ROWS + _ROW_MARKS
-_ROWS_PER_INSERT = 32766 // len(_COLUMNS)  # SQLite's limit on parameters per statement
+_ROWS_PER_INSERT = 32766 // len(COLUMNS)  # SQLite's limit on parameters per statement
 # Human events, bot events, distinct recipients among the human ones.
 _COUNTS = "SUM(bot = 0), SUM(bot = 1), COUNT(DISTINCT CASE WHEN bot = 0 THEN recipient_id END)"
 _SAME_CLIENT = "message_id = ? AND client_key = ? AND time >= ? AND kind != 'open'"
@@ -144,7 +124,7 @@ class SqliteEventStore:
         # something random (a client) dirties a page per event. Ids are time-ordered, so
         # the key answers time ranges; (message, time) answers per-message queries and
         # burst re-marks, and grows at its ends.
-        events.create(_COLUMNS, pk="id", not_null=set(_COLUMNS) - {"client_ip"})
+        events.create(COLUMNS, pk="id", not_null=set(COLUMNS) - NULLABLE_COLUMNS)
         events.create_index(["message_id", "time"], if_not_exists=True)
 
     def write_batch(self, events: Sequence[Event], remarks: Sequence[Remark] = ()) -> None:
@@ -181,11 +161,10 @@ class SqliteEventStore:
     def recent(self, since: float) -> list[Event]:
         try:
             cursor = self.conn.execute(
-                "SELECT * FROM events WHERE id >= ? AND kind != 'open' ORDER BY id",
+                f"{_SELECT} WHERE id >= ? AND kind != 'open' ORDER BY id",
                 (event_id_floor(since),),
             )
-            names = [d[0] for d in cursor.description]
-            return [Event.from_row(dict(zip(names, row, strict=True))) for row in cursor]
+            return [Event.from_values(row) for row in cursor]
         except sqlite3.Error as e:
             raise StoreUnavailable(str(e)) from e
 
@@ -220,15 +199,13 @@ class SqliteEventStore:
         if flt.after_id is not None:
             where.append("id > ?")
             params.append(flt.after_id)
-        sql = "SELECT * FROM events"
+        sql = _SELECT
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id LIMIT ?"
         params.append(flt.limit)
         try:
-            cursor = self.conn.execute(sql, params)
-            names = [d[0] for d in cursor.description]
-            return [Event.from_row(dict(zip(names, row, strict=True))) for row in cursor]
+            return [Event.from_values(row) for row in self.conn.execute(sql, params)]
         except sqlite3.Error as e:
             raise StoreUnavailable(str(e)) from e
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import operator
 import os
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 CLICK = "click"
@@ -44,6 +45,9 @@ def storable(text: str) -> str:
 
 @dataclass
 class Event:
+    """One recorded event. Its fields are the schema, declared here once: the database's
+    columns, the spool's records and the exported form are all derived from them."""
+
     id: str  # new_event_id()
     time: float  # unix seconds
     kind: str
@@ -59,118 +63,68 @@ class Event:
     reasons: list[str] = field(default_factory=list)
 
     def as_values(self) -> tuple[Any, ...]:
-        """`as_row()`'s values, in its order (the spool's and the insert's form)."""
-        return (
-            self.id,
-            self.time,
-            self.kind,
-            self.key_id,
-            self.message_id,
-            self.recipient_id,
-            self.link_index,
-            self.url,
-            self.user_agent,
-            self.client_ip,
-            self.client_key,
-            int(self.bot),
-            ",".join(self.reasons),
-        )
+        """The stored form, a value per field in `FIELDS` order (the spool's and the
+        database's): `bot` as 0 or 1, `reasons` joined by commas."""
+        values = list(_ALL_FIELDS(self))
+        values[_BOT] = int(self.bot)
+        values[_REASONS] = ",".join(self.reasons)
+        return tuple(values)
 
     @classmethod
     def from_values(cls, values: Sequence[Any]) -> Event:
-        """From `as_values()` (as the spool gives it back); TypeError or ValueError if it is
-        not that shape."""
-        (
-            id_,
-            time_,
-            kind,
-            key_id,
-            message_id,
-            recipient_id,
-            link_index,
-            url,
-            user_agent,
-            client_ip,
-            client_key,
-            bot,
-            reasons,
-        ) = values
-        for text in (id_, kind, key_id, message_id, recipient_id, url, user_agent, client_key):
-            if not isinstance(text, str):
-                raise TypeError("not an event")
-        if client_ip is not None and not isinstance(client_ip, str):
+        """From the stored form (a spool record, a database row); TypeError or ValueError
+        if it is not that shape."""
+        if len(values) != len(FIELDS):
             raise TypeError("not an event")
-        return cls(
-            id_,
-            float(time_),
-            kind,
-            key_id,
-            message_id,
-            recipient_id,
-            int(link_index),
-            url,
-            user_agent,
-            client_ip,
-            client_key,
-            bool(bot),
-            [r for r in str(reasons).split(",") if r],
-        )
+        return cls(*(read(value) for read, value in zip(_READERS, values, strict=True)))
 
     def storable_values(self) -> tuple[Any, ...]:
         """`as_values()` with every text as valid Unicode, which a database requires."""
         return tuple(storable(v) if isinstance(v, str) else v for v in self.as_values())
 
-    def as_row(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "time": self.time,
-            "kind": self.kind,
-            "key_id": self.key_id,
-            "message_id": self.message_id,
-            "recipient_id": self.recipient_id,
-            "link_index": self.link_index,
-            "url": self.url,
-            "user_agent": self.user_agent,
-            "client_ip": self.client_ip,
-            "client_key": self.client_key,
-            "bot": int(self.bot),
-            "reasons": ",".join(self.reasons),
-        }
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Event:
-        reasons = row.get("reasons") or ""
-        return cls(
-            id=str(row["id"]),
-            time=float(row["time"]),
-            kind=str(row["kind"]),
-            key_id=str(row["key_id"]),
-            message_id=str(row["message_id"]),
-            recipient_id=str(row["recipient_id"]),
-            link_index=int(row["link_index"]),
-            url=str(row["url"]),
-            user_agent=str(row["user_agent"]),
-            client_ip=row.get("client_ip"),
-            client_key=str(row.get("client_key") or ""),
-            bot=bool(row["bot"]),
-            reasons=[r for r in reasons.split(",") if r]
-            if isinstance(reasons, str)
-            else list(reasons),
-        )
-
     def public(self) -> dict[str, Any]:
-        """The exported form (API, `events export`): no client key."""
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "time": self.time,
-            "message_id": self.message_id,
-            "recipient_id": self.recipient_id,
-            "link_index": self.link_index,
-            "url": self.url,
-            "key_id": self.key_id,
-            "user_agent": self.user_agent,
-            "client_ip": self.client_ip,
-            "bot": self.bot,
-            "reasons": list(self.reasons),
-        }
+        """The exported form (API, `events export`): every field but the client key."""
+        return {name: getattr(self, name) for name in PUBLIC_FIELDS}
+
+
+FIELDS = tuple(f.name for f in fields(Event))
+PUBLIC_FIELDS = tuple(name for name in FIELDS if name != "client_key")
+_ALL_FIELDS = operator.attrgetter(*FIELDS)
+_BOT, _REASONS = FIELDS.index("bot"), FIELDS.index("reasons")
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not an event")
+    return value
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _reasons(value: object) -> list[str]:
+    return [r for r in str(value).split(",") if r]
+
+
+# How each field's stored value is read back, and its database column: by the field's
+# declared type (annotations are strings here: `from __future__ import annotations`).
+_READ_BY_TYPE: dict[str, Callable[[Any], Any]] = {
+    "str": _text,
+    "str | None": _optional_text,
+    "float": float,
+    "int": int,
+    "bool": bool,
+    "list[str]": _reasons,
+}
+_COLUMN_BY_TYPE: dict[str, type] = {
+    "str": str,
+    "str | None": str,
+    "float": float,
+    "int": int,
+    "bool": int,
+    "list[str]": str,
+}
+_READERS = tuple(_READ_BY_TYPE[str(f.type)] for f in fields(Event))
+COLUMNS: dict[str, type] = {f.name: _COLUMN_BY_TYPE[str(f.type)] for f in fields(Event)}
+NULLABLE_COLUMNS = frozenset(f.name for f in fields(Event) if str(f.type).endswith("| None"))

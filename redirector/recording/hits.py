@@ -1,16 +1,19 @@
-"""A hit: the raw facts of one request, as the click handler sees them.
+"""A hit: the raw facts of one request, as the click handler sees them, and how it
+becomes a recorded event.
 
 The handler only gathers these (cheap); turning a hit into a recorded event (client
-key, stored address, bot reasons) happens in the writer, off the hot path.
+key, stored address, bot reasons) happens in the loader, off the hot path. Pure.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import ipaddress
 from typing import NamedTuple
 
 from config import ClickSettings
 from redirector.recording.bot_rules import request_reasons
-from redirector.recording.client_ip import client_key, stored_ip
 from redirector.recording.events import PREFETCH, Event, storable
 
 
@@ -51,3 +54,26 @@ def event_from_hit(hit: Hit, settings: ClickSettings, salt: bytes) -> Event:
         bot=bool(reasons),
         reasons=reasons,
     )
+
+
+# What is kept of a client's address, per the `clicks.client_ip` setting.
+# A big send's clicks come from the same addresses (gateways, offices) again and again.
+@functools.lru_cache(maxsize=16384)
+def stored_ip(address: str, mode: str) -> str | None:
+    if mode == "none" or not address:
+        return None
+    if mode == "full":
+        return address
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+
+
+@functools.lru_cache(maxsize=16384)
+def client_key(address: str, salt: bytes) -> str:
+    """A stable pseudonym of the full address, for finding bursts whatever is stored."""
+    data = address.encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=8, key=salt[:64]).hexdigest()

@@ -22,6 +22,7 @@ import marshal
 import os
 import struct
 import time
+import typing
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -328,7 +329,8 @@ def _read_records(
     return events, start + (len(data) if whole else pos)
 
 
-_HIT_TYPES = (str, float, str, str, str, str, int, str, int, str, str)
+# Each field's type, from the declaration.
+_HIT_TYPES = tuple(typing.get_type_hints(Hit).values())
 
 
 def _hit(values: tuple[Any, ...]) -> Hit:

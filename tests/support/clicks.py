@@ -55,6 +55,10 @@ def database_rows(settings: Settings) -> list[dict[str, Any]]:
     conn.row_factory = sqlite3.Row
     try:
         return [dict(r) for r in conn.execute("SELECT * FROM events ORDER BY id")]
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):  # the loader is creating it right now
+            return []
+        raise
     finally:
         conn.close()
 

@@ -6,8 +6,9 @@ import json
 import time
 from pathlib import Path
 
+from proxy.cli.events import EXPORT_FIELDS
 from redirector.recording.event_store import DATABASE_FILE, SqliteEventStore
-from redirector.recording.events import Event, new_event_id
+from redirector.recording.events import PUBLIC_FIELDS, Event, new_event_id
 from redirector.recording.spool import Spool
 from tests.proxy.cli.test_cli import trackway
 
@@ -75,3 +76,7 @@ def test_stats(tmp_path: Path) -> None:
     assert links[1]["human_clicks"] == 1
     text = trackway("stats", "m-1", data=tmp_path).stdout.decode()
     assert "HUMAN" in text
+
+
+def test_the_export_has_every_public_field_of_an_event() -> None:
+    assert sorted(EXPORT_FIELDS) == sorted([*PUBLIC_FIELDS, "timestamp"])
