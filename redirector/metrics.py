@@ -1,34 +1,97 @@
-"""Prometheus metrics of the click path.
+"""Prometheus metrics of the click path, made when a process first uses them.
 
-`trackway serve` runs several processes; it sets PROMETHEUS_MULTIPROC_DIR before this
-module is imported so that the admin listener can add up every worker's values.
+`trackway serve` runs several processes: each calls `share_in(folder)` as it starts, so
+that its values go to files there and the admin listener adds every process's up. Any
+other process (the CLI, tests, an application embedding the click path) keeps them in
+memory. No metric exists at import time, so nothing depends on what was imported first
+(prometheus_client's own switch is an environment variable read when it is imported).
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import os
+from pathlib import Path
 
-REQUESTS = Counter("trackway_requests", "Requests answered", ["route", "status"])
-EVENTS_WRITTEN = Counter(
-    "trackway_events_written",
-    "Events made durable: to the spool (before the answer), then to the database",
-    ["to"],
-)
-SPOOL_EVENTS = Gauge(
-    "trackway_spool_events", "Events waiting in the spool", multiprocess_mode="max"
-)
-WRITE_BATCH_SECONDS = Histogram(
-    "trackway_write_batch_seconds",
-    "Time to make one batch of events durable (what its clicks wait for)",
-    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0),
-)
-WRITE_BATCH_SIZE = Histogram(
-    "trackway_write_batch_events",
-    "Events in one durable batch",
-    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
-)
-LOAD_BATCH_SECONDS = Histogram(
-    "trackway_load_batch_seconds",
-    "Time to load one batch of spooled events into the database",
-    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
+from prometheus_client import multiprocess as shared
+
+_MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # where prometheus_client writes shared values
+
+
+class Instruments:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "trackway_requests", "Requests answered", ["route", "status"], registry=registry
+        )
+        self.events_written = Counter(
+            "trackway_events_written",
+            "Events made durable: to the spool (before the answer), then to the database",
+            ["to"],
+            registry=registry,
+        )
+        self.spool_events = Gauge(
+            "trackway_spool_events",
+            "Events waiting in the spool",
+            multiprocess_mode="max",
+            registry=registry,
+        )
+        self.write_batch_seconds = Histogram(
+            "trackway_write_batch_seconds",
+            "Time to make one batch of events durable (what its clicks wait for)",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0),
+            registry=registry,
+        )
+        self.write_batch_size = Histogram(
+            "trackway_write_batch_events",
+            "Events in one durable batch",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+            registry=registry,
+        )
+        self.load_batch_seconds = Histogram(
+            "trackway_load_batch_seconds",
+            "Time to load one batch of spooled events into the database",
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
+            registry=registry,
+        )
+
+
+_instruments: Instruments | None = None
+_shared_folder: Path | None = None
+
+
+def share_in(folder: Path) -> None:
+    """From now on this process's values are written to `folder`, where `exposition()`
+    in any process sharing it adds them up. Call it before the first `instruments()`."""
+    global _instruments, _shared_folder
+    _shared_folder = folder
+    _instruments = None
+    os.environ[_MULTIPROC_VARIABLE] = str(folder)  # read as each value file is made
+
+
+def instruments() -> Instruments:
+    """This process's metrics, made on first use (shared if `share_in` was called)."""
+    global _instruments
+    if _instruments is None:
+        values.ValueClass = (
+            values.MultiProcessValue()  # type: ignore[no-untyped-call]
+            if _shared_folder is not None
+            else values.MutexValue
+        )
+        _instruments = Instruments(CollectorRegistry())
+    return _instruments
+
+
+def exposition() -> bytes:
+    """Every sharing process's values, or this process's, in Prometheus' text format."""
+    if _shared_folder is None:
+        return generate_latest(instruments().registry)
+    registry = CollectorRegistry()
+    shared.MultiProcessCollector(registry, path=str(_shared_folder))  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
+
+
+def forget_process(pid: int) -> None:
+    """A sharing process died: drop what only it could have kept up to date (gauges)."""
+    if _shared_folder is not None:
+        shared.mark_process_dead(pid, path=str(_shared_folder))  # type: ignore[no-untyped-call]

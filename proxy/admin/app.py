@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from config import Settings
 from proxy.admin.domain_routes import add_domain_routes
 from proxy.admin.query import QueryError, event_filter
 from proxy.data_folder import open_spool, open_store
+from redirector import metrics
 from redirector.recording.event_reader import read_events
 from redirector.recording.event_store import SqliteEventStore, StoreUnavailable
 from redirector.recording.spool import Spool
@@ -104,12 +104,7 @@ async def api_stats(request: web.Request) -> web.Response:
 
 
 async def metrics_page(request: web.Request) -> web.Response:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        body = generate_latest(registry)
-    else:
-        body = generate_latest()
+    body = metrics.exposition()
     spool_bytes = request.app[ADMIN_STATE].spool.size()
     body += (
         b"# HELP trackway_spool_bytes Bytes in the spool files: not loaded into the "

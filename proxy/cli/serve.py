@@ -5,15 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import shutil
 from typing import Any
 
 from config import Settings
-from config.datafolder import ensure_data_dir
 from config.settings import parse_host_port
 from proxy.cli.output import CliError
-
-METRICS_DIR = ".metrics"
+from proxy.serve.supervisor import serve
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -61,15 +58,6 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
         settings,
         server=dataclasses.replace(server, http=http, admin=admin, https=https, workers=workers),
     )
-    # Every process writes its metrics here so that /metrics adds them up; it must be set
-    # before prometheus_client is first imported, in this process and in the workers.
-    metrics_dir = ensure_data_dir(settings.data) / METRICS_DIR
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(mode=0o700)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
-
-    from proxy.serve.supervisor import serve
-
     try:
         return serve(settings, workers)
     except OSError as e:

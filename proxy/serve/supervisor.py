@@ -27,23 +27,31 @@ from typing import Any
 from aiohttp import web
 
 from config import Settings
+from config.datafolder import ensure_data_dir
 from config.settings import parse_host_port
 from proxy.admin.app import build_admin_app
 from proxy.data_folder import ADMIN_TOKEN_FILE, admin_token, client_salt, open_store
 from proxy.domains.service import DomainService
 from proxy.serve.cert_maintenance import maintain_forever
-from proxy.serve.processes import SHUTDOWN_SECONDS, configure_logging, run, stop_event
+from proxy.serve.processes import (
+    SHUTDOWN_SECONDS,
+    clear_shared_metrics,
+    run,
+    start_process,
+    stop_event,
+)
 from proxy.serve.worker import worker_main
 from proxy.serve.writer_process import writer_main
-from redirector import load_keyring
+from redirector import load_keyring, metrics
 from redirector.recording.event_store import StoreUnavailable
 
 log = logging.getLogger("trackway.server")
 
 
 def serve(settings: Settings, workers: int) -> int:
-    configure_logging()
-    settings = dataclasses.replace(settings, data=settings.data.resolve())
+    settings = dataclasses.replace(settings, data=ensure_data_dir(settings.data.resolve()))
+    clear_shared_metrics(settings)
+    start_process(settings)
     data = settings.data
     # Made here, once, before the other processes race for them.
     admin_token(data)
@@ -177,7 +185,5 @@ async def _terminate(processes: list[BaseProcess]) -> None:
 
 
 def _mark_dead(pid: int | None) -> None:
-    if pid and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+    if pid:
+        metrics.forget_process(pid)

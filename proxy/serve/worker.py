@@ -16,7 +16,7 @@ from certs.sni import SniCertificates
 from certs.store import CertStore
 from config import Settings
 from config.settings import parse_host_port
-from proxy.serve.processes import SHUTDOWN_SECONDS, configure_logging, run, stop_event
+from proxy.serve.processes import SHUTDOWN_SECONDS, run, start_process, stop_event
 from proxy.serve.public_app import PublicService
 from proxy.serve.tls_listener import PeekingTlsListener
 
@@ -25,7 +25,7 @@ CERT_RELOAD_SECONDS = 2.0
 
 
 def worker_main(settings: Settings, host: str, port: int) -> None:
-    configure_logging()
+    start_process(settings)
     run(_worker(settings, host, port))
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from config import Settings
 from proxy.data_folder import open_loader
-from proxy.serve.processes import configure_logging, run, stop_event
+from proxy.serve.processes import run, start_process, stop_event
 from redirector.recording.spool_loader import keep_loading
 
 
 def writer_main(settings: Settings) -> None:
-    configure_logging()
+    start_process(settings)
     run(_writer(settings))
 
 

@@ -55,7 +55,9 @@ class ClickState:
     def count(self, route: str, status: int) -> None:
         child = self._counters.get((route, status))
         if child is None:
-            child = self._counters[(route, status)] = metrics.REQUESTS.labels(route, str(status))
+            child = self._counters[(route, status)] = metrics.instruments().requests.labels(
+                route, str(status)
+            )
         child.inc()  # type: ignore[attr-defined]
 
 

@@ -113,7 +113,7 @@ class SpoolLoader:
         except Exception as e:
             self.store.close()
             self._next_try = now + self.retry_seconds
-            metrics.SPOOL_EVENTS.set(len(events))
+            metrics.instruments().spool_events.set(len(events))
             if self._failing_since is None:
                 self._failing_since = now
                 log.warning("database unavailable (%s); events wait in the spool", e)
@@ -128,9 +128,9 @@ class SpoolLoader:
         self._loads += 1
         if self._loads % 100 == 0:
             self.store.forget_old_clients()
-        metrics.EVENTS_WRITTEN.labels("database").inc(len(events))
-        metrics.LOAD_BATCH_SECONDS.observe(time.perf_counter() - started)
-        metrics.SPOOL_EVENTS.set(0 if len(events) < LOAD_LIMIT else len(events))
+        metrics.instruments().events_written.labels("database").inc(len(events))
+        metrics.instruments().load_batch_seconds.observe(time.perf_counter() - started)
+        metrics.instruments().spool_events.set(0 if len(events) < LOAD_LIMIT else len(events))
         return len(events)
 
     def _write_one_by_one(

@@ -102,9 +102,9 @@ class SpoolWriter:
             self._gatherer.done(batch)
         self._schedule_retry()
         if future.exception() is None and future.result() >= 0:
-            metrics.WRITE_BATCH_SECONDS.observe(future.result())
-            metrics.WRITE_BATCH_SIZE.observe(len(batch.items))
-            metrics.EVENTS_WRITTEN.labels("spool").inc(len(batch.items))
+            metrics.instruments().write_batch_seconds.observe(future.result())
+            metrics.instruments().write_batch_size.observe(len(batch.items))
+            metrics.instruments().events_written.labels("spool").inc(len(batch.items))
 
     def _retry_held(self) -> None:
         self._retry = None
