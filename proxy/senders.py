@@ -13,13 +13,14 @@ import time
 from urllib.parse import urlsplit
 
 from config import Settings
+from config.errors import InvalidInput
 from config.settings import normalise_base_url
 from proxy.domains.service import DomainService
 from redirector import LinkRules, LinkSigner, Rewriter, load_keyring
 
 
-class NoTrackingBase(ValueError):
-    pass
+class NoTrackingBase(InvalidInput, ValueError):
+    """Links cannot be made: no base URL was given or configured."""
 
 
 def link_base(settings: Settings, domain: str | None = None, base_url: str | None = None) -> str:

@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from config import Settings
 from proxy.admin.domain_routes import add_domain_routes
+from proxy.admin.errors import error_responses
 from proxy.admin.query import QueryError, event_filter
 from proxy.data_folder import open_spool, open_store
 from redirector import metrics
@@ -34,13 +35,17 @@ class AdminState:
     executor: ThreadPoolExecutor
     store: SqliteEventStore | None = None
 
-    def reader(self) -> SqliteEventStore | None:
+    def reader(self) -> SqliteEventStore:
+        """The database, opened on first use; StoreUnavailable if it cannot be."""
         if self.store is None:
-            try:
-                self.store = open_store(self.settings)
-            except StoreUnavailable:
-                return None
+            self.store = open_store(self.settings)
         return self.store
+
+    def reader_if_available(self) -> SqliteEventStore | None:
+        try:
+            return self.reader()
+        except StoreUnavailable:
+            return None  # events are still read from the spool
 
 
 ADMIN_STATE = web.AppKey("admin_state", AdminState)
@@ -72,11 +77,10 @@ async def _in_thread(request: web.Request, fn: Callable[[], Any]) -> Any:
 
 async def api_events(request: web.Request) -> web.Response:
     state = request.app[ADMIN_STATE]
-    try:
-        flt = event_filter(request.query)
-    except QueryError as e:
-        return web.json_response({"error": str(e)}, status=400)
-    events = await _in_thread(request, lambda: read_events(state.reader(), state.spool, flt))
+    flt = event_filter(request.query)
+    events = await _in_thread(
+        request, lambda: read_events(state.reader_if_available(), state.spool, flt)
+    )
     next_cursor = events[-1].id if len(events) == flt.limit else None
     return web.json_response({"events": [e.public() for e in events], "next_cursor": next_cursor})
 
@@ -85,22 +89,13 @@ async def api_stats(request: web.Request) -> web.Response:
     state = request.app[ADMIN_STATE]
     message_id = request.query.get("message_id", "")
     if not message_id:
-        return web.json_response({"error": "message_id is required"}, status=400)
+        raise QueryError("message_id is required")
 
-    def compute() -> dict[str, Any] | None:
-        store = state.reader()
-        if store is None:
-            return None
-        links, opens = store.stats(message_id)
+    def compute() -> dict[str, Any]:
+        links, opens = state.reader().stats(message_id)
         return {"message_id": message_id, "links": [s.as_dict() for s in links], **opens}
 
-    try:
-        doc = await _in_thread(request, compute)
-    except StoreUnavailable as e:
-        return web.json_response({"error": f"database unavailable: {e}"}, status=503)
-    if doc is None:
-        return web.json_response({"error": "database unavailable"}, status=503)
-    return web.json_response(doc)
+    return web.json_response(await _in_thread(request, compute))
 
 
 async def metrics_page(request: web.Request) -> web.Response:
@@ -119,7 +114,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def build_admin_app(settings: Settings, token: str) -> web.Application:
-    app = web.Application(middlewares=[bearer_auth])
+    app = web.Application(middlewares=[bearer_auth, error_responses])
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackway-admin")
     app[ADMIN_STATE] = AdminState(settings, token, open_spool(settings), executor)
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from config.errors import InvalidInput
 from redirector.recording.event_store import EventFilter
 from redirector.recording.events import KINDS
 
@@ -15,8 +16,8 @@ _RELATIVE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-class QueryError(ValueError):
-    pass
+class QueryError(InvalidInput, ValueError):
+    """A filter's value is wrong; the message names the filter."""
 
 
 def parse_since(value: str, now: float | None = None) -> float:

@@ -77,7 +77,7 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
     try:
         store = open_store(settings)
     except StoreUnavailable as e:
-        print(f"trackway: database unavailable ({e}); exporting the spool only", file=sys.stderr)
+        print(f"trackway: {e}; exporting the spool only", file=sys.stderr)
         store = None
     spool = open_spool(settings)
     out = sys.stdout
@@ -107,10 +107,7 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def stats_command(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        links, opens = open_store(settings).stats(args.message_id)
-    except StoreUnavailable as e:
-        raise CliError(f"database unavailable: {e}") from None
+    links, opens = open_store(settings).stats(args.message_id)
     if args.json:
         doc = {"message_id": args.message_id, "links": [s.as_dict() for s in links], **opens}
         print(json.dumps(doc, indent=2))

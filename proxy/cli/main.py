@@ -8,10 +8,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from config import Settings, SettingsError, load_settings
+from config import Settings, load_settings
+from config.errors import TrackwayError
 from proxy.cli import certs, domains, events, keys, links, rewrite, serve
-from proxy.cli.output import CliError
-from redirector.links.errors import KeyRingError
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -60,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def exit_status(error: TrackwayError) -> int:
+    """Every kind of error exits 1 (argparse's own usage errors exit 2): scripts test for
+    success, and the message on stderr says what failed."""
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -67,9 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config, os.environ, {"data": args.data})
         return handler(args, settings)
-    except (SettingsError, KeyRingError, CliError) as e:
+    except TrackwayError as e:
         print(f"trackway: {e}", file=sys.stderr)
-        return 1
+        return exit_status(e)
     except BrokenPipeError:  # `trackway … | head` is not an error
         return 0
     except KeyboardInterrupt:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 
+from config.errors import InvalidInput
 
-class CliError(Exception):
-    """A user-facing failure: printed as `trackway: message`, exit status 1."""
+
+class CliError(InvalidInput):
+    """A command line that cannot be carried out as given (a flag's value, a file)."""
 
 
 def iso_utc(ts: float, millis: bool = False) -> str:

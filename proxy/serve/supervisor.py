@@ -82,7 +82,7 @@ def _create_database(settings: Settings) -> None:
     try:
         open_store(settings).close()
     except StoreUnavailable as e:  # events wait in the spool until it works
-        log.error("database unavailable at start: %s", e)
+        log.error("at start: %s", e)
 
 
 def _reuseport_socket(host: str, port: int) -> socket.socket:

@@ -1,7 +1,10 @@
-"""Why a token is not a valid link. Verification raises these and nothing else."""
+"""Why a token is not a valid link (verification raises these and nothing else), and
+why the key ring cannot do what was asked."""
+
+from config.errors import InvalidInput, NotFound
 
 
-class TokenError(Exception):
+class TokenError(InvalidInput):
     reason = "invalid"
 
     def __str__(self) -> str:
@@ -29,5 +32,9 @@ class BadSignature(TokenError):
     reason = "bad signature"
 
 
-class KeyRingError(Exception):
-    """The key ring cannot do what was asked (no such key, last signing key, bad file)."""
+class KeyRingError(InvalidInput):
+    """The key ring cannot do what was asked (the last signing key, a damaged file)."""
+
+
+class UnknownKeyId(KeyRingError, NotFound):
+    """No key of the ring has that id."""

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from redirector.links.errors import KeyRingError, RetiredKey, UnknownKey
+from redirector.links.errors import KeyRingError, RetiredKey, UnknownKey, UnknownKeyId
 
 KEY_ID_BYTES = 4
 
@@ -60,4 +60,4 @@ class KeyRing:
         for key in self.keys:
             if key.key_id == key_id.lower():
                 return key
-        raise KeyRingError(f"no key with id {key_id!r}")
+        raise UnknownKeyId(f"no key with id {key_id!r}")

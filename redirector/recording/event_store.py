@@ -16,13 +16,14 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from config.datafolder import file_lock
+from config.errors import Unavailable
 from redirector.recording.burst_tracker import Remark
 from redirector.recording.events import COLUMNS, NULLABLE_COLUMNS, Event, event_id_floor
 
 DATABASE_FILE = "trackway.db"
 
 
-class StoreUnavailable(Exception):
+class StoreUnavailable(Unavailable):
     """The store cannot take writes now (locked, read-only, full, gone): spool instead."""
 
 
@@ -114,7 +115,7 @@ class SqliteEventStore:
             if not read_only:
                 self._create_schema()
         except sqlite3.Error as e:
-            raise StoreUnavailable(f"{path}: {e}") from e
+            raise StoreUnavailable(f"database unavailable: {path}: {e}") from e
 
     def _create_schema(self) -> None:
         events = self.db.table("events")
@@ -143,7 +144,7 @@ class SqliteEventStore:
                     conn.execute("ROLLBACK")
                     raise
         except sqlite3.Error as e:
-            raise StoreUnavailable(str(e)) from e
+            raise StoreUnavailable(f"database unavailable: {e}") from e
 
     def _insert(self, events: Sequence[Event]) -> None:
         """One statement for the whole batch: fewer round trips into SQLite."""
@@ -166,7 +167,7 @@ class SqliteEventStore:
             )
             return [Event.from_values(row) for row in cursor]
         except sqlite3.Error as e:
-            raise StoreUnavailable(str(e)) from e
+            raise StoreUnavailable(f"database unavailable: {e}") from e
 
     def insert_missing(self, events: Iterable[Event]) -> int:
         rows = [event.storable_values() for event in events]
@@ -180,7 +181,7 @@ class SqliteEventStore:
         except sqlite3.Error as e:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
-            raise StoreUnavailable(str(e)) from e
+            raise StoreUnavailable(f"database unavailable: {e}") from e
 
     def query(self, flt: EventFilter) -> list[Event]:
         where: list[str] = []
@@ -207,9 +208,15 @@ class SqliteEventStore:
         try:
             return [Event.from_values(row) for row in self.conn.execute(sql, params)]
         except sqlite3.Error as e:
-            raise StoreUnavailable(str(e)) from e
+            raise StoreUnavailable(f"database unavailable: {e}") from e
 
     def stats(self, message_id: str) -> tuple[list[LinkStats], dict[str, int]]:
+        try:
+            return self._stats(message_id)
+        except sqlite3.Error as e:
+            raise StoreUnavailable(f"database unavailable: {e}") from e
+
+    def _stats(self, message_id: str) -> tuple[list[LinkStats], dict[str, int]]:
         links = [
             LinkStats(int(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]))
             for r in self.conn.execute(

@@ -116,7 +116,7 @@ class SpoolLoader:
             metrics.instruments().spool_events.set(len(events))
             if self._failing_since is None:
                 self._failing_since = now
-                log.warning("database unavailable (%s); events wait in the spool", e)
+                log.warning("cannot load into the database (%s); events wait in the spool", e)
             return 0
         try:
             self.spool.taken(taken)
