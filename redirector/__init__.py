@@ -1,6 +1,13 @@
-"""Links: signed tokens, the key ring, and rewriting the links of an email.
+"""The link side of trackway: signed links, rewriting emails, answering and recording clicks.
 
-A sender's whole API::
+- `redirector.links`: tokens (sign, verify), the key ring and its file, id packing.
+- `redirector.rewrite`: the sender's library: an email's links rewritten into signed
+  links, every other byte kept. Needs no server.
+- `redirector.clicks`: the public click path: the HTTP fast path, request heads, routes.
+- `redirector.recording`: hits → spool → loader → event store; bot and burst verdicts.
+- `redirector.metrics`: the click path's Prometheus metrics.
+
+Imports only `config` of ours (never `certs` or `proxy`). A sender's whole API::
 
     ring = load_keyring(data_dir, now)
     rewriter = Rewriter(LinkSigner(ring, "https://links.example.com"))
@@ -8,21 +15,25 @@ A sender's whole API::
     result.body, result.report()
 """
 
-from redirector.links.errors import (
+from redirector.links import (
     BadSignature,
+    Claims,
+    KeyRing,
     KeyRingError,
+    LinkSigner,
     MalformedToken,
     RetiredKey,
+    SigningKey,
     TokenError,
     UnknownKey,
     UnknownVersion,
+    load_keyring,
+    retire_key,
+    rotate_key,
+    sign,
+    verify,
 )
-from redirector.links.keyring import KeyRing, SigningKey
-from redirector.links.keystore import load_keyring, retire_key, rotate_key
-from redirector.links.signer import LinkSigner
-from redirector.links.tokens import Claims, sign, verify
-from redirector.rewrite.link_rules import LinkRules
-from redirector.rewrite.rewriter import LinkReport, Rewriter, RewriteResult, SendContext
+from redirector.rewrite import LinkReport, LinkRules, Rewriter, RewriteResult, SendContext
 
 __all__ = [
     "BadSignature",
