@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -60,9 +60,6 @@ class EventStore(Protocol):
     def recent(self, since: float) -> list[Event]:
         """Clicks and prefetches since `since`, oldest first (to warm a burst tracker)."""
 
-    def insert_missing(self, events: Iterable[Event]) -> int:
-        """Insert events not already stored (spool replay); returns how many were new."""
-
     def query(self, flt: EventFilter) -> list[Event]: ...
 
     def stats(self, message_id: str) -> tuple[list[LinkStats], dict[str, int]]: ...
@@ -75,7 +72,6 @@ class EventStore(Protocol):
 _INSERT_ROWS = "INSERT OR IGNORE INTO events ({}) VALUES ".format(", ".join(COLUMNS))
 _ROW_MARKS = "(" + ",".join("?" * len(COLUMNS)) + ")"
 _SELECT = "SELECT {} FROM events".format(", ".join(COLUMNS))
-_INSERT_ONE = _INSERT_ROWS + _ROW_MARKS
 _ROWS_PER_INSERT = 32766 // len(COLUMNS)  # SQLite's limit on parameters per statement
 # Human events, bot events, distinct recipients among the human ones.
 _COUNTS = "SUM(bot = 0), SUM(bot = 1), COUNT(DISTINCT CASE WHEN bot = 0 THEN recipient_id END)"
@@ -167,20 +163,6 @@ class SqliteEventStore:
             )
             return [Event.from_values(row) for row in cursor]
         except sqlite3.Error as e:
-            raise StoreUnavailable(f"database unavailable: {e}") from e
-
-    def insert_missing(self, events: Iterable[Event]) -> int:
-        rows = [event.storable_values() for event in events]
-        try:
-            with self._write_turn():
-                before = self.conn.total_changes
-                self.conn.execute("BEGIN IMMEDIATE")
-                self.conn.executemany(_INSERT_ONE, rows)
-                self.conn.execute("COMMIT")
-                return int(self.conn.total_changes - before)
-        except sqlite3.Error as e:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
             raise StoreUnavailable(f"database unavailable: {e}") from e
 
     def query(self, flt: EventFilter) -> list[Event]:

@@ -3,8 +3,8 @@
 Each process that records events appends to a file of its own in `spool/`, a record
 for each batch: `write`, then `fdatasync`, which is the commit a click's answer waits
 for. No lock is shared on that path, so workers never wait for each other or for the
-database. The writer process loads what the files hold into the database behind them
-(`take`, commit, `taken`), and so does a replay after the database was unavailable.
+database. A loader (the writer process of `serve`) moves what the files hold into the
+database behind them (`take`, commit, `taken`), retrying until the database takes them.
 
 A process holds an exclusive `flock` on its current file. A file that nobody holds
 (its writer moved on to a new file, or died) is deleted once it is loaded. Files are
@@ -31,7 +31,6 @@ from typing import Any
 
 from config import ClickSettings
 from config.datafolder import ensure_data_dir
-from redirector.recording.event_store import EventStore
 from redirector.recording.events import Event
 from redirector.recording.hits import Hit, event_from_hit
 
@@ -249,18 +248,6 @@ class Spool:
         for path in taken.finished:
             path.unlink(missing_ok=True)
             self._offsets.pop(path, None)
-
-    def replay(self, store: EventStore) -> int:
-        """Move every spooled event into `store`; raises StoreUnavailable if it fails."""
-        self.release()  # this process's own file too
-        moved = 0
-        while True:
-            taken = self.take()
-            if taken.events:
-                moved += store.insert_missing(taken.events)
-            self.taken(taken)
-            if not taken.events:
-                return moved
 
 
 _LOGGED: set[Path] = set()

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from redirector.recording import spool as spool_module
-from redirector.recording.event_store import SqliteEventStore
 from redirector.recording.events import Event
 from redirector.recording.spool import Spool
 
@@ -146,20 +145,6 @@ def test_a_file_of_a_live_process_is_never_deleted(tmp_path: Path) -> None:
     for _ in range(3):
         loader.taken(loader.take())
     assert path.exists()
-
-
-def test_replay_moves_everything_into_the_store(tmp_path: Path) -> None:
-    writer = Spool(tmp_path)
-    writer.append([event("a"), event("b")])
-    store = SqliteEventStore(tmp_path / "t.db")
-    try:
-        assert writer.replay(store) == 2  # its own file too
-        assert writer.replay(store) == 0
-        assert writer.files() == []
-        assert not writer.pending()
-        assert writer.count() == 0
-    finally:
-        store.close()
 
 
 def test_a_failed_append_leaves_later_appends_readable(
