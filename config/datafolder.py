@@ -9,9 +9,32 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from config.errors import InvalidInput
+
+
+class DataFolderError(InvalidInput):
+    """The data folder cannot be made or written; the message says why, in one line."""
+
 
 def ensure_data_dir(path: Path) -> Path:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def check_data_folder(path: Path) -> Path:
+    """The data folder, made if missing and shown to take files: every command checks
+    it first, so that a wrong `--data` is one clear line, not a traceback later."""
+    try:
+        ensure_data_dir(path)
+    except FileExistsError:
+        raise DataFolderError(f"{path} is a file, not a folder") from None
+    except OSError as e:
+        raise DataFolderError(f"cannot make the folder {path}: {e.strerror or e}") from None
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise DataFolderError(f"cannot write in {path}: {e.strerror or e}") from None
     return path
 
 

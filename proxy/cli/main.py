@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from config import Settings, load_settings
+from config.datafolder import check_data_folder
 from config.errors import TrackwayError
 from proxy.cli import certs, domains, events, keys, links, rewrite, serve
 
@@ -71,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         settings = load_settings(args.config, os.environ, {"data": args.data})
+        check_data_folder(settings.data)
         return handler(args, settings)
     except TrackwayError as e:
         print(f"trackway: {e}", file=sys.stderr)
