@@ -41,19 +41,31 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     serve.set_defaults(handler=serve_command)
 
 
+WORKERS_PER_CORE = 4  # more only adds processes that wait for the same cores
+
+
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     server = settings.server
     http = args.http or server.http
     admin = args.admin or server.admin
     https = args.https or server.https
-    parse_host_port(http, "--http")
-    parse_host_port(admin, "--admin")
-    if https:
-        parse_host_port(https, "--https")
+    listeners = {"--http": http, "--admin": admin, **({"--https": https} if https else {})}
+    addresses = {flag: parse_host_port(value, flag) for flag, value in listeners.items()}
+    clash = clashing_listeners(addresses)
+    if clash is not None:
+        first, second = clash
+        raise CliError(
+            f"{first} {listeners[first]} and {second} {listeners[second]} share a port: "
+            "give each listener its own"
+        )
+    cores = os.cpu_count() or 1
     workers = args.workers if args.workers is not None else server.workers
-    if workers < 0:
-        raise CliError("--workers: 0 (one per core) or more")
-    workers = workers or os.cpu_count() or 1
+    if not 0 <= workers <= WORKERS_PER_CORE * cores:
+        raise CliError(
+            f"--workers: 0 (one per core) to {WORKERS_PER_CORE * cores} "
+            f"({WORKERS_PER_CORE} per core, {cores} cores here), not {workers}"
+        )
+    workers = workers or cores
     settings = dataclasses.replace(
         settings,
         server=dataclasses.replace(server, http=http, admin=admin, https=https, workers=workers),
@@ -62,3 +74,19 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
         return serve(settings, workers)
     except OSError as e:
         raise CliError(f"cannot listen: {e.strerror or e}") from None
+
+
+_ANY_ADDRESS = ("0.0.0.0", "::", "")  # noqa: S104 - recognised, not bound
+
+
+def clashing_listeners(addresses: dict[str, tuple[str, int]]) -> tuple[str, str] | None:
+    """Two listeners that would want one socket: the same port (not 0, which picks a
+    free one) on the same address, or on any address and another. Pure."""
+    named = list(addresses.items())
+    for i, (first, (host_a, port_a)) in enumerate(named):
+        for second, (host_b, port_b) in named[i + 1 :]:
+            if port_a == port_b != 0 and (
+                host_a == host_b or host_a in _ANY_ADDRESS or host_b in _ANY_ADDRESS
+            ):
+                return first, second
+    return None
