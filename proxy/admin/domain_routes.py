@@ -102,7 +102,8 @@ async def _on_certificate(request: web.Request, renew: bool) -> web.Response:
     except DomainNameError as e:
         return _error(str(e), 400)
     if renew:
-        manager = CertManager(request.app[DOMAIN_SETTINGS])
+        settings = request.app[DOMAIN_SETTINGS]
+        manager = CertManager(settings.data, settings.acme)
         try:
             await manager.ensure(host, force=True)
         finally:

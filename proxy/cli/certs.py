@@ -95,7 +95,7 @@ def show_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def renew_command(args: argparse.Namespace, settings: Settings) -> int:
     host = _host(args.host)
-    manager = CertManager(settings)
+    manager = CertManager(settings.data, settings.acme)
     try:
         state = asyncio.run(manager.ensure(host, force=True))
     finally:

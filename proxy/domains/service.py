@@ -8,21 +8,16 @@ hosts is a CNAME to its region's default tracking host.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
-
-import aiohttp
-from aiohttp.resolver import AsyncResolver
 
 from certs.store import CertStore
 from config import Settings
 from config.datafolder import read_or_create_secret
-from proxy.domains.checks import Checker, host_token, make_resolver, tls_context
+from proxy.domains.checks import Checker, host_token, open_checker
 from proxy.domains.names import DomainNameError, is_within, normalise
 from proxy.domains.status import HostChecks, HostStatus, host_status
 from proxy.domains.store import DomainStore, SendingDomain, TrackingHost
@@ -103,7 +98,7 @@ class DomainService:
         if self.store.domain(domain_name) is None:
             raise DomainError(f"no domain or tracking host {name}; add it first")
         hosts = [host] if host else self.store.hosts(domain_name)
-        async with self._checker() as checker:
+        async with open_checker(self.settings.checks, self.settings.dns) as checker:
             verified = await self._check_ownership(checker, domain_name)
             return list(
                 await asyncio.gather(*(self._check_host(checker, h, verified) for h in hosts))
@@ -169,18 +164,6 @@ class DomainService:
 
     def _has_certificate(self, host: str) -> bool:
         return CertStore(self.settings.data).has_certificate(host)
-
-    @contextlib.asynccontextmanager
-    async def _checker(self) -> AsyncIterator[Checker]:
-        nameservers = list(self.settings.dns.nameservers) or None
-        resolver = AsyncResolver(
-            nameservers=nameservers, timeout=self.settings.dns.timeout, tries=2
-        )
-        connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False, force_close=True)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            yield Checker(
-                self.settings, make_resolver(self.settings), session, tls_context(self.settings)
-            )
 
     # -- reading ----------------------------------------------------------------------
 

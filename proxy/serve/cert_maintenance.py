@@ -47,7 +47,7 @@ async def maintain_once(settings: Settings, manager: CertManager) -> list[CertSt
 
 
 async def maintain_forever(settings: Settings) -> None:
-    manager = CertManager(settings)
+    manager = CertManager(settings.data, settings.acme)
     try:
         while True:
             try:

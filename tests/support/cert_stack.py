@@ -151,7 +151,7 @@ class Stack:
 
 def manager_for(settings: Settings, **seams: Any) -> CertManager:
     """A manager of the settings' data folder and CA (`issuer`, `clock`, `jitter`: seams)."""
-    return CertManager(settings, **seams)
+    return CertManager(settings.data, settings.acme, **seams)
 
 
 async def order(settings: Settings, host: str, **manager: Any) -> CertState:
