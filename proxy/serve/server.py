@@ -34,7 +34,7 @@ from config import Settings
 from config.settings import parse_host_port
 from proxy.admin.app import build_admin_app
 from proxy.data_folder import ADMIN_TOKEN_FILE, admin_token, client_salt, open_spool, open_store
-from proxy.domains.service import DomainService
+from proxy.domains.service import open_domain_service
 from proxy.serve.cert_maintenance import maintain_forever
 from proxy.serve.public_app import PublicService
 from proxy.serve.tls_listener import PeekingTlsListener
@@ -281,13 +281,11 @@ async def _check_domains_periodically(settings: Settings) -> None:
     certificate, a CNAME moved away, a new HSTS policy) reaches new links by itself."""
     await asyncio.sleep(min(5.0, settings.checks.interval))
     while True:
-        service = DomainService(settings)
-        try:
-            await service.check_all()
-        except Exception:
-            log.exception("periodic domain checks failed")
-        finally:
-            service.close()
+        with open_domain_service(settings) as service:
+            try:
+                await service.check_all()
+            except Exception:
+                log.exception("periodic domain checks failed")
         await asyncio.sleep(settings.checks.interval)
 
 

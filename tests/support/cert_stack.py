@@ -17,7 +17,7 @@ from certs.manager import CertManager
 from certs.sni import SniCertificates
 from certs.store import CertState, CertStore
 from config import AcmeSettings, CheckSettings, DnsSettings, Settings
-from proxy.domains.service import DomainService
+from proxy.domains.service import open_domain_service
 from proxy.serve.cert_maintenance import maintain_once
 from proxy.serve.public_app import PublicService
 from proxy.serve.tls_listener import PeekingTlsListener
@@ -87,37 +87,29 @@ class Stack:
         self.pebble.stop()
 
     async def add_host(self, host: str) -> None:
-        service = DomainService(self.settings)
-        try:
+        with open_domain_service(self.settings) as service:
             domain = ".".join(host.split(".")[-2:])
             service.add(domain, host)
-            record = service.describe(domain)["txt_record"]
+            record = service.describe(domain).as_dict()["txt_record"]
             self.dns.set_txt(record["name"], record["value"])
             self.dns.set_cname(host, US)
             await service.verify(domain)
-        finally:
-            service.close()
 
     def status(self, host: str) -> dict[str, Any]:
         """The host's status as JSON."""
-        service = DomainService(self.settings)
-        try:
-            return service.describe(host)
-        finally:
-            service.close()
+        with open_domain_service(self.settings) as service:
+            return service.describe(host).as_dict()
 
     async def verify(self, host: str) -> None:
-        service = DomainService(self.settings)
-        try:
+        with open_domain_service(self.settings) as service:
             await service.verify(host)
-        finally:
-            service.close()
 
     async def maintain(self) -> list[CertState]:
         """One round of certificate maintenance, as `serve` runs it."""
         manager = manager_for(self.settings)
         try:
-            return await maintain_once(self.settings, manager)
+            with open_domain_service(self.settings) as service:
+                return await maintain_once(service, manager)
         finally:
             manager.close()
 

@@ -9,7 +9,6 @@ import json
 import os
 import ssl
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import trustme
@@ -17,7 +16,7 @@ from aiohttp import web
 
 from config import Settings
 from proxy.domains.checks import CHECK_PATH
-from proxy.domains.service import DomainService
+from proxy.domains.service import DomainService, open_domain_service
 from proxy.serve.public_app import PublicService
 from tests.support.challtestsrv import ChallTestSrv
 
@@ -76,17 +75,12 @@ class World:
         if self.public is not None:
             await self.public.close()
 
-    @contextlib.contextmanager
-    def service(self) -> Iterator[DomainService]:
-        service = DomainService(self.settings)
-        try:
-            yield service
-        finally:
-            service.close()
+    def service(self) -> contextlib.AbstractContextManager[DomainService]:
+        return open_domain_service(self.settings)
 
     def prove_ownership(self, domain: str = "example.com") -> None:
         with self.service() as service:
-            record = service.describe(domain)["txt_record"]
+            record = service.describe(domain).as_dict()["txt_record"]
         self.dns.set_txt(record["name"], record["value"])
 
 
@@ -98,7 +92,7 @@ async def add_and_verify(
         service.add(domain, host)
         world.prove_ownership(domain)
         await service.verify(domain)
-        return service.describe(host)
+        return service.describe(host).as_dict()
 
 
 async def run_cli(world: World, *args: str) -> tuple[int, str, str]:

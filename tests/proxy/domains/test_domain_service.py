@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from proxy.domains.service import TXT_PREFIX, DomainError, DomainService
+from proxy.domains.service import TXT_PREFIX, DomainError, open_domain_service
 from tests.support.challtestsrv import free_port
 from tests.support.domain_world import DEFAULT_BASE, EU, US, add_and_verify
 
@@ -19,7 +19,7 @@ async def test_unverified_sending_domain_uses_the_default_host(world_factory: An
         service.add("example.com", "links.example.com")
         world.dns.set_txt("_trackway.example.com", f"{TXT_PREFIX}someone-else")
         await service.verify("example.com")
-        doc = service.describe("example.com")
+        doc = service.describe("example.com").as_dict()
     assert doc["ownership"] == "unverified"
     assert "not this domain's token" in doc["ownership_error"]
     assert doc["link_base"] == DEFAULT_BASE
@@ -67,7 +67,8 @@ async def test_bad_input_is_a_clear_error(world_factory: Any) -> None:
             service.add("example.com", "links.example.com", region="mars")
         with pytest.raises(DomainError, match="no domain"):
             await service.verify("nothing.example.org")
-    bare = DomainService(dataclasses.replace(world.settings, regions={}))
-    with pytest.raises(DomainError, match="no regions"):
+    with (
+        open_domain_service(dataclasses.replace(world.settings, regions={})) as bare,
+        pytest.raises(DomainError, match="no regions"),
+    ):
         bare.add("example.com", "links.example.com")
-    bare.close()

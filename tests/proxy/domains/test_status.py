@@ -15,6 +15,7 @@ from proxy.domains.status import (
     Probe,
     host_status,
 )
+from proxy.domains.store import TrackingHost
 
 DEFAULT = "https://t.trackway.example"
 OK_DNS = DnsAnswer(("t.trackway.example",))
@@ -102,6 +103,12 @@ def test_ready_for_certificate(given: HostChecks, ready: bool) -> None:
     # The same as the status says it: ownership verified, CNAME ok, and HTTP answered.
     status = host_status(given, DEFAULT)
     assert ready is (status.ownership == "verified" and status.cname == "ok" and given.http.ok)
+    host = TrackingHost("links.example.com", "example.com", "us", 0.0, given, status, 0.0)
+    assert host.ready_for_certificate() is ready
+
+
+def test_an_unchecked_host_is_not_ready_for_a_certificate() -> None:
+    assert not TrackingHost("links.example.com", "example.com", "us", 0.0).ready_for_certificate()
 
 
 @pytest.mark.parametrize(
