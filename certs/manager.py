@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 
 from certs.acme_issuer import AcmeError, AcmeIssuer
 from certs.lease import Leases
 from certs.renewal import is_due, renew_at, retry_delay
 from certs.store import CertState, CertStore
-from config import Settings
+from config import AcmeSettings
 
 log = logging.getLogger("trackway.certs")
 LEASE_SECONDS = 600.0
@@ -28,15 +29,16 @@ LEASE_SECONDS = 600.0
 class CertManager:
     def __init__(
         self,
-        settings: Settings,
+        data: Path,
+        acme: AcmeSettings,
         issuer: AcmeIssuer | None = None,
         clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        self.settings = settings
-        self.store = CertStore(settings.data)
-        self.leases = Leases(settings.data)
-        self.issuer = issuer or AcmeIssuer(settings.acme, settings.data)
+        self.acme = acme
+        self.store = CertStore(data)
+        self.leases = Leases(data)
+        self.issuer = issuer or AcmeIssuer(acme, data)
         self.clock = clock
         self.jitter = jitter
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="trackway-acme")
@@ -73,7 +75,7 @@ class CertManager:
             self.leases.release(host)
 
     async def _order(self, host: str, state: CertState) -> CertState:
-        log.info("%s: ordering a certificate from %s", host, self.settings.acme.directory)
+        log.info("%s: ordering a certificate from %s", host, self.acme.directory)
         loop = asyncio.get_running_loop()
         try:
             chain, key = await loop.run_in_executor(self.executor, self.issuer.issue, host)

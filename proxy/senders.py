@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from config import Settings
 from config.errors import InvalidInput
 from config.settings import normalise_base_url
-from proxy.domains.service import DomainService
+from proxy.domains.service import open_domain_service
 from redirector import LinkRules, LinkSigner, Rewriter, load_keyring
 
 
@@ -29,11 +29,8 @@ def link_base(settings: Settings, domain: str | None = None, base_url: str | Non
     Raises DomainError for an unknown domain, NoTrackingBase when there is no base."""
     base = base_url or ""
     if not base and domain:
-        service = DomainService(settings)
-        try:
+        with open_domain_service(settings) as service:
             base = service.link_base(domain)
-        finally:
-            service.close()
     base = base or settings.base_url
     if not base:
         raise NoTrackingBase("no tracking base: pass --base-url URL or --domain, or set base_url")

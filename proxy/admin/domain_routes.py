@@ -2,56 +2,41 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
 
 from certs.manager import CertManager
 from config import Settings
-from proxy.domains.names import DomainNameError, normalise
-from proxy.domains.service import DomainError, DomainService
+from config.errors import InvalidInput
+from proxy.domains.names import normalise
+from proxy.domains.service import open_domain_service
 
 DOMAIN_SETTINGS = web.AppKey("domain_settings", Settings)
 
 
-def _error(message: str, status: int) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-@contextlib.contextmanager
-def _service(request: web.Request) -> Iterator[DomainService]:
-    service = DomainService(request.app[DOMAIN_SETTINGS])
-    try:
-        yield service
-    finally:
-        service.close()
-
-
 async def list_domains(request: web.Request) -> web.Response:
-    with _service(request) as service:
-        return web.json_response({"domains": service.all_domains()})
+    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
+        return web.json_response({"domains": [d.as_dict() for d in service.all_domains()]})
 
 
 async def add_domain(request: web.Request) -> web.Response:
     try:
         body: Any = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return _error('expected JSON: {"domain": "example.com", "host": "links.example.com"}', 400)
+        raise InvalidInput(
+            'expected JSON: {"domain": "example.com", "host": "links.example.com"}'
+        ) from None
     if not isinstance(body, dict) or not isinstance(body.get("domain"), str):
-        return _error('expected JSON with "domain" (and optionally "host", "region")', 400)
+        raise InvalidInput('expected JSON with "domain" (and optionally "host", "region")')
     host, region = body.get("host"), body.get("region")
     if not isinstance(host, str | None) or not isinstance(region, str | None):
-        return _error('"host" and "region" are strings', 400)
-    with _service(request) as service:
-        try:
-            domain, _ = service.add(body["domain"], host, region)
-            await service.verify(domain.name)
-            return web.json_response(service.describe(domain.name), status=201)
-        except DomainError as e:
-            return _error(str(e), 400)
+        raise InvalidInput('"host" and "region" are strings')
+    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
+        domain, _ = service.add(body["domain"], host, region)
+        await service.verify(domain.name)
+        return web.json_response(service.describe(domain.name).as_dict(), status=201)
 
 
 async def show_domain(request: web.Request) -> web.Response:
@@ -64,28 +49,21 @@ async def verify_domain(request: web.Request) -> web.Response:
 
 async def _on_name(request: web.Request, verify: bool) -> web.Response:
     name = request.match_info["name"]
-    with _service(request) as service:
-        try:
-            if verify:
-                await service.verify(name)
-            return web.json_response(service.describe(name))
-        except DomainError as e:
-            return _error(str(e), 404)
+    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
+        if verify:
+            await service.verify(name)
+        return web.json_response(service.describe(name).as_dict())
 
 
 async def remove_domain(request: web.Request) -> web.Response:
-    with _service(request) as service:
-        try:
-            return web.json_response({"result": service.remove(request.match_info["name"])})
-        except DomainError as e:
-            return _error(str(e), 404)
+    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
+        return web.json_response({"result": service.remove(request.match_info["name"])})
 
 
 async def list_certs(request: web.Request) -> web.Response:
-    with _service(request) as service:
-        return web.json_response(
-            {"certificates": [service.certificate(h) for h in service.certificate_hosts()]}
-        )
+    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
+        certificates = [service.certificate(h).as_dict() for h in service.certificate_hosts()]
+        return web.json_response({"certificates": certificates})
 
 
 async def show_cert(request: web.Request) -> web.Response:
@@ -97,18 +75,16 @@ async def renew_cert(request: web.Request) -> web.Response:
 
 
 async def _on_certificate(request: web.Request, renew: bool) -> web.Response:
-    try:
-        host = normalise(request.match_info["host"])
-    except DomainNameError as e:
-        return _error(str(e), 400)
+    host = normalise(request.match_info["host"])
+    settings = request.app[DOMAIN_SETTINGS]
     if renew:
-        manager = CertManager(request.app[DOMAIN_SETTINGS])
+        manager = CertManager(settings.data, settings.acme)
         try:
             await manager.ensure(host, force=True)
         finally:
             manager.close()
-    with _service(request) as service:
-        return web.json_response(service.certificate(host))
+    with open_domain_service(settings) as service:
+        return web.json_response(service.certificate(host).as_dict())
 
 
 def add_domain_routes(app: web.Application, settings: Settings) -> None:

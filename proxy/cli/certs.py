@@ -9,9 +9,10 @@ from typing import Any
 
 from certs.manager import CertManager
 from config import Settings
-from proxy.cli.output import CliError, iso_utc
-from proxy.domains.names import DomainNameError, normalise
-from proxy.domains.service import DomainService
+from proxy.cli.output import iso_utc
+from proxy.domains.descriptions import HostCertificate
+from proxy.domains.names import normalise
+from proxy.domains.service import open_domain_service
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -35,70 +36,60 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     renew.set_defaults(handler=renew_command)
 
 
-def _host(name: str) -> str:
-    try:
-        return normalise(name)
-    except DomainNameError as e:
-        raise CliError(str(e)) from None
-
-
 def _iso(ts: float | None) -> str:
     return "-" if ts is None else iso_utc(ts)
 
 
-def _summary(settings: Settings, host: str) -> dict[str, Any]:
-    service = DomainService(settings)
-    try:
+def _certificate(settings: Settings, host: str) -> HostCertificate:
+    with open_domain_service(settings) as service:
         return service.certificate(host)
-    finally:
-        service.close()
 
 
-def _print(doc: dict[str, Any]) -> None:
-    present = (
-        "valid until " + _iso(doc.get("not_after")) if doc.get("present") else "no certificate"
-    )
-    print(f"{doc['host']}: {present}")
-    if doc.get("present"):
-        print(f"  issuer   {doc.get('issuer')}")
-        print(f"  renews   {_iso(doc.get('renew_at'))}")
-    if doc.get("last_error"):
-        print(f"  last error: {doc['last_error']}")
-        blocked = " (blocked by the CA)" if doc.get("blocked") else ""
-        print(f"  next try {_iso(doc.get('next_attempt'))}{blocked}")
+def _print(certificate: HostCertificate) -> None:
+    summary = certificate.summary
+    present = "no certificate"
+    if summary is not None and summary.present:
+        present = "valid until " + _iso(summary.not_after)
+    print(f"{certificate.host}: {present}")
+    if summary is None:
+        return
+    if summary.present:
+        print(f"  issuer   {summary.issuer}")
+        print(f"  renews   {_iso(summary.renew_at)}")
+    if summary.last_error:
+        print(f"  last error: {summary.last_error}")
+        blocked = " (blocked by the CA)" if summary.blocked else ""
+        print(f"  next try {_iso(summary.next_attempt)}{blocked}")
 
 
 def list_command(args: argparse.Namespace, settings: Settings) -> int:
-    service = DomainService(settings)
-    try:
-        docs = [service.certificate(host) for host in service.certificate_hosts()]
-    finally:
-        service.close()
+    with open_domain_service(settings) as service:
+        certificates = [service.certificate(host) for host in service.certificate_hosts()]
     if args.json:
-        print(json.dumps(docs, indent=2))
+        print(json.dumps([c.as_dict() for c in certificates], indent=2))
     else:
-        for doc in docs:
-            _print(doc)
-        if not docs:
+        for certificate in certificates:
+            _print(certificate)
+        if not certificates:
             print("no tracking hosts yet")
     return 0
 
 
 def show_command(args: argparse.Namespace, settings: Settings) -> int:
-    doc = _summary(settings, _host(args.host))
+    certificate = _certificate(settings, normalise(args.host))
     if args.json:
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(certificate.as_dict(), indent=2))
     else:
-        _print(doc)
+        _print(certificate)
     return 0
 
 
 def renew_command(args: argparse.Namespace, settings: Settings) -> int:
-    host = _host(args.host)
-    manager = CertManager(settings)
+    host = normalise(args.host)
+    manager = CertManager(settings.data, settings.acme)
     try:
         state = asyncio.run(manager.ensure(host, force=True))
     finally:
         manager.close()
-    _print(_summary(settings, host))
+    _print(_certificate(settings, host))
     return 0 if state.last_error is None else 1

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from config import Settings
-from proxy.cli.output import CliError
-from proxy.domains.service import TXT_PREFIX, DomainError, DomainService
+from proxy.domains.descriptions import DomainDescription, HostDescription
+from proxy.domains.service import TXT_PREFIX, open_domain_service
+from proxy.domains.status import HostStatus
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -61,20 +60,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     remove.set_defaults(handler=remove_command)
 
 
-@contextlib.contextmanager
-def _service(settings: Settings) -> Iterator[DomainService]:
-    """The service, closed afterwards; its errors become CLI errors."""
-    service = DomainService(settings)
-    try:
-        yield service
-    except DomainError as e:
-        raise CliError(str(e)) from None
-    finally:
-        service.close()
-
-
 def add_command(args: argparse.Namespace, settings: Settings) -> int:
-    with _service(settings) as service:
+    with open_domain_service(settings) as service:
         domain, host = service.add(args.domain, args.host, args.region)
         print(f"sending domain {domain.name}: prove you own it with this DNS record")
         print(f'  _trackway.{domain.name}  TXT  "{TXT_PREFIX}{domain.token}"')
@@ -84,73 +71,72 @@ def add_command(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  {host.host}  CNAME  {target}")
         statuses = asyncio.run(service.verify(domain.name))
     for status in statuses:
-        _print_host(status.as_dict())
+        _print_host(status)
     print(f"check again with: trackway domains verify {domain.name}")
     return 0
 
 
 def verify_command(args: argparse.Namespace, settings: Settings) -> int:
-    with _service(settings) as service:
+    with open_domain_service(settings) as service:
         asyncio.run(service.verify(args.name))
-        doc = service.describe(args.name)
-    _print(doc, args.json)
-    hosts = doc.get("hosts", [doc])
-    ok = doc.get("ownership") == "verified" and all(h.get("cname") == "ok" for h in hosts)
-    return 0 if ok else 1
+        described = service.describe(args.name)
+    _print(described, args.json)
+    return 0 if described.dns_records_ok() else 1
 
 
 def status_command(args: argparse.Namespace, settings: Settings) -> int:
-    with _service(settings) as service:
-        doc = service.describe(args.name)
-    _print(doc, args.json)
+    with open_domain_service(settings) as service:
+        described = service.describe(args.name)
+    _print(described, args.json)
     return 0
 
 
 def list_command(args: argparse.Namespace, settings: Settings) -> int:
-    with _service(settings) as service:
-        docs = service.all_domains()
+    with open_domain_service(settings) as service:
+        domains = service.all_domains()
     if args.json:
-        print(json.dumps(docs, indent=2))
+        print(json.dumps([domain.as_dict() for domain in domains], indent=2))
         return 0
-    if not docs:
+    if not domains:
         print("no domains; add one with: trackway domains add example.com links.example.com")
-    for doc in docs:
-        print(f"{doc['domain']}  ownership {doc['ownership']}")
-        for host in doc["hosts"]:
+    for domain in domains:
+        print(f"{domain.domain}  ownership {domain.ownership}")
+        for host in domain.hosts:
+            status = host.status
             print(
-                f"  {host['host']}  cname {host['cname']}  http {host['http']}  "
-                f"https {host['https']}  links {host['link_base']}"
+                f"  {status.host}  cname {status.cname}  http {status.http}  "
+                f"https {status.https}  links {status.link_base}"
             )
     return 0
 
 
 def remove_command(args: argparse.Namespace, settings: Settings) -> int:
-    with _service(settings) as service:
+    with open_domain_service(settings) as service:
         print(service.remove(args.name))
     return 0
 
 
-def _print(doc: dict[str, Any], as_json: bool) -> None:
+def _print(described: HostDescription | DomainDescription, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(described.as_dict(), indent=2))
         return
-    if "domain" in doc:
-        print(f"{doc['domain']}: ownership {doc['ownership']}")
-        if doc.get("ownership_error"):
-            print(f"  {doc['ownership_error']}")
-            txt = doc["txt_record"]
-            print(f'  expected: {txt["name"]}  TXT  "{txt["value"]}"')
-        for host in doc["hosts"]:
-            _print_host(host)
-        if not doc["hosts"]:
-            print(f"  no tracking host; links use {doc['link_base']}")
-    else:
-        _print_host(doc)
+    if isinstance(described, HostDescription):
+        _print_host(described.status)
+        return
+    print(f"{described.domain}: ownership {described.ownership}")
+    if described.ownership_error:
+        print(f"  {described.ownership_error}")
+        txt = described.txt_record
+        print(f'  expected: {txt.name}  TXT  "{txt.value}"')
+    for host in described.hosts:
+        _print_host(host.status)
+    if not described.hosts:
+        print(f"  no tracking host; links use {described.headline.link_base}")
 
 
-def _print_host(host: dict[str, Any]) -> None:
-    print(f"{host['host']}:")
+def _print_host(status: HostStatus) -> None:
+    print(f"{status.host}:")
     for check in ("cname", "http", "https"):
-        reason = host.get("reasons", {}).get(check)
-        print(f"  {check:<6} {host[check]}{f'  ({reason})' if reason else ''}")
-    print(f"  links  {host['link_base']}")
+        reason = status.reasons.get(check)
+        print(f"  {check:<6} {getattr(status, check)}{f'  ({reason})' if reason else ''}")
+    print(f"  links  {status.link_base}")

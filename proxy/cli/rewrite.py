@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from config import Settings, SettingsError
+from config import Settings
 from proxy.cli.output import CliError
-from proxy.domains.service import DomainError
-from proxy.senders import NoTrackingBase, rewriter_for
+from proxy.senders import rewriter_for
 from redirector import SendContext
 from redirector.links.ids import new_ulid
 
@@ -66,10 +65,7 @@ def parse_utm(pairs: list[str]) -> dict[str, str]:
 
 
 def rewrite_command(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        rewriter = rewriter_for(settings, domain=args.domain, base_url=args.base_url)
-    except (DomainError, NoTrackingBase, SettingsError) as e:
-        raise CliError(str(e)) from None
+    rewriter = rewriter_for(settings, domain=args.domain, base_url=args.base_url)
     try:
         raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     except OSError as e:

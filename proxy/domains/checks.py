@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hmac
 import ssl
 import warnings
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiodns
 import aiohttp
 import hstspreload
+from aiohttp.resolver import AsyncResolver
 
-from config import Settings
+from config import CheckSettings, DnsSettings
 from proxy.domains.hsts import StsPolicy, names_to_check, parse_sts
 from proxy.domains.status import DnsAnswer, HstsFinding, Probe
 
@@ -48,7 +51,7 @@ def _dns_error(e: aiodns.error.DNSError) -> str:
 
 @dataclass
 class Checker:
-    settings: Settings
+    checks: CheckSettings
     resolver: aiodns.DNSResolver
     session: aiohttp.ClientSession
     tls: ssl.SSLContext
@@ -91,7 +94,7 @@ class Checker:
 
     async def _get(self, url: str, host: str, use_tls: bool) -> tuple[int, str, str | None]:
         """Status, body and the first STS header of `url`, sent to `host`."""
-        timeout = aiohttp.ClientTimeout(total=self.settings.checks.timeout)
+        timeout = aiohttp.ClientTimeout(total=self.checks.timeout)
         async with self.session.get(
             url,
             allow_redirects=False,
@@ -107,7 +110,7 @@ class Checker:
             )
 
     async def probe(self, host: str, token: str, use_tls: bool) -> Probe:
-        checks = self.settings.checks
+        checks = self.checks
         scheme, port = ("https", checks.https_port) if use_tls else ("http", checks.http_port)
         url = f"{scheme}://{host}:{port}{CHECK_PATH}{token}"
         try:
@@ -146,7 +149,7 @@ class Checker:
 
     async def _live_sts(self, name: str) -> StsPolicy | None:
         """The policy a browser would take from `https://name/` (a verified connection)."""
-        url = f"https://{name}:{self.settings.checks.https_port}/"
+        url = f"https://{name}:{self.checks.https_port}/"
         try:
             _, _, header = await self._get(url, name, use_tls=True)
         except (aiohttp.ClientError, OSError, TimeoutError):
@@ -167,13 +170,25 @@ def _refused(error: str | None) -> bool:
     return "refused" in text or "connect call failed" in text or "cannot connect" in text
 
 
-def tls_context(settings: Settings) -> ssl.SSLContext:
+def tls_context(checks: CheckSettings) -> ssl.SSLContext:
     context = ssl.create_default_context()
-    if settings.checks.ca_bundle:
-        context.load_verify_locations(settings.checks.ca_bundle)
+    if checks.ca_bundle:
+        context.load_verify_locations(checks.ca_bundle)
     return context
 
 
-def make_resolver(settings: Settings) -> aiodns.DNSResolver:
-    nameservers = list(settings.dns.nameservers) or None
-    return aiodns.DNSResolver(nameservers=nameservers, timeout=settings.dns.timeout, tries=2)
+def make_resolver(dns: DnsSettings) -> aiodns.DNSResolver:
+    return aiodns.DNSResolver(nameservers=_nameservers(dns), timeout=dns.timeout, tries=2)
+
+
+def _nameservers(dns: DnsSettings) -> list[str] | None:
+    return list(dns.nameservers) or None  # None: the system's resolvers
+
+
+@contextlib.asynccontextmanager
+async def open_checker(checks: CheckSettings, dns: DnsSettings) -> AsyncIterator[Checker]:
+    """A checker whose HTTP requests, too, resolve names through the configured DNS."""
+    resolver = AsyncResolver(nameservers=_nameservers(dns), timeout=dns.timeout, tries=2)
+    connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False, force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        yield Checker(checks, make_resolver(dns), session, tls_context(checks))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
+from proxy.domains.errors import InvalidDomain
+
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
-class DomainNameError(ValueError):
-    pass
+class DomainNameError(InvalidDomain, ValueError):
+    """The name is not a domain name; the message says what is wrong with it."""
 
 
 def normalise(name: str) -> str:

@@ -12,18 +12,25 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
-from dataclasses import replace
-from typing import Any
-
-import aiohttp
-from aiohttp.resolver import AsyncResolver
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from certs.store import CertStore
-from config import Settings
+from config import CheckSettings, DnsSettings, Settings
 from config.datafolder import read_or_create_secret
-from proxy.domains.checks import Checker, host_token, make_resolver, tls_context
-from proxy.domains.names import DomainNameError, is_within, normalise
+from proxy.domains.checks import Checker, host_token, open_checker
+from proxy.domains.descriptions import (
+    CertificateSummary,
+    CnameRecord,
+    DomainDescription,
+    HostCertificate,
+    HostDescription,
+    TxtRecord,
+    unchecked_status,
+)
+from proxy.domains.errors import DomainConflict, InvalidDomain, UnknownDomain
+from proxy.domains.names import is_within, normalise
 from proxy.domains.status import HostChecks, HostStatus, host_status
 from proxy.domains.store import DomainStore, SendingDomain, TrackingHost
 
@@ -32,36 +39,65 @@ CHECK_SECRET_FILE = "check-secret"  # noqa: S105 - a file name
 TXT_PREFIX = "trackway-verification="
 
 
-class DomainError(Exception):
-    """A domain operation that cannot be done, with a message for the user."""
+def check_secret(data: Path) -> bytes:
+    return read_or_create_secret(data / CHECK_SECRET_FILE, lambda: secrets.token_bytes(32))
 
 
-def check_secret(settings: Settings) -> bytes:
-    return read_or_create_secret(
-        settings.data / CHECK_SECRET_FILE, lambda: secrets.token_bytes(32)
-    )
+@dataclass(frozen=True)
+class DomainSettings:
+    """What the domain service uses of the settings."""
+
+    regions: dict[str, str]  # region -> its default tracking host, the CNAME target
+    default_region: str | None
+    link_bases: dict[str, str]  # region -> where its links go without a custom host
+    fallback_link_base: str  # … without a region, or with one no longer configured
+    checks: CheckSettings
+    dns: DnsSettings
+    data: Path  # the data folder, where the check secret is
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DomainSettings:
+        return cls(
+            regions=settings.regions,
+            default_region=settings.default_region,
+            link_bases={region: settings.default_link_base(region) for region in settings.regions},
+            fallback_link_base=settings.default_link_base(),
+            checks=settings.checks,
+            dns=settings.dns,
+            data=settings.data,
+        )
+
+    def default_link_base(self, region: str | None) -> str:
+        return self.link_bases.get(region or "", self.fallback_link_base)
+
+
+@contextlib.contextmanager
+def open_domain_service(settings: Settings) -> Iterator[DomainService]:
+    """The service on the data folder's stores, closed afterwards."""
+    store = DomainStore(settings.data)
+    try:
+        yield DomainService(
+            DomainSettings.from_settings(settings), store, CertStore(settings.data)
+        )
+    finally:
+        store.close()
 
 
 class DomainService:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: DomainSettings, store: DomainStore, certs: CertStore) -> None:
         self.settings = settings
-        self.store = DomainStore(settings.data)
-
-    def close(self) -> None:
-        self.store.close()
+        self.store = store
+        self.certs = certs
 
     # -- changes ----------------------------------------------------------------------
 
     def add(
         self, domain_name: str, host_name: str | None = None, region: str | None = None
     ) -> tuple[SendingDomain, TrackingHost | None]:
-        try:
-            name = normalise(domain_name)
-            host = normalise(host_name) if host_name else None
-        except DomainNameError as e:
-            raise DomainError(str(e)) from None
+        name = normalise(domain_name)
+        host = normalise(host_name) if host_name else None
         if host is not None and not is_within(host, name):
-            raise DomainError(f"{host} is not {name} or a subdomain of it")
+            raise InvalidDomain(f"{host} is not {name} or a subdomain of it")
         domain = self.store.domain(name)
         if domain is None:
             domain = SendingDomain(name, secrets.token_urlsafe(24), False, time.time())
@@ -70,13 +106,13 @@ class DomainService:
         if host is not None:
             regions = self.settings.regions
             if not regions:
-                raise DomainError('no regions configured: set [regions] us = "t.example.net"')
+                raise InvalidDomain('no regions configured: set [regions] us = "t.example.net"')
             region = region or self.settings.default_region
             if region not in regions:
-                raise DomainError(f"unknown region {region!r}; configured: {', '.join(regions)}")
+                raise InvalidDomain(f"unknown region {region!r}; configured: {', '.join(regions)}")
             other = self.store.host(host)
             if other is not None and other.sending_domain != name:
-                raise DomainError(f"{host} already belongs to {other.sending_domain}")
+                raise DomainConflict(f"{host} already belongs to {other.sending_domain}")
             assert region is not None
             tracking = TrackingHost(host, name, region, other.created_at if other else time.time())
             self.store.put_host(tracking)
@@ -91,7 +127,7 @@ class DomainService:
         if self.store.domain(name) is not None:
             self.store.remove_domain(name)
             return f"removed sending domain {name} and its tracking hosts"
-        raise DomainError(f"no domain or tracking host {name}")
+        raise UnknownDomain(f"no domain or tracking host {name}")
 
     # -- checks -----------------------------------------------------------------------
 
@@ -101,9 +137,9 @@ class DomainService:
         host = self.store.host(name)
         domain_name = host.sending_domain if host else name
         if self.store.domain(domain_name) is None:
-            raise DomainError(f"no domain or tracking host {name}; add it first")
+            raise UnknownDomain(f"no domain or tracking host {name}; add it first")
         hosts = [host] if host else self.store.hosts(domain_name)
-        async with self._checker() as checker:
+        async with open_checker(self.settings.checks, self.settings.dns) as checker:
             verified = await self._check_ownership(checker, domain_name)
             return list(
                 await asyncio.gather(*(self._check_host(checker, h, verified) for h in hosts))
@@ -145,42 +181,22 @@ class DomainService:
         self, checker: Checker, host: TrackingHost, verified: bool
     ) -> HostStatus:
         expected = self.settings.regions.get(host.region, "")
-        token = host_token(check_secret(self.settings), host.host)
+        token = host_token(check_secret(self.settings.data), host.host)
         dns, http, hsts, https = await asyncio.gather(
             checker.cname_chain(host.host),
             checker.probe(host.host, token, use_tls=False),
             checker.hsts(host.host),
             checker.https_probe(
-                host.host, token, have_certificate=self._has_certificate(host.host)
+                host.host, token, have_certificate=self.certs.has_certificate(host.host)
             ),
         )
         checks = HostChecks(host.host, expected, verified, dns, http, hsts, https, time.time())
         status = host_status(checks, self.settings.default_link_base(host.region))
         _log_changes(host, status)
         self.store.put_host(
-            replace(
-                host,
-                checks=checks.as_dict(),
-                status=status.as_dict(),
-                checked_at=checks.checked_at,
-            )
+            replace(host, checks=checks, status=status, checked_at=checks.checked_at)
         )
         return status
-
-    def _has_certificate(self, host: str) -> bool:
-        return CertStore(self.settings.data).has_certificate(host)
-
-    @contextlib.asynccontextmanager
-    async def _checker(self) -> AsyncIterator[Checker]:
-        nameservers = list(self.settings.dns.nameservers) or None
-        resolver = AsyncResolver(
-            nameservers=nameservers, timeout=self.settings.dns.timeout, tries=2
-        )
-        connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False, force_close=True)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            yield Checker(
-                self.settings, make_resolver(self.settings), session, tls_context(self.settings)
-            )
 
     # -- reading ----------------------------------------------------------------------
 
@@ -189,98 +205,81 @@ class DomainService:
         name = self._name(domain_name)
         domain = self.store.domain(name)
         if domain is None:
-            raise DomainError(f"unknown sending domain {name}; add it with `trackway domains add`")
+            raise UnknownDomain(
+                f"unknown sending domain {name}; add it with `trackway domains add`"
+            )
         for host in self.store.hosts(name):
             if host.status and domain.verified:
-                return str(host.status["link_base"])
+                return host.status.link_base
         region = next((h.region for h in self.store.hosts(name)), None)
         return self.settings.default_link_base(region)
 
-    def describe(self, name: str) -> dict[str, Any]:
-        """A host's status, or a sending domain's with its hosts (the first one's status
-        also at the top, so that `cname`, `http`, `https`, `link_base` are always there)."""
+    def describe(self, name: str) -> HostDescription | DomainDescription:
+        """A tracking host's status, or a sending domain's with its hosts."""
         name = self._name(name)
         host = self.store.host(name)
         if host is not None:
             return self._describe_host(host)
         domain = self.store.domain(name)
         if domain is None:
-            raise DomainError(f"no domain or tracking host {name}")
-        hosts = [self._describe_host(h) for h in self.store.hosts(name)]
-        first = hosts[0] if hosts else self._unchecked(None)
-        return {
-            **{k: first[k] for k in ("cname", "http", "https", "link_base", "reasons")},
-            "domain": name,
-            "ownership": "verified" if domain.verified else "unverified",
-            "txt_record": {"name": f"_trackway.{name}", "value": f"{TXT_PREFIX}{domain.token}"},
-            "ownership_error": domain.last_error,
-            "hosts": hosts,
-        }
+            raise UnknownDomain(f"no domain or tracking host {name}")
+        return self._describe_domain(domain)
 
-    def _describe_host(self, host: TrackingHost) -> dict[str, Any]:
-        status = host.status or self._unchecked(host)
-        return {
-            **status,
-            "sending_domain": host.sending_domain,
-            "region": host.region,
-            "cname_record": {"name": host.host, "target": self.settings.regions.get(host.region)},
-            "checked_at": host.checked_at,
-            "certificate": certificate_summary(CertStore(self.settings.data), host.host),
-        }
+    def all_domains(self) -> list[DomainDescription]:
+        return [self._describe_domain(d) for d in self.store.domains()]
 
-    def _unchecked(self, host: TrackingHost | None) -> dict[str, Any]:
-        region = host.region if host else None
-        return {
-            "host": host.host if host else None,
-            "ownership": "unverified",
-            "cname": "missing",
-            "http": "unreachable",
-            "https": "off",
-            "link_base": self.settings.default_link_base(region),
-            "cname_target": None,
-            "reasons": {"checks": "not checked yet: run `trackway domains verify`"},
-        }
+    def _describe_domain(self, domain: SendingDomain) -> DomainDescription:
+        hosts = tuple(self._describe_host(h) for h in self.store.hosts(domain.name))
+        return DomainDescription(
+            domain=domain.name,
+            ownership="verified" if domain.verified else "unverified",
+            txt_record=TxtRecord(f"_trackway.{domain.name}", f"{TXT_PREFIX}{domain.token}"),
+            ownership_error=domain.last_error,
+            hosts=hosts,
+            headline=(
+                hosts[0].status
+                if hosts
+                else unchecked_status(domain.name, self.settings.default_link_base(None))
+            ),
+        )
+
+    def _describe_host(self, host: TrackingHost) -> HostDescription:
+        return HostDescription(
+            status=host.status
+            or unchecked_status(host.host, self.settings.default_link_base(host.region)),
+            sending_domain=host.sending_domain,
+            region=host.region,
+            cname_record=CnameRecord(host.host, self.settings.regions.get(host.region)),
+            checked_at=host.checked_at,
+            certificate=self._certificate_summary(host.host),
+        )
 
     def certificate_hosts(self) -> list[str]:
         """Every tracking host, and any host with a certificate in the data folder."""
-        stored = CertStore(self.settings.data).hosts()
-        return sorted({h.host for h in self.store.hosts()} | set(stored))
+        return sorted({h.host for h in self.store.hosts()} | set(self.certs.hosts()))
 
-    def certificate(self, host: str) -> dict[str, Any]:
-        summary = certificate_summary(CertStore(self.settings.data), host)
-        return {"host": host, **(summary or {"present": False})}
+    def certificate(self, host: str) -> HostCertificate:
+        return HostCertificate(host, self._certificate_summary(host))
 
-    def all_domains(self) -> list[dict[str, Any]]:
-        return [self.describe(d.name) for d in self.store.domains()]
+    def _certificate_summary(self, host: str) -> CertificateSummary | None:
+        return CertificateSummary.of(self.certs.state(host), self.certs.has_certificate(host))
+
+    def hosts_to_certify(self) -> list[str]:
+        """The hosts to order or renew certificates for: those ready for an HTTP-01 order,
+        and those that have a certificate while they are still tracking hosts."""
+        hosts = self.store.hosts()
+        ready = {h.host for h in hosts if h.ready_for_certificate()}
+        renewed = set(self.certs.hosts()) & {h.host for h in hosts}
+        return sorted(ready | renewed)
 
     def _name(self, name: str) -> str:
-        try:
-            return normalise(name)
-        except DomainNameError as e:
-            raise DomainError(str(e)) from None
-
-
-def certificate_summary(store: CertStore, host: str) -> dict[str, Any] | None:
-    """Expiry, next renewal and the last error of a host's certificate, if it has one
-    or an order for one has been tried."""
-    state = store.state(host)
-    if not store.has_certificate(host) and state.last_error is None:
-        return None
-    return {
-        "present": store.has_certificate(host),
-        "not_after": state.not_after,
-        "issuer": state.issuer,
-        "renew_at": state.renew_at,
-        "last_error": state.last_error,
-        "next_attempt": state.next_attempt,
-        "blocked": state.blocked,
-    }
+        return normalise(name)
 
 
 def _log_changes(host: TrackingHost, status: HostStatus) -> None:
-    before = host.status or {}
     for check in ("cname", "http", "https", "link_base"):
-        old, new = before.get(check), getattr(status, check)
+        old = getattr(host.status, check) if host.status else None
+        new = getattr(status, check)
         if old != new:
             reason = status.reasons.get(check, "")
             log.info(

@@ -60,6 +60,16 @@ class HostChecks:
             checked_at=float(doc["checked_at"]),
         )
 
+    @property
+    def cname_ok(self) -> bool:
+        """The CNAME chain reaches the region's default host (directly or further on)."""
+        return any(_same(name, self.expected_target) for name in self.dns.chain)
+
+    def ready_for_certificate(self) -> bool:
+        """What an HTTP-01 order needs: the owner proven, and the CA's request reaching
+        this server (the CNAME to us, our HTTP answering). HSTS and HTTPS do not matter."""
+        return self.ownership_verified and self.cname_ok and self.http.ok
+
 
 @dataclass(frozen=True)
 class HostStatus:
@@ -75,6 +85,10 @@ class HostStatus:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> HostStatus:
+        return cls(**doc)
+
 
 def _same(a: str, b: str) -> bool:
     return a.lower().rstrip(".") == b.lower().rstrip(".")
@@ -88,7 +102,7 @@ def host_status(checks: HostChecks, default_base: str) -> HostStatus:
 
     dns = checks.dns
     target = dns.chain[0] if dns.chain else None
-    if any(_same(name, checks.expected_target) for name in dns.chain):
+    if checks.cname_ok:
         cname = "ok"
     elif dns.error is not None:
         cname = "error"

@@ -1,4 +1,7 @@
-"""Sending domains and tracking hosts, kept in `domains.db` in the data folder."""
+"""Sending domains and tracking hosts, kept in `domains.db` in the data folder.
+
+A host's last checks and status are typed objects here and JSON only in the database.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+
+from proxy.domains.status import HostChecks, HostStatus
 
 DOMAINS_FILE = "domains.db"
 
@@ -29,9 +34,12 @@ class TrackingHost:
     sending_domain: str
     region: str
     created_at: float
-    checks: dict[str, Any] | None = None  # the last HostChecks, as JSON
-    status: dict[str, Any] | None = None  # the last HostStatus, as JSON
+    checks: HostChecks | None = None  # None: never checked
+    status: HostStatus | None = None  # recomputed from `checks` when they were made
     checked_at: float | None = None
+
+    def ready_for_certificate(self) -> bool:
+        return self.checks is not None and self.checks.ready_for_certificate()
 
 
 class DomainStore:
@@ -84,8 +92,8 @@ class DomainStore:
 
     def put_host(self, host: TrackingHost) -> None:
         row = dict(host.__dict__)
-        row["checks"] = None if host.checks is None else json.dumps(host.checks)
-        row["status"] = None if host.status is None else json.dumps(host.status)
+        row["checks"] = None if host.checks is None else json.dumps(host.checks.as_dict())
+        row["status"] = None if host.status is None else json.dumps(host.status.as_dict())
         self.db.table("tracking_hosts").upsert(row, pk="host")
 
     def remove_host(self, host: str) -> None:
@@ -106,7 +114,7 @@ def _domain(row: dict[str, Any]) -> SendingDomain:
 def _host(row: dict[str, Any]) -> TrackingHost:
     return TrackingHost(
         row["host"], row["sending_domain"], row["region"], row["created_at"],
-        json.loads(row["checks"]) if row["checks"] else None,
-        json.loads(row["status"]) if row["status"] else None,
+        HostChecks.from_dict(json.loads(row["checks"])) if row["checks"] else None,
+        HostStatus.from_dict(json.loads(row["status"])) if row["status"] else None,
         row["checked_at"],
     )  # fmt: skip

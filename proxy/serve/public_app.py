@@ -59,7 +59,7 @@ class PublicService:
         self.handler = PublicHandler(
             self.state,
             {
-                CHECK_PATH: domain_check_handler(check_secret(settings)),
+                CHECK_PATH: domain_check_handler(check_secret(settings.data)),
                 ACME_CHALLENGE_PATH: acme_challenge_handler(ChallengeStore(settings.data)),
             },
         )

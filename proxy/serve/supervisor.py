@@ -31,7 +31,7 @@ from config.datafolder import ensure_data_dir
 from config.settings import parse_host_port
 from proxy.admin.app import build_admin_app
 from proxy.data_folder import ADMIN_TOKEN_FILE, admin_token, client_salt, open_store
-from proxy.domains.service import DomainService
+from proxy.domains.service import open_domain_service
 from proxy.serve.cert_maintenance import maintain_forever
 from proxy.serve.processes import (
     SHUTDOWN_SECONDS,
@@ -163,13 +163,11 @@ async def _check_domains_periodically(settings: Settings) -> None:
     certificate, a CNAME moved away, a new HSTS policy) reaches new links by itself."""
     await asyncio.sleep(min(5.0, settings.checks.interval))
     while True:
-        service = DomainService(settings)
-        try:
-            await service.check_all()
-        except Exception:
-            log.exception("periodic domain checks failed")
-        finally:
-            service.close()
+        with open_domain_service(settings) as service:
+            try:
+                await service.check_all()
+            except Exception:
+                log.exception("periodic domain checks failed")
         await asyncio.sleep(settings.checks.interval)
 
 

@@ -8,8 +8,11 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+
+import pytest
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -102,3 +105,10 @@ class ChallTestSrv:
 
     def clear_servfail(self, host: str) -> None:
         self._post("/clear-servfail", {"host": host})
+
+
+@pytest.fixture(scope="package")
+def dns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChallTestSrv]:
+    """One DNS server for the tests of a folder whose conftest imports this fixture."""
+    with ChallTestSrv(tmp_path_factory.mktemp("dns") / "challtestsrv.log") as server:
+        yield server

@@ -7,7 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from proxy.domains.hsts import StsPolicy, names_to_check, parse_sts
-from proxy.domains.status import DnsAnswer, HostChecks, HstsFinding, Probe, host_status
+from proxy.domains.status import (
+    DnsAnswer,
+    HostChecks,
+    HostStatus,
+    HstsFinding,
+    Probe,
+    host_status,
+)
+from proxy.domains.store import TrackingHost
 
 DEFAULT = "https://t.trackway.example"
 OK_DNS = DnsAnswer(("t.trackway.example",))
@@ -69,9 +77,38 @@ def test_never_an_http_link_on_an_hsts_host() -> None:
             assert not status.link_base.startswith("http://links")
 
 
-def test_checks_round_trip_through_json() -> None:
+def test_checks_and_status_round_trip_through_json() -> None:
     given = checks(hsts=(PRELOAD,), https=Probe(False, "bad"))
     assert HostChecks.from_dict(given.as_dict()) == given
+    status = host_status(given, DEFAULT)
+    assert HostStatus.from_dict(status.as_dict()) == status
+
+
+@pytest.mark.parametrize(
+    ("given", "ready"),
+    [
+        (checks(), True),
+        (checks(hsts=(PRELOAD,), https=Probe(False, "x")), True),  # HTTP-01 needs neither
+        (checks(dns=DnsAnswer(("a.example.net", "t.trackway.example."))), True),
+        (checks(verified=False), False),
+        (checks(dns=DnsAnswer()), False),
+        (checks(dns=DnsAnswer(("elsewhere.example.net",))), False),
+        (checks(dns=DnsAnswer(error="SERVFAIL")), False),
+        (checks(http=Probe(False, "connection refused")), False),
+        (checks(verified=False, dns=DnsAnswer(), http=Probe(False)), False),
+    ],
+)
+def test_ready_for_certificate(given: HostChecks, ready: bool) -> None:
+    assert given.ready_for_certificate() is ready
+    # The same as the status says it: ownership verified, CNAME ok, and HTTP answered.
+    status = host_status(given, DEFAULT)
+    assert ready is (status.ownership == "verified" and status.cname == "ok" and given.http.ok)
+    host = TrackingHost("links.example.com", "example.com", "us", 0.0, given, status, 0.0)
+    assert host.ready_for_certificate() is ready
+
+
+def test_an_unchecked_host_is_not_ready_for_a_certificate() -> None:
+    assert not TrackingHost("links.example.com", "example.com", "us", 0.0).ready_for_certificate()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,21 @@
+"""Why a domain operation cannot be done, by kind (see `config.errors`)."""
+
+from __future__ import annotations
+
+from config.errors import Conflict, InvalidInput, NotFound, TrackwayError
+
+
+class DomainError(TrackwayError):
+    """A domain operation that cannot be done, with a message for the user."""
+
+
+class InvalidDomain(DomainError, InvalidInput):
+    """A name that is no domain, a host outside its domain, an unknown region."""
+
+
+class UnknownDomain(DomainError, NotFound):
+    """No such sending domain or tracking host."""
+
+
+class DomainConflict(DomainError, Conflict):
+    """The tracking host belongs to another sending domain."""

@@ -1,0 +1,25 @@
+"""The admin API's `/api/certs` against Pebble."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proxy.admin.app import build_admin_app
+from proxy.data_folder import admin_token
+
+
+async def test_admin_api_certs(stack_factory: Any, aiohttp_client: Any) -> None:
+    stack = await stack_factory()
+    await stack.add_host("links.example.com")
+    token = admin_token(stack.settings.data)
+    client = await aiohttp_client(build_admin_app(stack.settings, token))
+    auth = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/api/certs")).status == 401
+    listed = await (await client.get("/api/certs", headers=auth)).json()
+    assert listed == {"certificates": [{"host": "links.example.com", "present": False}]}
+    renewed = await (await client.post("/api/certs/links.example.com/renew", headers=auth)).json()
+    assert renewed["present"] is True
+    assert renewed["last_error"] is None
+    shown = await (await client.get("/api/certs/links.example.com", headers=auth)).json()
+    assert shown["not_after"] == renewed["not_after"]
+    assert (await client.get("/api/certs/not a host", headers=auth)).status == 400

@@ -1,0 +1,75 @@
+"""The domain service on loopback: ownership, regions, reverting, removing, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from proxy.domains.errors import DomainError
+from proxy.domains.service import TXT_PREFIX, open_domain_service
+from tests.support.challtestsrv import free_port
+from tests.support.domain_world import DEFAULT_BASE, EU, US, add_and_verify
+
+
+async def test_unverified_sending_domain_uses_the_default_host(world_factory: Any) -> None:
+    world = await world_factory()
+    world.dns.set_cname("links.example.com", US)
+    with world.service() as service:
+        service.add("example.com", "links.example.com")
+        world.dns.set_txt("_trackway.example.com", f"{TXT_PREFIX}someone-else")
+        await service.verify("example.com")
+        doc = service.describe("example.com").as_dict()
+    assert doc["ownership"] == "unverified"
+    assert "not this domain's token" in doc["ownership_error"]
+    assert doc["link_base"] == DEFAULT_BASE
+
+
+async def test_revert_when_the_cname_moves_away_or_the_host_is_removed(world_factory: Any) -> None:
+    world = await world_factory()
+    world.dns.set_cname("links.example.com", US)
+    assert (await add_and_verify(world))["link_base"] == "http://links.example.com"
+    world.dns.set_cname("links.example.com", "gone.nonexistent.example")
+    with world.service() as service:
+        await service.verify("links.example.com")
+        assert service.link_base("example.com") == DEFAULT_BASE
+        world.dns.set_cname("links.example.com", US)
+        await service.verify("example.com")
+        assert service.link_base("example.com") == "http://links.example.com"
+        service.remove("links.example.com")
+        assert service.link_base("example.com") == DEFAULT_BASE
+
+
+async def test_region_sets_the_cname_target(world_factory: Any) -> None:
+    world = await world_factory()
+    world.dns.set_cname("links.example.com", US)
+    with world.service() as service:
+        service.add("example.com", "links.example.com", region="eu")
+        world.prove_ownership()
+        (status,) = await service.verify("example.com")
+        assert status.cname == "wrong"  # an eu host must point at the eu default
+        assert status.link_base == f"https://{EU}"
+        world.dns.set_cname("links.example.com", EU)
+        (status,) = await service.verify("example.com")
+        assert status.cname == "ok"
+
+
+async def test_bad_input_is_a_clear_error(world_factory: Any) -> None:
+    world = await world_factory(http_port=free_port())
+    with world.service() as service:
+        with pytest.raises(DomainError, match=r"not example\.com or a subdomain"):
+            service.add("example.com", "links.other.org")
+        with pytest.raises(DomainError, match="not a valid domain"):
+            service.add("exa mple.com")
+        with pytest.raises(DomainError, match="not a URL"):
+            service.add("https://example.com/")
+        with pytest.raises(DomainError, match="unknown region"):
+            service.add("example.com", "links.example.com", region="mars")
+        with pytest.raises(DomainError, match="no domain"):
+            await service.verify("nothing.example.org")
+    with (
+        open_domain_service(dataclasses.replace(world.settings, regions={})) as bare,
+        pytest.raises(DomainError, match="no regions"),
+    ):
+        bare.add("example.com", "links.example.com")

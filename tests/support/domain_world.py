@@ -1,0 +1,116 @@
+"""A world for custom tracking domains on loopback: pebble-challtestsrv as DNS, our public
+listener on the HTTP check port, an HTTPS server with a test CA's certificate."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import ssl
+import sys
+from typing import Any
+
+import trustme
+from aiohttp import web
+
+from config import Settings
+from proxy.domains.checks import CHECK_PATH
+from proxy.domains.service import DomainService, open_domain_service
+from proxy.serve.public_app import PublicService
+from tests.support.challtestsrv import ChallTestSrv
+
+US = "t.trackway.example"
+EU = "t-eu.trackway.example"
+DEFAULT_BASE = f"https://{US}"
+
+
+class World:
+    """Our listener on the HTTP port, an HTTPS server with a test certificate, and
+    settings that send every check through the test DNS to them."""
+
+    def __init__(self, settings: Settings, dns: ChallTestSrv) -> None:
+        self.settings = settings
+        self.dns = dns
+        self.sts: dict[str, str] = {}  # host -> Strict-Transport-Security it serves
+        self.https_answers_checks = True
+        self.runners: list[web.BaseRunner] = []
+        self.listeners: list[asyncio.Server] = []
+        self.public: PublicService | None = None
+
+    async def start(self, ca: trustme.CA, https: str) -> None:
+        self.public = PublicService(self.settings)
+        await self.public.start()
+        self.listeners.append(
+            await self.public.listen("127.0.0.1", self.settings.checks.http_port)
+        )
+        if https == "off":
+            return
+        names = ["links.example.com", "example.com", "links.example.dev", "example.dev"]
+        cert = ca.issue_cert(*(names if https == "green" else ["other.example.org"]))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(context)
+        await self._serve(self._https_handler, self.settings.checks.https_port, context)
+
+    async def _https_handler(self, request: web.BaseRequest) -> web.StreamResponse:
+        assert self.public is not None
+        if request.path.startswith(CHECK_PATH) and self.https_answers_checks:
+            return await self.public.handler(request)
+        header = self.sts.get(request.url.host or "")
+        return web.Response(
+            text="hello", headers={"Strict-Transport-Security": header} if header else {}
+        )
+
+    async def _serve(self, handler: Any, port: int, context: ssl.SSLContext | None) -> None:
+        runner = web.ServerRunner(web.Server(handler))
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port, ssl_context=context).start()
+        self.runners.append(runner)
+
+    async def stop(self) -> None:
+        for runner in self.runners:
+            await runner.cleanup()
+        for listener in self.listeners:
+            listener.close()
+        if self.public is not None:
+            await self.public.close()
+
+    def service(self) -> contextlib.AbstractContextManager[DomainService]:
+        return open_domain_service(self.settings)
+
+    def prove_ownership(self, domain: str = "example.com") -> None:
+        with self.service() as service:
+            record = service.describe(domain).as_dict()["txt_record"]
+        self.dns.set_txt(record["name"], record["value"])
+
+
+async def add_and_verify(
+    world: World, domain: str = "example.com", host: str = "links.example.com"
+) -> dict[str, Any]:
+    """The host's status as JSON, once its domain is proven and checked."""
+    with world.service() as service:
+        service.add(domain, host)
+        world.prove_ownership(domain)
+        await service.verify(domain)
+        return service.describe(host).as_dict()
+
+
+async def run_cli(world: World, *args: str) -> tuple[int, str, str]:
+    """`python -m proxy.cli ARGS` on the world's data folder, with a config file of its
+    settings: exit status, stdout, stderr."""
+    checks = world.settings.checks
+    config = world.settings.data.parent / f"{world.settings.data.name}.toml"
+    config.write_text(
+        f'[regions]\nus = "{US}"\neu = "{EU}"\n'
+        f"[dns]\nnameservers = {json.dumps(list(world.settings.dns.nameservers))}\ntimeout = 1.0\n"
+        f"[checks]\nhttp_port = {checks.http_port}\nhttps_port = {checks.https_port}\n"
+        f"ca_bundle = {json.dumps(checks.ca_bundle)}\ntimeout = 3\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKWAY_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "proxy.cli", *args, "--data", str(world.settings.data), "--config", str(config),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
