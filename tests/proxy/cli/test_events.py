@@ -32,16 +32,7 @@ def test_export_includes_spooled_events(tmp_path: Path) -> None:
     rows = json.loads(done.stdout)
     assert [r["recipient_id"] for r in rows] == ["a", "b", "spooled"]
     for row in rows:
-        assert {
-            "kind",
-            "time",
-            "message_id",
-            "recipient_id",
-            "link_index",
-            "url",
-            "bot",
-            "reasons",
-        } <= row.keys()
+        assert list(row) == list(EXPORT_FIELDS)
     assert rows[1]["bot"] is True
     assert rows[1]["reasons"] == ["scanner_ua"]
     assert rows[2]["kind"] == "open"
