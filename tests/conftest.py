@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from config import ClickSettings, Settings, StoreSettings
+from proxy.serve.listeners import bind_socket
 from proxy.serve.public_app import PublicService
 from redirector import Claims, KeyRing, LinkSigner, Rewriter, SendContext, load_keyring
 from redirector.links.keyring import SigningKey
@@ -73,7 +74,7 @@ async def public_client() -> AsyncIterator[Callable[..., Awaitable[ListenerClien
     ) -> ListenerClient:
         service = PublicService(settings, store_factory=store_factory)
         await service.start()
-        listener = await service.listen("127.0.0.1", 0)
+        listener = await service.listen(bind_socket("127.0.0.1", 0))
         port = listener.sockets[0].getsockname()[1]
         client = ListenerClient(f"http://127.0.0.1:{port}")
         started.append((service, listener, client))

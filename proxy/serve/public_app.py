@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -83,12 +84,9 @@ class PublicService:
         """A connection's protocol, for every public listener (HTTP and TLS)."""
         return self.connections.protocol()
 
-    async def listen(
-        self, host: str, port: int, ssl: SSLContext | None = None, reuse_port: bool = False
-    ) -> asyncio.Server:
-        return await asyncio.get_running_loop().create_server(
-            self.protocol, host, port, ssl=ssl, reuse_port=reuse_port or None, backlog=2048
-        )
+    async def listen(self, sock: socket.socket, ssl: SSLContext | None = None) -> asyncio.Server:
+        """Serve a listening socket (`proxy.serve.listeners.bind_socket`)."""
+        return await asyncio.get_running_loop().create_server(self.protocol, sock=sock, ssl=ssl)
 
     def _fallback_protocol(self) -> asyncio.Protocol:
         assert self._fallback is not None, "start() first"

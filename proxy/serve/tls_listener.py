@@ -40,14 +40,8 @@ class PeekingTlsListener:
         self._accepting: asyncio.Task[None] | None = None
         self._handshakes: set[asyncio.Task[None]] = set()
 
-    async def start(self, host: str, port: int) -> None:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
-        sock.listen(2048)
-        sock.setblocking(False)
+    def start(self, sock: socket.socket) -> None:
+        """Accept on `sock`, a listening socket (non-blocking), until `close`."""
         self._sock = sock
         self._accepting = asyncio.create_task(self._accept_loop(sock))
 

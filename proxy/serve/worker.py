@@ -1,7 +1,8 @@
 """A worker process of `serve`: the public listeners (HTTP, and HTTPS with SNI).
 
-Each worker binds the public port with SO_REUSEPORT, so the kernel spreads connections
-over the workers; its clicks go to its own spool file, loaded by the writer process.
+Each worker serves its own sockets (SO_REUSEPORT, bound by the supervisor), so the
+kernel spreads connections over the workers; its clicks go to its own spool file,
+loaded by the writer process.
 SIGTERM: stop accepting, answer the requests in flight (each durable before its
 answer), stop.
 """
@@ -10,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+from collections.abc import Callable
+from multiprocessing.connection import Connection
 
 from certs.challenges import ChallengeStore
 from certs.sni import SniCertificates
 from certs.store import CertStore
 from config import Settings
-from config.settings import parse_host_port
-from proxy.serve.processes import SHUTDOWN_SECONDS, run, start_process, stop_event
+from proxy.serve.processes import SHUTDOWN_SECONDS, run_child, stop_event
 from proxy.serve.public_app import PublicService
 from proxy.serve.tls_listener import PeekingTlsListener
 
@@ -24,31 +27,41 @@ log = logging.getLogger("trackway.server")
 CERT_RELOAD_SECONDS = 2.0
 
 
-def worker_main(settings: Settings, host: str, port: int) -> None:
-    start_process(settings)
-    run(_worker(settings, host, port))
+def worker_main(
+    settings: Settings,
+    parent_pid: int,
+    http: socket.socket,
+    https: socket.socket | None,
+    status: Connection,
+) -> None:
+    """`http`, `https`: this worker's listening sockets, bound by the supervisor."""
+    run_child(settings, parent_pid, status, lambda ready: _worker(settings, http, https, ready))
 
 
-async def _worker(settings: Settings, host: str, port: int) -> None:
+async def _worker(
+    settings: Settings,
+    http: socket.socket,
+    https: socket.socket | None,
+    ready: Callable[[], None],
+) -> None:
     stop = stop_event()
     service = PublicService(settings, loads_spool=False)  # the writer process loads
     await service.start()
-    listeners = [await service.listen(host, port, reuse_port=True)]
+    listeners = [await service.listen(http)]
     reloader = None
     peeking: PeekingTlsListener | None = None
-    if settings.server.https:
-        tls_host, tls_port = parse_host_port(settings.server.https, "--https")
+    if https is not None:
         certificates = SniCertificates(CertStore(settings.data))
         certificates.reload(force=True)
         if settings.acme.challenge == "tls-alpn-01":
             peeking = PeekingTlsListener(
                 service.protocol, certificates, ChallengeStore(settings.data)
             )
-            await peeking.start(tls_host, tls_port)
+            peeking.start(https)
         else:
-            context = certificates.server_context()
-            listeners.append(await service.listen(tls_host, tls_port, context, reuse_port=True))
+            listeners.append(await service.listen(https, certificates.server_context()))
         reloader = asyncio.create_task(_reload_certificates(certificates))
+    ready()
     await stop.wait()
     if reloader is not None:
         reloader.cancel()

@@ -8,16 +8,21 @@ supervisor stops them first), it loads what is left and stops.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+
 from config import Settings
 from proxy.data_folder import open_loader
-from proxy.serve.processes import run, start_process, stop_event
+from proxy.serve.processes import run_child, stop_event
 from redirector.recording.spool_loader import keep_loading
 
 
-def writer_main(settings: Settings) -> None:
-    start_process(settings)
-    run(_writer(settings))
+def writer_main(settings: Settings, parent_pid: int, status: Connection) -> None:
+    run_child(settings, parent_pid, status, lambda ready: _writer(settings, ready))
 
 
-async def _writer(settings: Settings) -> None:
-    await keep_loading(open_loader(settings), stop_event(), settings.store.load_priority)
+async def _writer(settings: Settings, ready: Callable[[], None]) -> None:
+    stop = stop_event()
+    loader = open_loader(settings)
+    ready()
+    await keep_loading(loader, stop, settings.store.load_priority)

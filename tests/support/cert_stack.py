@@ -19,6 +19,7 @@ from certs.store import CertState, CertStore
 from config import AcmeSettings, CheckSettings, DnsSettings, Settings
 from proxy.domains.service import open_domain_service
 from proxy.serve.cert_maintenance import maintain_once
+from proxy.serve.listeners import bind_socket
 from proxy.serve.public_app import PublicService
 from proxy.serve.tls_listener import PeekingTlsListener
 from redirector import Claims, load_keyring, sign
@@ -71,11 +72,13 @@ class Stack:
             self.peeking = PeekingTlsListener(
                 self.public.protocol, self.certificates, ChallengeStore(self.settings.data)
             )
-            await self.peeking.start("127.0.0.1", self.https_port)
+            self.peeking.start(bind_socket("127.0.0.1", self.https_port))
             return
-        self.listeners.append(await self.public.listen("127.0.0.1", self.http_port))
+        self.listeners.append(await self.public.listen(bind_socket("127.0.0.1", self.http_port)))
         context = self.certificates.server_context()
-        self.listeners.append(await self.public.listen("127.0.0.1", self.https_port, context))
+        self.listeners.append(
+            await self.public.listen(bind_socket("127.0.0.1", self.https_port), context)
+        )
 
     async def stop(self) -> None:
         if self.peeking is not None:

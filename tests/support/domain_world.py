@@ -17,6 +17,7 @@ from aiohttp import web
 from config import Settings
 from proxy.domains.checks import CHECK_PATH
 from proxy.domains.service import DomainService, open_domain_service
+from proxy.serve.listeners import bind_socket
 from proxy.serve.public_app import PublicService
 from tests.support.challtestsrv import ChallTestSrv
 
@@ -42,7 +43,7 @@ class World:
         self.public = PublicService(self.settings)
         await self.public.start()
         self.listeners.append(
-            await self.public.listen("127.0.0.1", self.settings.checks.http_port)
+            await self.public.listen(bind_socket("127.0.0.1", self.settings.checks.http_port))
         )
         if https == "off":
             return

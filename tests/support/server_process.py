@@ -79,6 +79,17 @@ class ServerProcess:
         assert self.proc is not None
         self.proc.send_signal(sig)
 
+    def group(self) -> list[int]:
+        """Processes still alive in the server's process group (its children stay in it)."""
+        assert self.proc is not None
+        return process_group(self.proc.pid)
+
+    def wait_group_gone(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while self.group():
+            assert time.monotonic() < deadline, f"still running: {self.group()}"
+            time.sleep(0.1)
+
     def wait(self, timeout: float = 30) -> int:
         assert self.proc is not None
         return self.proc.wait(timeout)
@@ -93,3 +104,16 @@ class ServerProcess:
             self.proc.wait(10)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+
+def process_group(pgid: int) -> list[int]:
+    """Live (not zombie) processes whose process group is `pgid`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            found.append(int(stat.parent.name))
+    return found

@@ -11,6 +11,7 @@ import pytest
 import trustme
 
 from config import Settings
+from proxy.serve.listeners import bind_socket
 from proxy.serve.public_app import PublicService
 from redirector.clicks import fast_path as click_protocol
 from redirector.recording.event_reader import read_events
@@ -28,7 +29,7 @@ async def port(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIter
     monkeypatch.setattr(click_protocol, "HEAD_SECONDS", 0.3)
     service = PublicService(settings)
     await service.start()
-    listener = await service.listen("127.0.0.1", 0)
+    listener = await service.listen(bind_socket("127.0.0.1", 0))
     yield int(listener.sockets[0].getsockname()[1])
     listener.close()
     await service.close()
@@ -177,7 +178,7 @@ async def test_over_tls_too_with_the_hand_over(settings: Settings, make_token: T
     ca.configure_trust(client_context)
     service = PublicService(settings)
     await service.start()
-    listener = await service.listen("127.0.0.1", 0, server_context)
+    listener = await service.listen(bind_socket("127.0.0.1", 0), server_context)
     try:
         port = listener.sockets[0].getsockname()[1]
         reader, writer = await asyncio.wait_for(
