@@ -255,8 +255,34 @@ class DomainService:
         )
 
     def certificate_hosts(self) -> list[str]:
-        """Every tracking host, and any host with a certificate in the data folder."""
-        return sorted({h.host for h in self.store.hosts()} | set(self.certs.hosts()))
+        """Every tracking host, the regions' default hosts, and any host with a
+        certificate in the data folder."""
+        tracking = {h.host for h in self.store.hosts()}
+        return sorted(tracking | set(self.region_hosts()) | set(self.certs.hosts()))
+
+    def region_hosts(self) -> list[str]:
+        """The regions' default tracking hosts: where links fall back to, the CNAME
+        targets of every custom host."""
+        return sorted({normalise(host) for host in self.settings.regions.values()})
+
+    async def region_hosts_reaching_us(self) -> list[str]:
+        """The region hosts whose HTTP reaches this server (the check path answers its
+        token), so that an HTTP-01 order for them can succeed."""
+        hosts = self.region_hosts()
+        if not hosts:
+            return []
+        secret = check_secret(self.settings.data)
+        async with open_checker(self.settings.checks, self.settings.dns) as checker:
+            probes = await asyncio.gather(
+                *(checker.probe(host, host_token(secret, host), use_tls=False) for host in hosts)
+            )
+        for host, probe in zip(hosts, probes, strict=True):
+            if not probe.ok:
+                log.debug("region host %s does not reach this server: %s", host, probe.error)
+        return [host for host, probe in zip(hosts, probes, strict=True) if probe.ok]
+
+    def is_tracking_host(self, host: str) -> bool:
+        return self.store.host(host) is not None
 
     def certificate(self, host: str) -> HostCertificate:
         return HostCertificate(host, self._certificate_summary(host))

@@ -66,6 +66,11 @@ class DomainStore:
     def close(self) -> None:
         self.conn.close()
 
+    def version(self) -> int:
+        """Moves whenever another connection (another process's CLI, the admin API)
+        commits a change: the running server's cue to act on it (SQLite's data_version)."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
     def domain(self, name: str) -> SendingDomain | None:
         rows = list(self.db.query("SELECT * FROM sending_domains WHERE name = ?", [name]))
         return _domain(rows[0]) if rows else None

@@ -1,45 +1,75 @@
 """Which hosts get certificates, and keeping them: the glue of domains and certs/.
 
-A host gets a certificate once its sending domain is verified and its CNAME and HTTP
-checks pass (HTTP-01 needs exactly that), and keeps being renewed while it has one
-(`DomainService.hosts_to_certify`). After each new certificate its domain is checked
-again, so `https` turns green (and new links use https) without waiting for the next
-periodic check.
+A tracking host gets a certificate once its sending domain is verified and its CNAME
+and HTTP checks pass (HTTP-01 needs exactly that), and keeps being renewed while it has
+one (`DomainService.hosts_to_certify`). The regions' default hosts get theirs too, once
+their HTTP reaches this server. After each new certificate of a tracking host its domain
+is checked again, so `https` turns green (and new links use https) at once.
+
+The running server acts within seconds of a change to the domains, whichever process
+made it (`trackway domains verify` from the CLI, the admin API): it watches the domain
+store's version, and otherwise looks every `[acme] check_interval`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from certs.manager import CertManager
 from certs.store import CertState
 from config import Settings
 from proxy.domains.service import DomainService, open_domain_service
+from proxy.domains.store import DomainStore
 
 log = logging.getLogger("trackway.certs")
+WATCH_SECONDS = 1.0  # how often the domain store's version is looked at
+VERIFY_ATTEMPTS = 8
+VERIFY_PAUSE_SECONDS = 1.5  # workers reload certificates every 2 s
 
 
 async def maintain_once(service: DomainService, manager: CertManager) -> list[CertState]:
     states = []
-    for host in service.hosts_to_certify():
+    hosts = service.hosts_to_certify()
+    hosts += [h for h in await service.region_hosts_reaching_us() if h not in hosts]
+    for host in hosts:
         before = manager.store.state(host)
         state = await manager.ensure(host)
         states.append(state)
-        if state.not_after != before.not_after:
-            await service.verify(host)
+        if state.not_after != before.not_after and service.is_tracking_host(host):
+            await _verify_once_served(service, host)
     return states
+
+
+async def _verify_once_served(service: DomainService, host: str) -> None:
+    """Check the host again once its new certificate is served: workers load new
+    certificates within seconds, so its https is tried a few times before it stays red
+    until the next periodic check."""
+    for attempt in range(VERIFY_ATTEMPTS):
+        if attempt:
+            await asyncio.sleep(VERIFY_PAUSE_SECONDS)
+        statuses = await service.verify(host)
+        if all(status.https == "green" for status in statuses):
+            return
 
 
 async def maintain_forever(settings: Settings) -> None:
     manager = CertManager(settings.data, settings.acme)
+    watched = DomainStore(settings.data)
+    seen: int | None = None
+    last = -float("inf")
     try:
         while True:
-            try:
-                with open_domain_service(settings) as service:
-                    await maintain_once(service, manager)
-            except Exception:
-                log.exception("certificate maintenance failed")
-            await asyncio.sleep(settings.acme.check_interval)
+            version = watched.version()
+            if version != seen or time.monotonic() - last >= settings.acme.check_interval:
+                seen, last = version, time.monotonic()
+                try:
+                    with open_domain_service(settings) as service:
+                        await maintain_once(service, manager)
+                except Exception:
+                    log.exception("certificate maintenance failed")
+            await asyncio.sleep(WATCH_SECONDS)
     finally:
+        watched.close()
         manager.close()

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from certs.challenges import ChallengeStore
 from certs.sni import SniCertificates
 from certs.store import CertStore
-from tests.support.cert_stack import manager_for, order
+from tests.support.cert_stack import US, manager_for, order
 
 
 async def test_verified_host_gets_a_certificate_and_https_clicks_redirect(
@@ -25,8 +25,9 @@ async def test_verified_host_gets_a_certificate_and_https_clicks_redirect(
     await stack.add_host("links.example.com")
     assert stack.status("links.example.com")["https"] == "off"
     states = await stack.maintain()
-    assert [s.host for s in states] == ["links.example.com"]
-    assert states[0].last_error is None
+    # The tracking host, and the region's default host (its HTTP reaches us too).
+    assert [s.host for s in states] == ["links.example.com", US]
+    assert [s.last_error for s in states] == [None, None]
     key = stack.settings.data / "certs" / "links.example.com" / "key.pem"
     assert key.stat().st_mode & 0o777 == 0o600
     stack.certificates.reload()
@@ -52,7 +53,7 @@ async def test_two_hosts_two_certificates_one_listener(stack_factory: Any) -> No
         await stack.add_host(host)
     await stack.maintain()
     stack.certificates.reload()
-    assert stack.certificates.names() == ["go.example.org", "links.example.com"]
+    assert stack.certificates.names() == ["go.example.org", "links.example.com", US]
     for host in ("links.example.com", "go.example.org"):
         cert = await stack.served_certificate(host)
         names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

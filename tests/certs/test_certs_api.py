@@ -6,6 +6,7 @@ from typing import Any
 
 from proxy.admin.app import build_admin_app
 from proxy.data_folder import admin_token
+from tests.support.cert_stack import US
 
 
 async def test_admin_api_certs(stack_factory: Any, aiohttp_client: Any) -> None:
@@ -16,7 +17,12 @@ async def test_admin_api_certs(stack_factory: Any, aiohttp_client: Any) -> None:
     auth = {"Authorization": f"Bearer {token}"}
     assert (await client.get("/api/certs")).status == 401
     listed = await (await client.get("/api/certs", headers=auth)).json()
-    assert listed == {"certificates": [{"host": "links.example.com", "present": False}]}
+    assert listed == {
+        "certificates": [
+            {"host": "links.example.com", "present": False},
+            {"host": US, "present": False},  # the region's default host
+        ]
+    }
     renewed = await (await client.post("/api/certs/links.example.com/renew", headers=auth)).json()
     assert renewed["present"] is True
     assert renewed["last_error"] is None
