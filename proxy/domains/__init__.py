@@ -7,7 +7,13 @@ I/O; `status`, `descriptions`, `names` and `hsts` are pure decisions and forms; 
 says why an operation cannot be done. Imports `config` and `certs` (certificate state).
 """
 
-from proxy.domains.errors import DomainConflict, DomainError, InvalidDomain, UnknownDomain
+from proxy.domains.errors import (
+    DomainConflict,
+    DomainError,
+    HostNotReady,
+    InvalidDomain,
+    UnknownDomain,
+)
 from proxy.domains.service import DomainService, DomainSettings, open_domain_service
 from proxy.domains.status import HostChecks, HostStatus, host_status
 
@@ -17,6 +23,7 @@ __all__ = [
     "DomainService",
     "DomainSettings",
     "HostChecks",
+    "HostNotReady",
     "HostStatus",
     "InvalidDomain",
     "UnknownDomain",

@@ -29,7 +29,7 @@ from proxy.domains.descriptions import (
     TxtRecord,
     unchecked_status,
 )
-from proxy.domains.errors import DomainConflict, InvalidDomain, UnknownDomain
+from proxy.domains.errors import DomainConflict, HostNotReady, InvalidDomain, UnknownDomain
 from proxy.domains.names import is_within, normalise
 from proxy.domains.status import HostChecks, HostStatus, host_status
 from proxy.domains.store import DomainStore, SendingDomain, TrackingHost
@@ -54,6 +54,7 @@ class DomainSettings:
     checks: CheckSettings
     dns: DnsSettings
     data: Path  # the data folder, where the check secret is
+    own_hosts: frozenset[str]  # the settings' hosts: regions', the base URL's …
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DomainSettings:
@@ -65,6 +66,7 @@ class DomainSettings:
             checks=settings.checks,
             dns=settings.dns,
             data=settings.data,
+            own_hosts=settings.own_hosts(),
         )
 
     def default_link_base(self, region: str | None) -> str:
@@ -271,6 +273,31 @@ class DomainService:
         ready = {h.host for h in hosts if h.ready_for_certificate()}
         renewed = set(self.certs.hosts()) & {h.host for h in hosts}
         return sorted(ready | renewed)
+
+    def orderable_host(self, name: str, force: bool = False) -> str:
+        """`name`, normalised, when a certificate may be ordered for it now (`certs renew`,
+        the API's `…/renew`): a tracking host ready for one (with `force`: whatever its
+        last checks say); a host of the settings (a region's default host, the base
+        URL's, `tracking_hosts`: the server decides whether it answers for it); a host
+        with a certificate already. HostNotReady with the reasons, or UnknownDomain."""
+        host = self._name(name)
+        tracking = self.store.host(host)
+        if tracking is not None:
+            obstacles = tracking.certificate_obstacles()
+            if obstacles and not force:
+                raise HostNotReady(
+                    f"{host} is not ready for a certificate: {'; '.join(obstacles)} "
+                    f"(once fixed, check again with `trackway domains verify {host}`; "
+                    "or order anyway with force: `--force`, `?force=1`)"
+                )
+            return host
+        if host in self.settings.own_hosts or self.certs.has_certificate(host):
+            return host
+        # Even forced: an order for a name this server knows nothing of is a typo, and a
+        # failed validation counts against the CA's limits.
+        raise UnknownDomain(
+            f"no tracking host or certificate {host}; add it with `trackway domains add`"
+        )
 
     def _name(self, name: str) -> str:
         return normalise(name)

@@ -16,24 +16,12 @@ from certs.store import CertState, CertStore
 from config import Settings
 from proxy.admin.app import build_admin_app
 from proxy.data_folder import admin_token
-from proxy.domains.status import DnsAnswer, HostChecks, Probe, host_status
-from proxy.domains.store import DomainStore, TrackingHost
+from proxy.domains.status import DnsAnswer
+from tests.support.domain_world import HTTP_OK, store_checked_host
 
 Client = TestClient[web.Request, web.Application]
 ClientMaker = Callable[[web.Application], Awaitable[Client]]
-US = "t.trackway.example"
-
-
-def store_host(settings: Settings, host: str, cname: str, checked_at: float) -> None:
-    checks = HostChecks(
-        host, US, True, DnsAnswer((cname,)), Probe(True), (), Probe(True), checked_at
-    )
-    status = host_status(checks, f"https://{US}")
-    store = DomainStore(settings.data)
-    try:
-        store.put_host(TrackingHost(host, "example.com", "us", 1.0, checks, status, checked_at))
-    finally:
-        store.close()
+ELSEWHERE = DnsAnswer(("elsewhere.example.net",))
 
 
 async def test_metrics_show_certificates_and_hosts(
@@ -48,8 +36,8 @@ async def test_metrics_show_certificates_and_hosts(
     certs.put_state(replace(state, renew_at=state.not_after - 3600))
     # a host whose first orders failed: no certificate yet
     certs.put_state(CertState(new, last_error="timeout", failures=2))
-    store_host(settings, links, US, checked_at=1_800_000_000.0)
-    store_host(settings, new, "elsewhere.example.net", checked_at=1_800_000_100.0)
+    store_checked_host(settings, links, https=HTTP_OK, checked_at=1_800_000_000.0)
+    store_checked_host(settings, new, dns=ELSEWHERE, checked_at=1_800_000_100.0)
 
     client = await aiohttp_client(build_admin_app(settings, admin_token(settings.data)))
     resp = await client.get("/metrics")
