@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from certs.store import CertStore
+from certs.manager import CertManager
+from certs.store import CertState, CertStore
 from config import CheckSettings, DnsSettings, Settings
 from config.datafolder import read_or_create_secret
 from proxy.domains.checks import Checker, host_token, open_checker
@@ -83,6 +84,20 @@ def open_domain_service(settings: Settings) -> Iterator[DomainService]:
         )
     finally:
         store.close()
+
+
+async def renew_certificate(settings: Settings, name: str, force: bool = False) -> CertState:
+    """Order a certificate for `name` now, whatever its renewal date, when
+    `DomainService.orderable_host` allows it (`force`: whatever the host's last checks
+    say); the host's certificate state after the order. `certs renew` and the admin
+    API's `…/renew` both come here, so both refuse alike before contacting the CA."""
+    with open_domain_service(settings) as service:
+        host = service.orderable_host(name, force)
+    manager = CertManager(settings.data, settings.acme)
+    try:
+        return await manager.ensure(host, force=True)
+    finally:
+        manager.close()
 
 
 class DomainService:
