@@ -1,10 +1,11 @@
 """Custom tracking domains: a sending domain proven by TXT, its tracking hosts checked
 (CNAME, HTTP, HSTS, HTTPS), and the link base new emails use.
 
-`service` carries out what users ask (add, verify, describe, remove) with the stores it
-is given; `store` keeps domains and hosts in `domains.db`; `checks` does the network
-I/O; `status`, `descriptions`, `names` and `hsts` are pure decisions and forms; `errors`
-says why an operation cannot be done. Imports `config` and `certs` (certificate state).
+`service` carries out what users ask (add, verify, describe, remove, order a
+certificate for a host that is ready) with the stores it is given; `store` keeps domains
+and hosts in `domains.db`; `checks` does the network I/O; `status`, `descriptions`,
+`names` and `hsts` are pure decisions and forms; `errors` says why an operation cannot
+be done. Imports `config` and `certs` (certificate state, orders on request).
 """
 
 from proxy.domains.errors import (
