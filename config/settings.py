@@ -113,12 +113,15 @@ class CheckSettings:
 
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+# Names for Let's Encrypt's directories: staging's certificates are not trusted, but its
+# limits are far higher, so a first run's mistakes cost nothing.
+DIRECTORY_NAMES = {"production": LETS_ENCRYPT, "staging": LETS_ENCRYPT_STAGING}
 KEY_TYPES = ("ecdsa", "rsa")
 
 
 @dataclass(frozen=True)
 class AcmeSettings:
-    directory: str = LETS_ENCRYPT  # "staging" for Let's Encrypt's staging directory
+    directory: str = LETS_ENCRYPT  # a URL, or "staging" / "production" (Let's Encrypt)
     email: str = ""
     eab_kid: str = ""  # External Account Binding, for CAs that require it
     eab_hmac_key: str = field(default="", repr=False)
@@ -131,10 +134,10 @@ class AcmeSettings:
     challenge: str = "http-01"
 
     def __post_init__(self) -> None:
-        if self.directory == "staging":
-            object.__setattr__(self, "directory", LETS_ENCRYPT_STAGING)
+        directory = DIRECTORY_NAMES.get(self.directory, self.directory)
+        object.__setattr__(self, "directory", directory)
         if not self.directory.startswith(("https://", "http://")):
-            raise SettingsError('acme.directory: a directory URL, or "staging"')
+            raise SettingsError('acme.directory: a directory URL, "staging" or "production"')
         if self.challenge not in ("http-01", "tls-alpn-01"):
             raise SettingsError("acme.challenge: http-01 or tls-alpn-01")
         if self.key_type not in KEY_TYPES:

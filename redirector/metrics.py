@@ -10,10 +10,12 @@ memory. No metric exists at import time, so nothing depends on what was imported
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client import multiprocess as shared
+from prometheus_client.metrics_core import Metric
 
 _MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # where prometheus_client writes shared values
 
@@ -82,13 +84,26 @@ def instruments() -> Instruments:
     return _instruments
 
 
-def exposition() -> bytes:
-    """Every sharing process's values, or this process's, in Prometheus' text format."""
+class _Families:
+    """Metric families made by the caller (a collector of values read at scrape time)."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self.families = list(families)
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+def exposition(read_now: Iterable[Metric] = ()) -> bytes:
+    """Every sharing process's values, or this process's, in Prometheus' text format;
+    then `read_now`, families the caller made from what it read for this scrape."""
     if _shared_folder is None:
-        return generate_latest(instruments().registry)
-    registry = CollectorRegistry()
-    shared.MultiProcessCollector(registry, path=str(_shared_folder))  # type: ignore[no-untyped-call]
-    return generate_latest(registry)
+        text = generate_latest(instruments().registry)
+    else:
+        registry = CollectorRegistry()
+        shared.MultiProcessCollector(registry, path=str(_shared_folder))  # type: ignore[no-untyped-call]
+        text = generate_latest(registry)
+    return text + generate_latest(_Families(read_now))
 
 
 def forget_process(pid: int) -> None:

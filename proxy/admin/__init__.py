@@ -3,7 +3,8 @@
 
 `app` builds the application, `domain_routes` the domain and certificate routes,
 `query` parses filters (shared with the CLI), `errors` maps the error tree to HTTP
-statuses once. Imports `config`, `redirector`, `certs` and `proxy.domains`.
+statuses once, `host_metrics` turns certificate and host states into `/metrics` (pure).
+Imports `config`, `redirector`, `certs` and `proxy.domains`.
 """
 
 from proxy.admin.app import build_admin_app

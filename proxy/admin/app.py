@@ -1,7 +1,9 @@
 """The admin listener: `/api/events`, `/api/stats`, `/metrics`, `/healthz`.
 
 `/api/*` needs `Authorization: Bearer <token>` (the token is in the data folder). Reads
-run in a thread of their own so that a slow query never stalls the loop.
+run in a thread of their own so that a slow query never stalls the loop; so does a
+scrape of `/metrics`, which reads the spool's size, the shared metric files, and the
+certificates and domains of the data folder.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from config import Settings
 from proxy.admin.domain_routes import add_domain_routes
 from proxy.admin.errors import error_responses
+from proxy.admin.host_metrics import certificate_families, host_families
 from proxy.admin.query import QueryError, event_filter
 from proxy.data_folder import open_spool, open_store
+from proxy.domains.service import open_domain_service
 from redirector import metrics
 from redirector.recording.event_reader import read_events
 from redirector.recording.event_store import SqliteEventStore, StoreUnavailable
@@ -99,14 +104,25 @@ async def api_stats(request: web.Request) -> web.Response:
 
 
 async def metrics_page(request: web.Request) -> web.Response:
-    body = metrics.exposition()
-    spool_bytes = request.app[ADMIN_STATE].spool.size()
-    body += (
-        b"# HELP trackway_spool_bytes Bytes in the spool files: not loaded into the "
-        b"database yet, or loaded and not yet deleted\n"
-        b"# TYPE trackway_spool_bytes gauge\ntrackway_spool_bytes %d\n" % spool_bytes
-    )
+    state = request.app[ADMIN_STATE]
+    body = await _in_thread(request, lambda: metrics.exposition(_read_now(state)))
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _read_now(state: AdminState) -> list[Metric]:
+    """What the data folder holds now: the spool's size, certificates, tracking hosts."""
+    spool = GaugeMetricFamily(
+        "trackway_spool_bytes",
+        "Bytes in the spool files: not loaded into the database yet, or loaded and not "
+        "yet deleted",
+        value=state.spool.size(),
+    )
+    with open_domain_service(state.settings) as service:
+        hosts = service.store.hosts()
+        names = service.certificate_hosts()
+        certificates = [service.certs.state(name) for name in names]
+        present = {name for name in names if service.certs.has_certificate(name)}
+    return [spool, *certificate_families(certificates, present), *host_families(hosts)]
 
 
 async def healthz(request: web.Request) -> web.Response:

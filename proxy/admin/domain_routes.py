@@ -1,4 +1,5 @@
-"""The admin API for domains: `/api/domains`, `/api/domains/{name}`, `…/verify`."""
+"""The admin API for domains and certificates: `/api/domains`, `/api/domains/{name}`,
+`…/verify`; `/api/certs`, `/api/certs/{host}`, `…/renew[?force=1]`."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
-from certs.manager import CertManager
 from config import Settings
 from config.errors import InvalidInput
+from proxy.admin.query import flag
 from proxy.domains.names import normalise
-from proxy.domains.service import open_domain_service
+from proxy.domains.service import open_domain_service, renew_certificate
 
 DOMAIN_SETTINGS = web.AppKey("domain_settings", Settings)
 
@@ -67,23 +68,20 @@ async def list_certs(request: web.Request) -> web.Response:
 
 
 async def show_cert(request: web.Request) -> web.Response:
-    return await _on_certificate(request, renew=False)
+    return _certificate(request, normalise(request.match_info["host"]))
 
 
 async def renew_cert(request: web.Request) -> web.Response:
-    return await _on_certificate(request, renew=True)
+    """Order now; refused (HostNotReady) for a tracking host not ready, unless `?force=1`."""
+    force = flag(request.query, "force")
+    state = await renew_certificate(
+        request.app[DOMAIN_SETTINGS], request.match_info["host"], force
+    )
+    return _certificate(request, state.host)
 
 
-async def _on_certificate(request: web.Request, renew: bool) -> web.Response:
-    host = normalise(request.match_info["host"])
-    settings = request.app[DOMAIN_SETTINGS]
-    if renew:
-        manager = CertManager(settings.data, settings.acme)
-        try:
-            await manager.ensure(host, force=True)
-        finally:
-            manager.close()
-    with open_domain_service(settings) as service:
+def _certificate(request: web.Request, host: str) -> web.Response:
+    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
         return web.json_response(service.certificate(host).as_dict())
 
 

@@ -42,6 +42,14 @@ def parse_since(value: str, now: float | None = None) -> float:
     return parsed.timestamp()
 
 
+def flag(query: Mapping[str, str], name: str) -> bool:
+    """A yes/no parameter: `1` or `true`; `0`, `false` or absent for no."""
+    value = query.get(name, "").lower()
+    if value not in ("", "0", "false", "1", "true"):
+        raise QueryError(f"{name}: 1 (or true) or 0 (or false), not {value!r}")
+    return value in ("1", "true")
+
+
 def event_filter(query: Mapping[str, str], default_limit: int = 1000) -> EventFilter:
     kind = query.get("kind") or None
     if kind is not None and kind not in KINDS:

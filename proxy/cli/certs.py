@@ -7,12 +7,11 @@ import asyncio
 import json
 from typing import Any
 
-from certs.manager import CertManager
 from config import Settings
 from proxy.cli.output import iso_utc
 from proxy.domains.descriptions import HostCertificate
 from proxy.domains.names import normalise
-from proxy.domains.service import open_domain_service
+from proxy.domains.service import open_domain_service, renew_certificate
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -30,9 +29,16 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="order a certificate now",
         description="Order a new certificate for HOST now, whatever its renewal date. The "
-        "running server answers the CA's HTTP-01 challenge from the data folder.",
+        "running server answers the CA's HTTP-01 challenge from the data folder. A tracking "
+        "host must be ready by its last checks (sending domain verified, CNAME and HTTP "
+        "passing); a region's default host, or a host that has a certificate, always is.",
     )
     renew.add_argument("host", metavar="HOST")
+    renew.add_argument(
+        "--force",
+        action="store_true",
+        help="order even when the host's last checks say the CA cannot validate it",
+    )
     renew.set_defaults(handler=renew_command)
 
 
@@ -85,11 +91,6 @@ def show_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def renew_command(args: argparse.Namespace, settings: Settings) -> int:
-    host = normalise(args.host)
-    manager = CertManager(settings.data, settings.acme)
-    try:
-        state = asyncio.run(manager.ensure(host, force=True))
-    finally:
-        manager.close()
-    _print(_certificate(settings, host))
+    state = asyncio.run(renew_certificate(settings, args.host, args.force))
+    _print(_certificate(settings, state.host))
     return 0 if state.last_error is None else 1

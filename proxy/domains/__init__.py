@@ -1,13 +1,20 @@
 """Custom tracking domains: a sending domain proven by TXT, its tracking hosts checked
 (CNAME, HTTP, HSTS, HTTPS), and the link base new emails use.
 
-`service` carries out what users ask (add, verify, describe, remove) with the stores it
-is given; `store` keeps domains and hosts in `domains.db`; `checks` does the network
-I/O; `status`, `descriptions`, `names` and `hsts` are pure decisions and forms; `errors`
-says why an operation cannot be done. Imports `config` and `certs` (certificate state).
+`service` carries out what users ask (add, verify, describe, remove, order a
+certificate for a host that is ready) with the stores it is given; `store` keeps domains
+and hosts in `domains.db`; `checks` does the network I/O; `status`, `descriptions`,
+`names` and `hsts` are pure decisions and forms; `errors` says why an operation cannot
+be done. Imports `config` and `certs` (certificate state, orders on request).
 """
 
-from proxy.domains.errors import DomainConflict, DomainError, InvalidDomain, UnknownDomain
+from proxy.domains.errors import (
+    DomainConflict,
+    DomainError,
+    HostNotReady,
+    InvalidDomain,
+    UnknownDomain,
+)
 from proxy.domains.service import DomainService, DomainSettings, open_domain_service
 from proxy.domains.status import HostChecks, HostStatus, host_status
 
@@ -17,6 +24,7 @@ __all__ = [
     "DomainService",
     "DomainSettings",
     "HostChecks",
+    "HostNotReady",
     "HostStatus",
     "InvalidDomain",
     "UnknownDomain",

@@ -19,3 +19,9 @@ class UnknownDomain(DomainError, NotFound):
 
 class DomainConflict(DomainError, Conflict):
     """The tracking host belongs to another sending domain."""
+
+
+class HostNotReady(DomainError, Conflict):
+    """A certificate asked for a tracking host whose last checks say the CA could not
+    validate it now. A conflict with the host's state, not bad input: the same request
+    succeeds once DNS and HTTP are right (or with force)."""

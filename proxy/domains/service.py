@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from certs.store import CertStore
+from certs.manager import CertManager
+from certs.store import CertState, CertStore
 from config import CheckSettings, DnsSettings, Settings
 from config.datafolder import read_or_create_secret
 from proxy.domains.checks import Checker, host_token, open_checker
@@ -29,7 +30,7 @@ from proxy.domains.descriptions import (
     TxtRecord,
     unchecked_status,
 )
-from proxy.domains.errors import DomainConflict, InvalidDomain, UnknownDomain
+from proxy.domains.errors import DomainConflict, HostNotReady, InvalidDomain, UnknownDomain
 from proxy.domains.names import is_within, normalise
 from proxy.domains.status import HostChecks, HostStatus, host_status
 from proxy.domains.store import DomainStore, SendingDomain, TrackingHost
@@ -54,6 +55,7 @@ class DomainSettings:
     checks: CheckSettings
     dns: DnsSettings
     data: Path  # the data folder, where the check secret is
+    own_hosts: frozenset[str]  # the settings' hosts: regions', the base URL's …
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DomainSettings:
@@ -65,6 +67,7 @@ class DomainSettings:
             checks=settings.checks,
             dns=settings.dns,
             data=settings.data,
+            own_hosts=settings.own_hosts(),
         )
 
     def default_link_base(self, region: str | None) -> str:
@@ -81,6 +84,20 @@ def open_domain_service(settings: Settings) -> Iterator[DomainService]:
         )
     finally:
         store.close()
+
+
+async def renew_certificate(settings: Settings, name: str, force: bool = False) -> CertState:
+    """Order a certificate for `name` now, whatever its renewal date, when
+    `DomainService.orderable_host` allows it (`force`: whatever the host's last checks
+    say); the host's certificate state after the order. `certs renew` and the admin
+    API's `…/renew` both come here, so both refuse alike before contacting the CA."""
+    with open_domain_service(settings) as service:
+        host = service.orderable_host(name, force)
+    manager = CertManager(settings.data, settings.acme)
+    try:
+        return await manager.ensure(host, force=True)
+    finally:
+        manager.close()
 
 
 class DomainService:
@@ -297,6 +314,31 @@ class DomainService:
         ready = {h.host for h in hosts if h.ready_for_certificate()}
         renewed = set(self.certs.hosts()) & {h.host for h in hosts}
         return sorted(ready | renewed)
+
+    def orderable_host(self, name: str, force: bool = False) -> str:
+        """`name`, normalised, when a certificate may be ordered for it now (`certs renew`,
+        the API's `…/renew`): a tracking host ready for one (with `force`: whatever its
+        last checks say); a host of the settings (a region's default host, the base
+        URL's, `tracking_hosts`: the server decides whether it answers for it); a host
+        with a certificate already. HostNotReady with the reasons, or UnknownDomain."""
+        host = self._name(name)
+        tracking = self.store.host(host)
+        if tracking is not None:
+            obstacles = tracking.certificate_obstacles()
+            if obstacles and not force:
+                raise HostNotReady(
+                    f"{host} is not ready for a certificate: {'; '.join(obstacles)} "
+                    f"(once fixed, check again with `trackway domains verify {host}`; "
+                    "or order anyway with force: `--force`, `?force=1`)"
+                )
+            return host
+        if host in self.settings.own_hosts or self.certs.has_certificate(host):
+            return host
+        # Even forced: an order for a name this server knows nothing of is a typo, and a
+        # failed validation counts against the CA's limits.
+        raise UnknownDomain(
+            f"no tracking host or certificate {host}; add it with `trackway domains add`"
+        )
 
     def _name(self, name: str) -> str:
         return normalise(name)

@@ -65,10 +65,19 @@ class HostChecks:
         """The CNAME chain reaches the region's default host (directly or further on)."""
         return any(_same(name, self.expected_target) for name in self.dns.chain)
 
+    def certificate_obstacles(self) -> tuple[str, ...]:
+        """The checks failing of those an HTTP-01 order needs: the owner proven
+        (`ownership`), and the CA's request reaching this server (`cname` to us, our
+        `http` answering). HSTS and HTTPS do not matter."""
+        needed = {
+            "ownership": self.ownership_verified,
+            "cname": self.cname_ok,
+            "http": self.http.ok,
+        }
+        return tuple(check for check, ok in needed.items() if not ok)
+
     def ready_for_certificate(self) -> bool:
-        """What an HTTP-01 order needs: the owner proven, and the CA's request reaching
-        this server (the CNAME to us, our HTTP answering). HSTS and HTTPS do not matter."""
-        return self.ownership_verified and self.cname_ok and self.http.ok
+        return not self.certificate_obstacles()
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,19 @@ class TrackingHost:
     checked_at: float | None = None
 
     def ready_for_certificate(self) -> bool:
-        return self.checks is not None and self.checks.ready_for_certificate()
+        return not self.certificate_obstacles()
+
+    def certificate_obstacles(self) -> list[str]:
+        """Why an HTTP-01 order would fail now, by the last checks' reasons; [] when ready."""
+        if self.checks is None or self.status is None:
+            return ["not checked yet"]
+        # HSTS turns the http status red (its reason says so) without stopping the CA's
+        # plain-HTTP request: what stops it is the probe's own failure.
+        http = f"HTTP check: {self.checks.http.error or 'no answer'}"
+        return [
+            http if check == "http" else self.status.reasons.get(check, f"{check} failing")
+            for check in self.checks.certificate_obstacles()
+        ]
 
 
 class DomainStore:

@@ -95,3 +95,20 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(AttributeError):
         settings.data = Path("/x")  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("given", "directory"),
+    [
+        ("staging", "https://acme-staging-v02.api.letsencrypt.org/directory"),
+        ("production", "https://acme-v02.api.letsencrypt.org/directory"),
+        ("https://ca.example.net/dir", "https://ca.example.net/dir"),
+    ],
+)
+def test_acme_directory_names_for_lets_encrypt(given: str, directory: str) -> None:
+    assert load_settings(None, {"TRACKWAY_ACME_DIRECTORY": given}).acme.directory == directory
+
+
+def test_an_acme_directory_that_is_no_url_nor_name() -> None:
+    with pytest.raises(SettingsError, match='a directory URL, "staging" or "production"'):
+        load_settings(None, {"TRACKWAY_ACME_DIRECTORY": "letsencrypt"})

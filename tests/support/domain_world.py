@@ -17,6 +17,8 @@ from aiohttp import web
 from config import Settings
 from proxy.domains.checks import CHECK_PATH
 from proxy.domains.service import DomainService, open_domain_service
+from proxy.domains.status import DnsAnswer, HostChecks, HstsFinding, Probe, host_status
+from proxy.domains.store import DomainStore, TrackingHost
 from proxy.serve.listeners import bind_socket
 from proxy.serve.public_app import PublicService
 from tests.support.challtestsrv import ChallTestSrv
@@ -24,6 +26,8 @@ from tests.support.challtestsrv import ChallTestSrv
 US = "t.trackway.example"
 EU = "t-eu.trackway.example"
 DEFAULT_BASE = f"https://{US}"
+HTTP_OK = Probe(True)
+CNAME_OK = DnsAnswer((US,))
 
 
 class World:
@@ -115,3 +119,28 @@ async def run_cli(world: World, *args: str) -> tuple[int, str, str]:
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
+
+
+def store_checked_host(
+    settings: Settings,
+    host: str,
+    *,
+    verified: bool = True,
+    dns: DnsAnswer = CNAME_OK,
+    http: Probe = HTTP_OK,
+    hsts: tuple[HstsFinding, ...] = (),
+    https: Probe | None = None,
+    checked_at: float | None = 1.0,
+) -> None:
+    """A tracking host of example.com (region us) as checks with these results leave it
+    in the data folder, without DNS or HTTP; `checked_at=None`: never checked."""
+    record = TrackingHost(host, "example.com", "us", 1.0)
+    if checked_at is not None:
+        checks = HostChecks(host, US, verified, dns, http, hsts, https, checked_at)
+        status = host_status(checks, DEFAULT_BASE)
+        record = TrackingHost(host, "example.com", "us", 1.0, checks, status, checked_at)
+    store = DomainStore(settings.data)
+    try:
+        store.put_host(record)
+    finally:
+        store.close()
