@@ -93,6 +93,7 @@ def test_a_hit_keeps_its_claims_label_through_the_spool(tmp_path: Path) -> None:
         old_record("h2", [("id", 1.0, "click", "UA", "", ("u", "m"))]),
         old_record("h9", []),
     ],
+    ids=["text-index", "short-hit", "long-event", "int-label", "short-claims", "unknown"],
 )
 def test_a_batch_of_the_wrong_shape_is_skipped_not_the_file(tmp_path: Path, bad: bytes) -> None:
     spool_file(tmp_path, bad, old_record("e", [OLD_EVENT]))
