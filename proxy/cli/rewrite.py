@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from config import Settings
-from proxy.cli.output import CliError
+from proxy.cli.output import UNDECODABLE_NOTE, CliError, json_bytes
 from proxy.senders import rewriter_for
 from redirector import SendContext
 from redirector.links.ids import new_ulid
@@ -47,7 +46,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         default=[],
         help="parameters added to each destination unless it already has them",
     )
-    rewrite.add_argument("--report", metavar="FILE", type=Path, help="write the JSON report")
+    rewrite.add_argument(
+        "--report",
+        metavar="FILE",
+        type=Path,
+        help=f"write the report, UTF-8 JSON: every link found; in it, {UNDECODABLE_NOTE}",
+    )
     rewrite.add_argument(
         "--open-pixel", action="store_true", help="insert an open-tracking pixel (HTML)"
     )
@@ -84,6 +88,8 @@ def rewrite_command(args: argparse.Namespace, settings: Settings) -> int:
     sys.stdout.buffer.flush()
     if args.report:
         doc = {"message_id": ctx.message_id, "recipient_id": ctx.recipient_id, **result.report()}
-        text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-        args.report.write_text(text, "utf-8", errors="surrogateescape")
+        try:
+            args.report.write_bytes(json_bytes(doc))
+        except OSError as e:
+            raise CliError(f"cannot write {args.report}: {e.strerror}") from None
     return 0
