@@ -10,7 +10,7 @@ from typing import Any
 
 from config import Settings
 from proxy.cli.output import UNDECODABLE_NOTE, CliError, json_bytes
-from proxy.senders import rewriter_for
+from proxy.senders import link_base, rewriter_for
 from redirector import SendContext
 from redirector.links.ids import new_ulid
 
@@ -33,7 +33,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     rewrite.add_argument(
         "--domain",
         metavar="SENDING_DOMAIN",
-        help="take the tracking base from this sending domain's status (--base-url wins)",
+        help="take the tracking base from this sending domain's status (--base-url wins); "
+        "when its links cannot be https on its tracking host, stderr says where they go "
+        "and why",
     )
     rewrite.add_argument("--message-id", metavar="ID", help="default: a new ULID")
     rewrite.add_argument("--recipient", metavar="ID", default="", help="recipient id")
@@ -69,7 +71,10 @@ def parse_utm(pairs: list[str]) -> dict[str, str]:
 
 
 def rewrite_command(args: argparse.Namespace, settings: Settings) -> int:
-    rewriter = rewriter_for(settings, domain=args.domain, base_url=args.base_url)
+    base = link_base(settings, args.domain, args.base_url)
+    if base.reason:
+        print(f"trackway: links use {base.url}: {base.reason}", file=sys.stderr)
+    rewriter = rewriter_for(settings, base_url=base.url)
     try:
         raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     except OSError as e:

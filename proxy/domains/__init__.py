@@ -3,11 +3,13 @@
 
 `service` carries out what users ask (add, verify, describe, remove) with the stores it
 is given; `store` keeps domains and hosts in `domains.db`; `checks` does the network
-I/O; `status`, `descriptions`, `names` and `hsts` are pure decisions and forms; `errors`
-says why an operation cannot be done. Imports `config` and `certs` (certificate state).
+I/O; `status`, `link_bases`, `descriptions`, `names` and `hsts` are pure decisions and
+forms; `errors` says why an operation cannot be done. Imports `config` and `certs`
+(certificate state).
 """
 
 from proxy.domains.errors import DomainConflict, DomainError, InvalidDomain, UnknownDomain
+from proxy.domains.link_bases import LinkBase
 from proxy.domains.service import DomainService, DomainSettings, open_domain_service
 from proxy.domains.status import HostChecks, HostStatus, host_status
 
@@ -19,6 +21,7 @@ __all__ = [
     "HostChecks",
     "HostStatus",
     "InvalidDomain",
+    "LinkBase",
     "UnknownDomain",
     "host_status",
     "open_domain_service",
