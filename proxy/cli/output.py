@@ -1,8 +1,10 @@
-"""What the command line says: its one error, times as ISO 8601 in UTC, JSON as bytes."""
+"""What the command line says: its one error, warnings, times as ISO 8601 in UTC, JSON
+as bytes."""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 from config.errors import InvalidInput
@@ -10,6 +12,11 @@ from config.errors import InvalidInput
 
 class CliError(InvalidInput):
     """A command line that cannot be carried out as given (a flag's value, a file)."""
+
+
+def warn(message: str) -> None:
+    """A line on stderr about a command that still succeeds."""
+    print(f"trackway: {message}", file=sys.stderr)
 
 
 def iso_utc(ts: float, millis: bool = False) -> str:

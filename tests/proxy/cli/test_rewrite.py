@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.proxy.cli.test_cli import trackway
 
 BASE = "https://t.example"
@@ -61,7 +63,72 @@ def test_decode_json_escapes_bytes_as_the_report_does(tmp_path: Path) -> None:
 def test_a_report_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
     report = tmp_path / "missing" / "report.json"
     done = trackway(
-        "rewrite", "-", "--base-url", BASE, "--report", str(report), data=tmp_path, stdin=b""
-    )
+        "rewrite", "-", "--base-url", BASE, "--report", str(report),
+        data=tmp_path, stdin=b"<a href='https://example.com/'>x</a>",
+    )  # fmt: skip
     assert done.returncode == 1
     assert done.stderr == f"trackway: cannot write {report}: No such file or directory\n".encode()
+
+
+def test_a_body_without_links_is_written_with_a_warning(tmp_path: Path) -> None:
+    body = b"<p>Hello \xe9</p>\r\n"
+    out, err = rewrite(tmp_path, body, "--open-pixel")
+    assert out.startswith(b"<p>Hello \xe9</p>\r\n<img src=")  # the pixel all the same
+    assert err == b"trackway: no link found in standard input\n"
+    page = tmp_path / "plain.txt"
+    page.write_bytes(b"no links, only mailto:someone@example.com")
+    done = trackway("rewrite", str(page), "--text", "--base-url", BASE, data=tmp_path)
+    assert (done.returncode, done.stdout) == (0, page.read_bytes())
+    assert done.stderr == f"trackway: no link found in {page}\n".encode()
+
+
+def test_links_found_but_none_tracked_get_a_warning(tmp_path: Path) -> None:
+    body = b"<a href='mailto:a@example.com'>a</a> <a href='#top'>b</a>"
+    out, err = rewrite(tmp_path, body)
+    assert out == body
+    assert (
+        err
+        == b"trackway: none of the 2 links found in standard input was tracked (see --report)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [
+        (
+            "<a href='https://example.com/'>x</a>".encode("utf-16"),
+            b"UTF-16 text (byte order mark)",
+        ),
+        (
+            "<a href='https://example.com/'>x</a>".encode("utf-16-be"),
+            b"UTF-16 text, it seems (no byte order mark)",
+        ),
+        (
+            "<a href='https://example.com/'>x</a>".encode("utf-32"),
+            b"UTF-32 text (byte order mark)",
+        ),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR https://example.com/ \x00\x01", b"a PNG image"),
+        (b"<a href='https://example.com/'>\x00\x01\x02</a>", b"binary data (NUL bytes)"),
+    ],
+    ids=["utf16-bom", "utf16-no-bom", "utf32-bom", "png", "nul"],
+)
+def test_a_body_that_is_not_text_is_written_unchanged_with_a_warning(
+    tmp_path: Path, body: bytes, what: bytes
+) -> None:
+    report = tmp_path / "report.json"
+    out, err = rewrite(tmp_path / "data", body, "--open-pixel", "--report", str(report))
+    assert out == body  # no link rewritten, no pixel: bytes of another kind stay whole
+    assert (
+        err
+        == b"trackway: standard input: "
+        + what
+        + b", not a body trackway can rewrite; written out unchanged\n"
+    )
+    assert json.loads(report.read_bytes())["links_found"] == 0
+
+
+def test_utf8_with_a_byte_order_mark_is_text(tmp_path: Path) -> None:
+    body = "\ufeff<a href='https://example.com/'>x</a>".encode()
+    out, err = rewrite(tmp_path, body)
+    assert out.startswith(b"\xef\xbb\xbf<a href='https://t.example/c/")
+    assert err == b""
