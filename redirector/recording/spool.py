@@ -338,6 +338,7 @@ def _hit_v1(values: tuple[Any, ...]) -> Hit:
     """A hit as the version before labels wrote it: the claims' fields in its own."""
     (event_id, at, kind, key_id, message_id, recipient_id, link_index, url, sent_at,
      user_agent, address) = values  # fmt: skip
+    # No label then, and token version 1, the only one there was.
     claims = (url, message_id, recipient_id, link_index, sent_at, None, key_id, 1)
     return _hit((event_id, at, kind, user_agent, address, claims))
 
