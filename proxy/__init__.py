@@ -11,6 +11,7 @@
 The reverse proxy in front of email platforms' tracking hosts will live here too.
 """
 
+from proxy.domains import LinkBase
 from proxy.senders import NoTrackingBase, link_base, rewriter_for
 
-__all__ = ["NoTrackingBase", "link_base", "rewriter_for"]
+__all__ = ["LinkBase", "NoTrackingBase", "link_base", "rewriter_for"]

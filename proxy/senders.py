@@ -10,11 +10,13 @@ result = rewriter.rewrite_html(html, SendContext("msg-1", "rcpt-42", sent_at=now
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from config import Settings
 from config.errors import InvalidInput
 from config.settings import normalise_base_url
+from proxy.domains.link_bases import LinkBase
 from proxy.domains.service import open_domain_service
 from redirector import LinkRules, LinkSigner, Rewriter, load_keyring
 
@@ -23,24 +25,28 @@ class NoTrackingBase(InvalidInput, ValueError):
     """Links cannot be made: no base URL was given or configured."""
 
 
-def link_base(settings: Settings, domain: str | None = None, base_url: str | None = None) -> str:
+def link_base(
+    settings: Settings, domain: str | None = None, base_url: str | None = None
+) -> LinkBase:
     """`base_url` if given; else the sending domain's link base from its last checked
-    status (custom https, custom http, or the default host); else `base_url` setting.
-    Raises DomainError for an unknown domain, NoTrackingBase when there is no base."""
-    base = base_url or ""
-    if not base and domain:
+    status (custom https, custom http, or the default host), with why it is not https
+    on the domain's tracking host; else the `base_url` setting. Raises DomainError for
+    an unknown domain, NoTrackingBase when there is no base."""
+    chosen = LinkBase(base_url or "")
+    if not chosen.url and domain:
         with open_domain_service(settings) as service:
-            base = service.link_base(domain)
-    base = base or settings.base_url
-    if not base:
+            chosen = service.link_base(domain)
+    url = chosen.url or settings.base_url
+    if not url:
         raise NoTrackingBase("no tracking base: pass --base-url URL or --domain, or set base_url")
-    return normalise_base_url(base, "--base-url")
+    return replace(chosen, url=normalise_base_url(url, "--base-url"))
 
 
 def rewriter_for(
     settings: Settings, *, domain: str | None = None, base_url: str | None = None
 ) -> Rewriter:
-    base = link_base(settings, domain, base_url)
+    """A rewriter whose links use `link_base(settings, domain, base_url)`."""
+    base = link_base(settings, domain, base_url).url
     ring = load_keyring(settings.data, int(time.time()))
     rules = LinkRules.from_settings(settings.rewrite, settings.own_hosts())
     # Links already on the base host are ours: never wrapped twice.

@@ -20,7 +20,7 @@ from redirector.recording.events import Event
 # public fields (events.PUBLIC_FIELDS) and `timestamp` (unix seconds) beside `time`.
 EXPORT_FIELDS = (
     "id", "kind", "time", "timestamp", "message_id", "recipient_id", "link_index", "url",
-    "bot", "reasons", "key_id", "user_agent", "client_ip",
+    "label", "bot", "reasons", "key_id", "user_agent", "client_ip",
 )  # fmt: skip
 _PAGE = 10_000
 
@@ -48,7 +48,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="per-link counts of one message",
         description="Human clicks, bot clicks and unique recipients for each link of a "
-        "message, and its opens.",
+        "message (with its label, - when it has none), and its opens.",
     )
     stats.add_argument("message_id", metavar="MESSAGE_ID")
     stats.add_argument("--json", action="store_true", help="print JSON")
@@ -112,12 +112,14 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
         doc = {"message_id": args.message_id, "links": [s.as_dict() for s in links], **opens}
         print(json.dumps(doc, indent=2))
         return 0
+    labels = ["-" if s.label is None else s.label for s in links]
+    width = max(map(len, ["LABEL", *labels]))
     print(f"message {args.message_id}")
-    print(f"{'LINK':>4}  {'HUMAN':>6}  {'BOT':>6}  {'UNIQUE':>6}  URL")
-    for s in links:
+    print(f"{'LINK':>4}  {'HUMAN':>6}  {'BOT':>6}  {'UNIQUE':>6}  {'LABEL':<{width}}  URL")
+    for s, label in zip(links, labels, strict=True):
         print(
             f"{s.link_index:>4}  {s.human_clicks:>6}  {s.bot_clicks:>6}  "
-            f"{s.unique_recipients:>6}  {s.url}"
+            f"{s.unique_recipients:>6}  {label:<{width}}  {s.url}"
         )
     print(
         f"opens: {opens['human_opens']} human, {opens['bot_opens']} bot, "

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from config import Settings
-from proxy.cli.output import iso_utc
+from proxy.cli.output import UNDECODABLE_NOTE, iso_utc, json_bytes
 from redirector import TokenError, load_keyring, verify
 
 
@@ -25,7 +25,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "and print what it carries. Exits 1 when it is not valid.",
     )
     decode.add_argument("link", metavar="URL_OR_TOKEN")
-    decode.add_argument("--json", action="store_true", help="print a JSON object")
+    decode.add_argument(
+        "--json", action="store_true", help=f"print a JSON object; {UNDECODABLE_NOTE}"
+    )
     decode.set_defaults(handler=decode_command)
 
 
@@ -50,7 +52,7 @@ def decode_command(args: argparse.Namespace, settings: Settings) -> int:
     doc = {"valid": True, **claims.as_dict()}
     doc["sent_at_iso"] = iso_utc(claims.sent_at)
     if args.json:
-        print(json.dumps(doc, indent=2))
+        sys.stdout.buffer.write(json_bytes(doc))
     else:
         for name, value in doc.items():
             if name != "valid":

@@ -3,9 +3,10 @@
 
 `service` carries out what users ask (add, verify, describe, remove, order a
 certificate for a host that is ready) with the stores it is given; `store` keeps domains
-and hosts in `domains.db`; `checks` does the network I/O; `status`, `descriptions`,
-`names` and `hsts` are pure decisions and forms; `errors` says why an operation cannot
-be done. Imports `config` and `certs` (certificate state, orders on request).
+and hosts in `domains.db`; `checks` does the network I/O; `status`, `link_bases`,
+`descriptions`, `names` and `hsts` are pure decisions and forms; `errors` says why an
+operation cannot be done. Imports `config` and `certs` (certificate state, orders on
+request).
 """
 
 from proxy.domains.errors import (
@@ -15,6 +16,7 @@ from proxy.domains.errors import (
     InvalidDomain,
     UnknownDomain,
 )
+from proxy.domains.link_bases import LinkBase
 from proxy.domains.service import DomainService, DomainSettings, open_domain_service
 from proxy.domains.status import HostChecks, HostStatus, host_status
 
@@ -27,6 +29,7 @@ __all__ = [
     "HostNotReady",
     "HostStatus",
     "InvalidDomain",
+    "LinkBase",
     "UnknownDomain",
     "host_status",
     "open_domain_service",

@@ -31,6 +31,7 @@ from proxy.domains.descriptions import (
     unchecked_status,
 )
 from proxy.domains.errors import DomainConflict, HostNotReady, InvalidDomain, UnknownDomain
+from proxy.domains.link_bases import LinkBase, domain_link_base
 from proxy.domains.names import is_within, normalise
 from proxy.domains.status import HostChecks, HostStatus, host_status
 from proxy.domains.store import DomainStore, SendingDomain, TrackingHost
@@ -217,19 +218,18 @@ class DomainService:
 
     # -- reading ----------------------------------------------------------------------
 
-    def link_base(self, domain_name: str) -> str:
-        """What new links of this sending domain use, from its hosts' last status."""
+    def link_base(self, domain_name: str) -> LinkBase:
+        """What new links of this sending domain use, from its hosts' last status, and
+        why not https on its tracking host."""
         name = self._name(domain_name)
         domain = self.store.domain(name)
         if domain is None:
             raise UnknownDomain(
                 f"unknown sending domain {name}; add it with `trackway domains add`"
             )
-        for host in self.store.hosts(name):
-            if host.status and domain.verified:
-                return host.status.link_base
-        region = next((h.region for h in self.store.hosts(name)), None)
-        return self.settings.default_link_base(region)
+        hosts = self.store.hosts(name)
+        default = self.settings.default_link_base(hosts[0].region if hosts else None)
+        return domain_link_base(domain, hosts, default)
 
     def describe(self, name: str) -> HostDescription | DomainDescription:
         """A tracking host's status, or a sending domain's with its hosts."""

@@ -118,19 +118,7 @@ def open_claims(state: ClickState, token: str) -> Claims | None:
 
 
 def new_hit(claims: Claims, kind: str, user_agent: str, address: str) -> Hit:
-    return Hit(
-        new_event_id(),
-        time.time(),
-        kind,
-        claims.key_id,
-        claims.message_id,
-        claims.recipient_id,
-        claims.link_index,
-        claims.url,
-        claims.sent_at,
-        user_agent,
-        address,
-    )
+    return Hit(new_event_id(), time.time(), kind, user_agent, address, claims)
 
 
 def _hit(state: ClickState, request: web.BaseRequest, claims: Claims, kind: str) -> Hit:

@@ -7,6 +7,7 @@ API, the CLI). A PostgreSQL store for several servers implements the same method
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -21,6 +22,7 @@ from redirector.recording.burst_tracker import Remark
 from redirector.recording.events import COLUMNS, NULLABLE_COLUMNS, Event, event_id_floor
 
 DATABASE_FILE = "trackway.db"
+log = logging.getLogger("trackway.store")
 
 
 class StoreUnavailable(Unavailable):
@@ -41,6 +43,7 @@ class EventFilter:
 class LinkStats:
     link_index: int
     url: str
+    label: str | None  # of the link's clicks (the lowest, were there several)
     human_clicks: int
     bot_clicks: int
     unique_recipients: int  # of human clicks
@@ -71,7 +74,6 @@ class EventStore(Protocol):
 # spool file again (after a crash mid-load) records nothing twice.
 _INSERT_ROWS = "INSERT OR IGNORE INTO events ({}) VALUES ".format(", ".join(COLUMNS))
 _ROW_MARKS = "(" + ",".join("?" * len(COLUMNS)) + ")"
-_SELECT = "SELECT {} FROM events".format(", ".join(COLUMNS))
 _ROWS_PER_INSERT = 32766 // len(COLUMNS)  # SQLite's limit on parameters per statement
 # Human events, bot events, distinct recipients among the human ones.
 _COUNTS = "SUM(bot = 0), SUM(bot = 1), COUNT(DISTINCT CASE WHEN bot = 0 THEN recipient_id END)"
@@ -105,24 +107,53 @@ class SqliteEventStore:
         read_only: bool = False,
     ) -> None:
         self.path = path
+        self._lacking: frozenset[str] = frozenset()  # columns an old database lacks
         try:
             self.conn = open_database(path, synchronous, busy_timeout_ms, read_only)
             self.db = sqlite_utils.Database(self.conn)
             if not read_only:
                 self._create_schema()
+            self._lacking = self._missing_columns()
         except sqlite3.Error as e:
             raise StoreUnavailable(f"database unavailable: {path}: {e}") from e
 
     def _create_schema(self) -> None:
         events = self.db.table("events")
-        if events.exists():
-            return
-        # One index beside the key: every index costs each insert, and one keyed by
-        # something random (a client) dirties a page per event. Ids are time-ordered, so
-        # the key answers time ranges; (message, time) answers per-message queries and
-        # burst re-marks, and grows at its ends.
-        events.create(COLUMNS, pk="id", not_null=set(COLUMNS) - NULLABLE_COLUMNS)
-        events.create_index(["message_id", "time"], if_not_exists=True)
+        if not events.exists():
+            # One index beside the key: every index costs each insert, and one keyed by
+            # something random (a client) dirties a page per event. Ids are time-ordered,
+            # so the key answers time ranges; (message, time) answers per-message queries
+            # and burst re-marks, and grows at its ends.
+            events.create(COLUMNS, pk="id", not_null=set(COLUMNS) - NULLABLE_COLUMNS)
+            events.create_index(["message_id", "time"], if_not_exists=True)
+        elif self._missing_columns():
+            self._add_columns(events)
+
+    def _add_columns(self, events: Any) -> None:
+        """A database of an earlier version lacks the columns of newer fields (`label`):
+        they are added, NULL in its rows. Failing that (a read-only file, a lock held too
+        long), it is still read, with NULL for them; writing fails until they are added
+        (the loader opens it again, and events wait in the spool meanwhile)."""
+        try:
+            with self._write_turn():  # another process may be adding them right now
+                for name in sorted(self._missing_columns()):
+                    events.add_column(name, COLUMNS[name])
+        except (OSError, sqlite3.Error) as e:
+            log.warning("cannot add %s to %s: %s", sorted(self._missing_columns()), self.path, e)
+
+    def _missing_columns(self) -> frozenset[str]:
+        present = self.db.table("events").columns_dict
+        return frozenset(COLUMNS) - set(present) if present else frozenset()
+
+    def _read_columns(self) -> dict[str, str]:
+        """What to read for each field: its column, or NULL while an old database lacks
+        it (looked at again: another process may have added it since)."""
+        if self._lacking:
+            self._lacking = self._missing_columns()
+        return {name: "NULL" if name in self._lacking else name for name in COLUMNS}
+
+    def _select(self) -> str:
+        return "SELECT {} FROM events".format(", ".join(self._read_columns().values()))
 
     def write_batch(self, events: Sequence[Event], remarks: Sequence[Remark] = ()) -> None:
         conn = self.conn
@@ -158,7 +189,7 @@ class SqliteEventStore:
     def recent(self, since: float) -> list[Event]:
         try:
             cursor = self.conn.execute(
-                f"{_SELECT} WHERE id >= ? AND kind != 'open' ORDER BY id",
+                f"{self._select()} WHERE id >= ? AND kind != 'open' ORDER BY id",
                 (event_id_floor(since),),
             )
             return [Event.from_values(row) for row in cursor]
@@ -182,7 +213,7 @@ class SqliteEventStore:
         if flt.after_id is not None:
             where.append("id > ?")
             params.append(flt.after_id)
-        sql = _SELECT
+        sql = self._select()
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id LIMIT ?"
@@ -200,9 +231,9 @@ class SqliteEventStore:
 
     def _stats(self, message_id: str) -> tuple[list[LinkStats], dict[str, int]]:
         links = [
-            LinkStats(int(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]))
+            LinkStats(int(r[0]), str(r[1]), r[2], int(r[3]), int(r[4]), int(r[5]))
             for r in self.conn.execute(
-                f"SELECT link_index, MIN(url), {_COUNTS} "
+                f"SELECT link_index, MIN(url), MIN({self._read_columns()['label']}), {_COUNTS} "
                 "FROM events WHERE message_id = ? AND kind = 'click' "
                 "GROUP BY link_index ORDER BY link_index",
                 (message_id,),

@@ -61,6 +61,7 @@ class Event:
     client_key: str  # a keyed hash of the full address: bursts are found without storing it
     bot: bool = False
     reasons: list[str] = field(default_factory=list)
+    label: str | None = None  # the link's, from its token (`[rewrite] label_attribute`)
 
     def as_values(self) -> tuple[Any, ...]:
         """The stored form, a value per field in `FIELDS` order (the spool's and the

@@ -13,29 +13,29 @@ import ipaddress
 from typing import NamedTuple
 
 from config import ClickSettings
+from redirector.links.tokens import Claims
 from redirector.recording.bot_rules import request_reasons
 from redirector.recording.events import PREFETCH, Event, storable
 
 
 class Hit(NamedTuple):
+    """What the handler knows of a request: the token's verified claims, as they are (no
+    copy: the handler only builds this), and the request's own facts."""
+
     event_id: str
     time: float
     kind: str
-    key_id: str
-    message_id: str
-    recipient_id: str
-    link_index: int
-    url: str
-    sent_at: int
     user_agent: str
     address: str
+    claims: Claims
 
 
 def event_from_hit(hit: Hit, settings: ClickSettings, salt: bytes) -> Event:
+    claims = hit.claims
     reasons = request_reasons(
         is_head=hit.kind == PREFETCH,
         user_agent=hit.user_agent,
-        sent_at=hit.sent_at,
+        sent_at=claims.sent_at,
         now=hit.time,
         too_fast_seconds=settings.too_fast_seconds,
     )
@@ -43,16 +43,17 @@ def event_from_hit(hit: Hit, settings: ClickSettings, salt: bytes) -> Event:
         id=hit.event_id,
         time=hit.time,
         kind=hit.kind,
-        key_id=hit.key_id,
-        message_id=storable(hit.message_id),
-        recipient_id=storable(hit.recipient_id),
-        link_index=hit.link_index,
-        url=storable(hit.url),
+        key_id=claims.key_id,
+        message_id=storable(claims.message_id),
+        recipient_id=storable(claims.recipient_id),
+        link_index=claims.link_index,
+        url=storable(claims.url),
         user_agent=storable(hit.user_agent),
         client_ip=stored_ip(hit.address, settings.client_ip),
         client_key=client_key(hit.address, salt) if hit.address else "",
         bot=bool(reasons),
         reasons=reasons,
+        label=None if claims.label is None else storable(claims.label),
     )
 
 

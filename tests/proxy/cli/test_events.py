@@ -60,6 +60,7 @@ def test_stats(tmp_path: Path) -> None:
     assert links[0] == {
         "link_index": 0,
         "url": "https://example.com/",
+        "label": None,
         "human_clicks": 2,
         "bot_clicks": 1,
         "unique_recipients": 1,

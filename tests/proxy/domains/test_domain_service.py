@@ -33,12 +33,12 @@ async def test_revert_when_the_cname_moves_away_or_the_host_is_removed(world_fac
     world.dns.set_cname("links.example.com", "gone.nonexistent.example")
     with world.service() as service:
         await service.verify("links.example.com")
-        assert service.link_base("example.com") == DEFAULT_BASE
+        assert service.link_base("example.com").url == DEFAULT_BASE
         world.dns.set_cname("links.example.com", US)
         await service.verify("example.com")
-        assert service.link_base("example.com") == "http://links.example.com"
+        assert service.link_base("example.com").url == "http://links.example.com"
         service.remove("links.example.com")
-        assert service.link_base("example.com") == DEFAULT_BASE
+        assert service.link_base("example.com").url == DEFAULT_BASE
 
 
 async def test_region_sets_the_cname_target(world_factory: Any) -> None:

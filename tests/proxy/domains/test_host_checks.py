@@ -26,7 +26,7 @@ async def test_cname_ok_http_green_gives_http_links(world_factory: Any) -> None:
     )
     assert status["link_base"] == "http://links.example.com"
     with world.service() as service:
-        assert service.link_base("example.com") == "http://links.example.com"
+        assert service.link_base("example.com").url == "http://links.example.com"
     # The Python API for senders picks the same base.
     rewriter = rewriter_for(world.settings, domain="example.com")
     result = rewriter.rewrite_html(

@@ -27,6 +27,7 @@ def an_event(**changes: Any) -> Event:
         "client_key": "ck",
         "bot": True,
         "reasons": ["head", "burst"],
+        "label": "hero",
     }
     return Event(**{**values, **changes})
 
@@ -39,6 +40,7 @@ def test_the_stored_form_round_trips() -> None:
     assert values[FIELDS.index("reasons")] == "head,burst"
     assert Event.from_values(values) == event
     assert Event.from_values(an_event(bot=False, reasons=[]).as_values()).reasons == []
+    assert Event.from_values(an_event(label=None).as_values()).label is None
 
 
 @pytest.mark.parametrize(
@@ -71,5 +73,6 @@ def test_the_database_has_a_column_per_field(tmp_path: Path) -> None:
     columns = {row[1]: row for row in conn.execute("PRAGMA table_info(events)")}
     conn.close()
     assert tuple(columns) == FIELDS
-    assert columns["client_ip"][3] == 0  # the one column that may be NULL
-    assert all(columns[name][3] == 1 for name in FIELDS if name != "client_ip")
+    nullable = {"client_ip", "label"}  # the columns that may be NULL
+    assert all(columns[name][3] == 0 for name in nullable)
+    assert all(columns[name][3] == 1 for name in FIELDS if name not in nullable)

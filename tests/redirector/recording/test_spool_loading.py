@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from config import ClickSettings
+from redirector.links.tokens import Claims
 from redirector.recording import spool_writer
 from redirector.recording.bot_rules import BurstPolicy
 from redirector.recording.event_store import EventFilter, SqliteEventStore, StoreUnavailable
@@ -24,10 +25,8 @@ SALT = b"s" * 32
 
 
 def hit(recipient: str, link: int = 0, address: str = "192.0.2.1", t: float = 1e9) -> Hit:
-    return Hit(
-        f"{t:020.6f}{recipient:0>8}", t, "click", "k", "m", recipient, link,
-        "https://example.com/", 0, "Mozilla/5.0 \udcff", address,
-    )  # fmt: skip
+    claims = Claims("https://example.com/", "m", recipient, link, 0, key_id="k")
+    return Hit(f"{t:020.6f}{recipient:0>8}", t, "click", "Mozilla/5.0 \udcff", address, claims)
 
 
 class BreakableSpool(Spool):
