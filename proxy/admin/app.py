@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +32,8 @@ from redirector import metrics
 from redirector.recording.event_reader import read_events
 from redirector.recording.event_store import SqliteEventStore, StoreUnavailable
 from redirector.recording.spool import Spool
+
+log = logging.getLogger("trackway.admin")
 
 
 @dataclass
@@ -117,11 +121,15 @@ def _read_now(state: AdminState) -> list[Metric]:
         "yet deleted",
         value=state.spool.size(),
     )
-    with open_domain_service(state.settings) as service:
-        hosts = service.store.hosts()
-        names = service.certificate_hosts()
-        certificates = [service.certs.state(name) for name in names]
-        present = {name for name in names if service.certs.has_certificate(name)}
+    try:
+        with open_domain_service(state.settings) as service:
+            hosts = service.store.hosts()
+            names = service.certificate_hosts()
+            certificates = [service.certs.state(name) for name in names]
+            present = {name for name in names if service.certs.has_certificate(name)}
+    except (sqlite3.Error, OSError) as e:  # a damaged domains.db: the click metrics still
+        log.error("/metrics without certificates and domains: %s", e)
+        return [spool]
     return [spool, *certificate_families(certificates, present), *host_families(hosts)]
 
 

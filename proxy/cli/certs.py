@@ -31,7 +31,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         description="Order a new certificate for HOST now, whatever its renewal date. The "
         "running server answers the CA's HTTP-01 challenge from the data folder. A tracking "
         "host must be ready by its last checks (sending domain verified, CNAME and HTTP "
-        "passing); a region's default host, or a host that has a certificate, always is.",
+        "passing); a region's default host, or another host with a certificate that is no "
+        "tracking host, always is.",
     )
     renew.add_argument("host", metavar="HOST")
     renew.add_argument(

@@ -20,7 +20,8 @@ from redirector.recording.events import Event
 # public fields (events.PUBLIC_FIELDS) and `timestamp` (unix seconds) beside `time`.
 EXPORT_FIELDS = (
     "id", "kind", "time", "timestamp", "message_id", "recipient_id", "link_index", "url",
-    "label", "bot", "reasons", "key_id", "user_agent", "client_ip",
+    "bot", "reasons", "key_id", "user_agent", "client_ip",
+    "label",  # added later: new columns go last, so that scripts reading by position keep working
 )  # fmt: skip
 _PAGE = 10_000
 

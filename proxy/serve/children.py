@@ -45,12 +45,16 @@ class Child:
         self,
         name: str,
         target: Callable[..., None],
-        args: tuple[Any, ...],
+        args: Callable[[], tuple[Any, ...]],
         context: SpawnContext | None = None,
+        on_death: Callable[[], None] | None = None,
     ) -> None:
+        """`args()`: the target's arguments, made at each start (a worker's sockets may
+        be bound anew); `on_death()`: runs when the child is found dead."""
         self.name = name
         self.target = target
         self.args = args
+        self.on_death = on_death
         self.context = context or multiprocessing.get_context("spawn")
         self.process: BaseProcess | None = None
         self.status: Connection | None = None
@@ -64,10 +68,15 @@ class Child:
     def start(self, now: float) -> None:
         reader, writer = self.context.Pipe(duplex=False)
         process = self.context.Process(
-            target=self.target, args=(*self.args, writer), name=f"trackway {self.name}"
+            target=self.target, args=(*self.args(), writer), name=f"trackway {self.name}"
         )
-        process.start()
-        writer.close()  # the child has its own copy; EOF here once it is gone
+        try:
+            process.start()
+        except OSError as e:  # no memory, no pids: the server cannot go on
+            reader.close()
+            raise ChildFailed(f"cannot start the {self.name}: {e.strerror or e}") from None
+        finally:
+            writer.close()  # the child has its own copy; EOF here once it is gone
         self.process, self.status = process, reader
         self.ready, self.error, self.started_at, self.restart_at = False, None, now, None
 
@@ -100,6 +109,8 @@ class Child:
             self.status = None
         if process.pid:
             metrics.forget_process(process.pid)
+        if self.on_death is not None:
+            self.on_death()
         if self.ready and now - self.started_at >= STABLE_SECONDS:
             self.deaths = 0
         self.deaths += 1

@@ -3,10 +3,13 @@
 Binding everything first makes a listener that cannot be had one clear error at start
 (naming the flag and the address), with nothing left running. The public and HTTPS
 ports get one socket per worker with SO_REUSEPORT, so that the kernel spreads
-connections over the workers as before; but the port is first bound alone, without
-SO_REUSEPORT, which fails while anything else holds it — including another trackway,
-whose sockets would otherwise join ours and answer a share of our clicks. Workers get
-their sockets from the supervisor (and the same ones again when restarted).
+connections over the workers; but the port is first bound alone, without SO_REUSEPORT,
+which fails while anything else holds it — including another trackway, whose sockets
+would otherwise join ours and answer a share of our clicks. Two trackways starting at
+the same moment are kept apart by a claim on the port (an abstract unix socket named
+after it) taken before that probe. Workers get their sockets from the supervisor; a
+dead worker's sockets are closed while other workers hold the port (or the kernel
+would keep handing them connections nobody accepts) and bound anew for its successor.
 """
 
 from __future__ import annotations
@@ -41,56 +44,113 @@ def bind_socket(host: str, port: int, reuse_port: bool = False) -> socket.socket
     return sock
 
 
-def port_of(sock: socket.socket) -> int:
-    return int(sock.getsockname()[1])
+class SharedPort:
+    """A port the workers share: this server's claim on it, and new sockets in its
+    SO_REUSEPORT group on demand."""
+
+    def __init__(self, address: str, flag: str) -> None:
+        self.flag = flag
+        self.host, self.port = parse_host_port(address, flag)
+        self._claim: socket.socket | None = None
+        if self.port != 0:
+            self._claim = _claim(self.host, self.port, address, flag)
+            try:
+                _bind(self.host, self.port, flag, reuse_port=False).close()  # held by anyone?
+            except BaseException:
+                self.close()
+                raise
+
+    def bind(self) -> socket.socket:
+        sock = _bind(self.host, self.port, self.flag, reuse_port=True)
+        self.port = int(sock.getsockname()[1])  # port 0: the first bind picks it
+        return sock
+
+    def close(self) -> None:
+        if self._claim is not None:
+            self._claim.close()
+            self._claim = None
+
+
+@dataclass
+class WorkerSockets:
+    """One worker's listening sockets: public, and TLS with `--https`."""
+
+    ports: tuple[SharedPort, ...]
+    sockets: list[socket.socket] = field(default_factory=list)
+
+    def bound(self) -> list[socket.socket]:
+        """Its sockets, bound anew if they were released."""
+        if not self.sockets:
+            try:
+                for port in self.ports:
+                    self.sockets.append(port.bind())
+            except BaseException:
+                self.release()
+                raise
+        return self.sockets
+
+    def release(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        self.sockets = []
 
 
 @dataclass
 class Listeners:
-    """Per worker: its public socket and, with `--https`, its TLS socket; one admin socket."""
+    """Every listener of `serve`: the shared ports, each worker's sockets, the admin's."""
 
-    http: list[socket.socket] = field(default_factory=list)
-    https: list[socket.socket] = field(default_factory=list)
+    ports: list[SharedPort] = field(default_factory=list)
+    workers: list[WorkerSockets] = field(default_factory=list)
     admin: socket.socket | None = None
 
+    def release_dead(self, index: int, alive: list[bool]) -> None:
+        """Worker `index` died: close its sockets unless no live worker holds the port."""
+        if any(up for i, up in enumerate(alive) if i != index):
+            self.workers[index].release()
+
     def close(self) -> None:
-        for sock in [*self.http, *self.https, *([self.admin] if self.admin else [])]:
-            sock.close()
+        for worker in self.workers:
+            worker.release()
+        for port in self.ports:
+            port.close()
+        if self.admin is not None:
+            self.admin.close()
 
 
 def bind_listeners(server: ServerSettings, workers: int) -> Listeners:
     """Every listener of `serve`, or ListenError with nothing left bound."""
     listeners = Listeners()
     try:
-        listeners.http = _shared_port(server.http, "--http", workers)
+        listeners.ports.append(SharedPort(server.http, "--http"))
         if server.https:
-            listeners.https = _shared_port(server.https, "--https", workers)
-        listeners.admin = _bind(server.admin, "--admin", reuse_port=False)
+            listeners.ports.append(SharedPort(server.https, "--https"))
+        for _ in range(workers):
+            sockets = WorkerSockets(tuple(listeners.ports))
+            sockets.bound()
+            listeners.workers.append(sockets)
+        host, port = parse_host_port(server.admin, "--admin")
+        listeners.admin = _bind(host, port, "--admin", reuse_port=False)
     except BaseException:
         listeners.close()
         raise
     return listeners
 
 
-def _shared_port(address: str, flag: str, count: int) -> list[socket.socket]:
-    host, port = parse_host_port(address, flag)
-    if port != 0:
-        _bind(address, flag, reuse_port=False).close()  # held by anyone: refused here
-    first = _bind(f"{host}:{port}", flag, reuse_port=True)
-    sockets = [first]
+def _claim(host: str, port: int, address: str, flag: str) -> socket.socket:
+    claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        for _ in range(count - 1):
-            sockets.append(_bind(f"{host}:{port_of(first)}", flag, reuse_port=True))
-    except BaseException:
-        for sock in sockets:
-            sock.close()
-        raise
-    return sockets
+        claim.bind(f"\0trackway-port:{host}:{port}")
+    except OSError:
+        claim.close()
+        raise ListenError(
+            f"cannot listen on {address} ({flag}): another trackway has it"
+        ) from None
+    return claim
 
 
-def _bind(address: str, flag: str, reuse_port: bool) -> socket.socket:
-    host, port = parse_host_port(address, flag)
+def _bind(host: str, port: int, flag: str, reuse_port: bool) -> socket.socket:
     try:
         return bind_socket(host, port, reuse_port)
     except OSError as e:
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         raise ListenError(f"cannot listen on {address} ({flag}): {e.strerror or e}") from None

@@ -16,6 +16,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from config import Settings
+from config.datafolder import DataFolderError
+from config.errors import TrackwayError
 from proxy.serve.children import FAILED, READY
 from redirector import metrics
 
@@ -33,8 +35,14 @@ def clear_shared_metrics(settings: Settings) -> None:
     """Before the processes start: the last run's processes are gone, and so are their
     values (counters start from zero, as every exporter's do after a restart)."""
     folder = settings.data / METRICS_DIR
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(mode=0o700)
+    try:
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder)
+        else:
+            folder.unlink(missing_ok=True)
+        folder.mkdir(mode=0o700)
+    except OSError as e:
+        raise DataFolderError(f"cannot make {folder} for the metrics: {e.strerror or e}") from None
 
 
 def run(coro: Coroutine[Any, Any, None]) -> None:
@@ -94,7 +102,8 @@ def run_child(
     try:
         run(body(ready))
     except Exception as e:
-        log.error("stopped by an error: %s", e, exc_info=log.isEnabledFor(logging.DEBUG))
+        # Ours say what is wrong in words; anything else is a bug: its traceback helps.
+        log.error("stopped by an error: %s", e, exc_info=not isinstance(e, TrackwayError))
         with contextlib.suppress(OSError):
             status.send((FAILED, str(e) or type(e).__name__))
         sys.exit(1)

@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import itertools
 import logging
 import os
 import signal
 import socket
 import time
+from typing import Any
 
 from aiohttp import web
 
@@ -50,7 +50,6 @@ WATCH_SECONDS = 0.5  # how soon a dead child is seen
 def serve(settings: Settings, workers: int) -> int:
     """Run until SIGTERM or SIGINT; ListenError or ChildFailed (one line) when it cannot."""
     settings = dataclasses.replace(settings, data=ensure_data_dir(settings.data.resolve()))
-    clear_shared_metrics(settings)
     start_process(settings)
     data = settings.data
     # Made here, once, before the other processes race for them.
@@ -60,6 +59,8 @@ def serve(settings: Settings, workers: int) -> int:
     _create_database(settings)
     listeners = bind_listeners(settings.server, max(1, workers))
     try:
+        # Only now: a start refused above must not wipe a running server's metrics.
+        clear_shared_metrics(settings)
         run(_supervise(settings, listeners))
     finally:
         listeners.close()
@@ -81,12 +82,12 @@ def _http_url(sock: socket.socket) -> str:
 
 
 def _announce(settings: Settings, listeners: Listeners) -> None:
-    workers = len(listeners.http)
+    workers = len(listeners.workers)
     assert listeners.admin is not None
     lines = [
-        f"trackway: public listener {_http_url(listeners.http[0])} "
+        f"trackway: public listener {_http_url(listeners.workers[0].bound()[0])} "
         f"({workers} worker{'s' if workers > 1 else ''})",
-        *([f"trackway: https listener {settings.server.https}"] if listeners.https else []),
+        *([f"trackway: https listener {settings.server.https}"] if settings.server.https else []),
         f"trackway: admin listener {_http_url(listeners.admin)}",
         f"trackway: data folder {settings.data}",
         f"trackway: admin token in {settings.data / ADMIN_TOKEN_FILE}",
@@ -96,11 +97,20 @@ def _announce(settings: Settings, listeners: Listeners) -> None:
 
 def _children(settings: Settings, listeners: Listeners) -> tuple[Child, list[Child]]:
     me = os.getpid()
-    writer = Child("writer", writer_main, (settings, me))
-    workers = [
-        Child("worker", worker_main, (settings, me, http, https))
-        for http, https in itertools.zip_longest(listeners.http, listeners.https)
-    ]
+    writer = Child("writer", writer_main, lambda: (settings, me))
+    workers: list[Child] = []
+
+    def worker(index: int) -> Child:
+        def args() -> tuple[Any, ...]:
+            http, *https = listeners.workers[index].bound()
+            return settings, me, http, (https[0] if https else None)
+
+        def died() -> None:
+            listeners.release_dead(index, [w.alive() is not None for w in workers])
+
+        return Child("worker", worker_main, args, on_death=died)
+
+    workers += [worker(i) for i in range(len(listeners.workers))]
     return writer, workers
 
 

@@ -4,7 +4,8 @@ A click's hit is durable in its process's spool file (`spool_writer`, group comm
 `gathering`) before it is answered; a loader (`spool_loader`, paced by `load_pacing`)
 turns hits into events (`hits`, `bot_rules`, `burst_tracker`) and loads them into the
 event store (`event_store`); readers merge store and spool (`event_reader`). The event
-schema is declared once, in `events`. Imports only `config` of ours.
+schema is declared once, in `events`. Imports `config`, `redirector.links` (a hit
+carries the token's claims) and `redirector.metrics`.
 """
 
 from redirector.recording.bot_rules import BurstPolicy

@@ -1,4 +1,4 @@
-"""Reading events back: the database and, until replayed, the spool."""
+"""Reading events back: the database and, until the loader has moved them, the spool."""
 
 from __future__ import annotations
 

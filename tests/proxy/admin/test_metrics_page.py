@@ -67,3 +67,14 @@ async def test_metrics_show_certificates_and_hosts(
     assert value("trackway_domain_check_state", host=new, check="cname", state="wrong") == 1
     assert value("trackway_domain_checked_timestamp_seconds", host=new) == 1_800_000_100
     assert value("trackway_spool_bytes") == 0
+
+
+async def test_a_damaged_domain_store_leaves_the_other_metrics(
+    settings: Settings, aiohttp_client: ClientMaker
+) -> None:
+    settings.data.mkdir(parents=True)
+    (settings.data / "domains.db").write_bytes(b"not a database" * 100)
+    client = await aiohttp_client(build_admin_app(settings, admin_token(settings.data)))
+    resp = await client.get("/metrics")
+    assert resp.status == 200
+    assert "trackway_spool_bytes" in await resp.text()

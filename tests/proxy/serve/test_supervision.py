@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,3 +104,78 @@ def test_a_worker_that_keeps_failing_at_start_ends_the_server(tmp_path: Path) ->
     assert last.startswith(
         "trackway: the worker failed 3 times at start: cannot read the key ring"
     )
+
+
+def test_a_trackway_starting_on_the_port_keeps_others_off(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with socket.socket(socket.AF_UNIX) as claim:  # what a starting trackway holds
+        claim.bind(f"\0trackway-port:127.0.0.1:{port}")
+        err = refused(serve(tmp_path, "--http", f"127.0.0.1:{port}", "--admin", "127.0.0.1:0"))
+    assert f"cannot listen on 127.0.0.1:{port} (--http): another trackway has it" in err
+
+
+def test_a_dead_workers_share_of_connections_goes_to_the_others(tmp_path: Path) -> None:
+    with ServerProcess(tmp_path, workers=2) as server:
+        assert server.proc is not None
+        workers = [p for p in server.group() if p != server.proc.pid]
+        # The worker that answers is killed; the writer and tracker are left alone.
+        with urllib.request.urlopen(f"{server.url}/healthz", timeout=5) as resp:  # noqa: S310
+            assert resp.status == 200
+        victim = next(p for p in workers if _serves(p, server.ports["public"]))
+        port = server.ports["public"]
+        assert len(_listening(port)) == 2  # one socket a worker (the supervisor's copies too)
+        os.kill(victim, signal.SIGKILL)
+        # Its socket is closed (or the kernel would go on queueing a share of the
+        # connections where nobody accepts them) until its successor binds a new one.
+        deadline = time.monotonic() + 5
+        while len(_listening(port)) != 1:
+            assert time.monotonic() < deadline, "the dead worker's socket stayed open"
+            time.sleep(0.01)
+        for _ in range(20):  # meanwhile the other worker answers every connection
+            with urllib.request.urlopen(f"{server.url}/healthz", timeout=5) as resp:  # noqa: S310
+                assert resp.status == 200
+        deadline = time.monotonic() + 20
+        while len(_listening(port)) != 2:
+            assert time.monotonic() < deadline, "no successor"
+            time.sleep(0.05)
+
+
+def test_a_refused_start_leaves_the_running_servers_metrics(tmp_path: Path) -> None:
+    with ServerProcess(tmp_path, workers=1) as server:
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"{server.url}/c/nothing", timeout=5)  # noqa: S310
+        counted = 'trackway_requests_total{route="click",status="404"} 1.0'
+        assert counted in _metrics(server)
+        address = f"127.0.0.1:{server.ports['public']}"
+        refused(serve(tmp_path, "--http", address, "--admin", "127.0.0.1:0"))
+        assert counted in _metrics(server)
+
+
+def _metrics(server: ServerProcess) -> str:
+    with urllib.request.urlopen(f"{server.admin_url}/metrics", timeout=5) as resp:  # noqa: S310
+        return str(resp.read().decode())
+
+
+def _listening(port: int) -> set[str]:
+    """The inodes of the sockets listening on `port` (/proc/net/tcp)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
+            inodes.add(fields[9])
+    return inodes
+
+
+def _serves(pid: int, port: int) -> bool:
+    """Whether process `pid` holds a socket listening on `port`."""
+    inodes = _listening(port)
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            return True
+    return False
