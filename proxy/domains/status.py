@@ -76,9 +76,6 @@ class HostChecks:
         }
         return tuple(check for check, ok in needed.items() if not ok)
 
-    def ready_for_certificate(self) -> bool:
-        return not self.certificate_obstacles()
-
 
 @dataclass(frozen=True)
 class HostStatus:

@@ -99,7 +99,7 @@ def test_checks_and_status_round_trip_through_json() -> None:
     ],
 )
 def test_ready_for_certificate(given: HostChecks, ready: bool) -> None:
-    assert given.ready_for_certificate() is ready
+    assert (given.certificate_obstacles() == ()) is ready
     # The same as the status says it: ownership verified, CNAME ok, and HTTP answered.
     status = host_status(given, DEFAULT)
     assert ready is (status.ownership == "verified" and status.cname == "ok" and given.http.ok)
