@@ -64,6 +64,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except FileNotFoundError:
         raise SettingsError(f"config file not found: {path}") from None
+    except OSError as e:  # a folder, a file that cannot be read
+        raise SettingsError(f"cannot read the config file {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:  # TOML is UTF-8
+        raise SettingsError(
+            f"config file {path} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at "
+            f"offset {e.start})"
+        ) from None
     except tomllib.TOMLDecodeError as e:
         raise SettingsError(f"config file {path}: {e}") from None
 

@@ -16,6 +16,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from config import Settings
+from config.datafolder import DataFolderError
 from proxy.serve.children import FAILED, READY
 from redirector import metrics
 
@@ -34,7 +35,10 @@ def clear_shared_metrics(settings: Settings) -> None:
     values (counters start from zero, as every exporter's do after a restart)."""
     folder = settings.data / METRICS_DIR
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(mode=0o700)
+    try:
+        folder.mkdir(mode=0o700)
+    except OSError as e:
+        raise DataFolderError(f"cannot make the folder {folder}: {e.strerror or e}") from None
 
 
 def run(coro: Coroutine[Any, Any, None]) -> None:
