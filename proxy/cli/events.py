@@ -23,6 +23,9 @@ EXPORT_FIELDS = (
     "label", "bot", "reasons", "key_id", "user_agent", "client_ip",
 )  # fmt: skip
 _PAGE = 10_000
+# A cell starting with one of these is a formula to a spreadsheet (`=HYPERLINK(…)` in a
+# user agent): CSV prefixes it with ' as OWASP's CSV injection advice says.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -32,7 +35,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "export",
         parents=[common],
         help="export events as CSV or JSON",
-        description="Write every recorded event (spooled ones included) to stdout.",
+        description="Write every recorded event (spooled ones included) to stdout. In CSV, "
+        "a cell starting with =, +, -, @, a tab or a carriage return (a user agent such as "
+        "=HYPERLINK(...)) is prefixed with ' so that no spreadsheet runs it as a formula; "
+        "JSON holds every value exactly.",
     )
     export.add_argument("--format", choices=("json", "csv"), default="json")
     export.add_argument(
@@ -60,6 +66,13 @@ def export_row(event: Event) -> dict[str, Any]:
     doc["timestamp"] = event.time
     doc["time"] = iso_utc(event.time, millis=True)
     return {name: doc[name] for name in EXPORT_FIELDS}
+
+
+def csv_cell(value: Any) -> Any:
+    """`value` as a CSV cell that a spreadsheet shows and never runs. Pure."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def export_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -92,9 +105,8 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
         for event in page:
             row = export_row(event)
             if writer is not None:
-                writer.writerow(
-                    {**row, "reasons": ",".join(row["reasons"]), "bot": int(row["bot"])}
-                )
+                row = {**row, "reasons": ",".join(row["reasons"]), "bot": int(row["bot"])}
+                writer.writerow({name: csv_cell(value) for name, value in row.items()})
             else:
                 out.write(("\n  " if first else ",\n  ") + json.dumps(row, ensure_ascii=False))
                 first = False
