@@ -12,7 +12,7 @@ from config import Settings
 from proxy.admin.query import QueryError, event_filter
 from proxy.cli.output import CliError, iso_utc
 from proxy.data_folder import open_spool, open_store
-from redirector.recording.event_reader import read_events
+from redirector.recording.event_reader import read_events, read_stats
 from redirector.recording.event_store import StoreUnavailable
 from redirector.recording.events import Event
 
@@ -119,11 +119,11 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def stats_command(args: argparse.Namespace, settings: Settings) -> int:
-    links, opens = open_store(settings).stats(args.message_id)
+    stats = read_stats(open_store(settings), open_spool(settings), args.message_id)
     if args.json:
-        doc = {"message_id": args.message_id, "links": [s.as_dict() for s in links], **opens}
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(stats.as_dict(), indent=2))
         return 0
+    links, opens = stats.links, stats.opens
     labels = ["-" if s.label is None else s.label for s in links]
     width = max(map(len, ["LABEL", *labels]))
     print(f"message {args.message_id}")
@@ -137,4 +137,10 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
         f"opens: {opens['human_opens']} human, {opens['bot_opens']} bot, "
         f"{opens['unique_openers']} unique"
     )
+    if stats.spooled_events:
+        print(
+            f"{stats.spooled_events} of these events are still in the spool (the database "
+            "lags behind): counted, but bursts among them are not found yet, so some human "
+            "counts may become bot counts"
+        )
     return 0
