@@ -54,7 +54,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="per-link counts of one message",
         description="Human clicks, bot clicks and unique recipients for each link of a "
-        "message (with its label, - when it has none), and its opens.",
+        "message (with its label, - when it has none), and its opens; events still in the "
+        "spool are counted, and how many there are is said (their bursts are not found yet).",
     )
     stats.add_argument("message_id", metavar="MESSAGE_ID")
     stats.add_argument("--json", action="store_true", help="print JSON")
