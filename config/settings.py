@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -103,10 +104,20 @@ class CheckSettings:
     ca_bundle: str = ""  # extra trust for the HTTPS and HSTS checks (PEM file)
     interval: float = 3600.0  # seconds between periodic checks of every host
     timeout: float = 5.0
+    # Networks (CIDR) the HTTP/HTTPS/HSTS checks may connect to besides public addresses:
+    # by default never loopback, private, link-local or metadata addresses.
+    allowed_networks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for key in ("http_port", "https_port"):
             in_range(f"checks.{key}", getattr(self, key), 1, 65535, " (a port)")
+        for network in self.allowed_networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"checks.allowed_networks: {network!r} is not a network such as 10.0.0.0/8"
+                ) from None
         in_range("checks.interval", self.interval, None, 7 * 86400, " seconds")
         in_range("checks.timeout", self.timeout, None, 120, " seconds")
 
@@ -173,7 +184,8 @@ class Settings:
         regions = {}
         for region, host in self.regions.items():
             host = host.strip().lower().rstrip(".")
-            if not host or "/" in host or ":" in host:
+            # A name: custom hosts are CNAMEs to it, which cannot point at an IP address.
+            if not host or "/" in host or ":" in host or host.rpartition(".")[2].isdigit():
                 raise SettingsError(f"regions.{region}: a host name such as t.trackway.example")
             regions[region] = host
         object.__setattr__(self, "regions", regions)

@@ -185,3 +185,24 @@ def test_the_ends_of_each_range_are_allowed(tmp_path: Path, toml: str) -> None:
     config = tmp_path / "trackway.toml"
     config.write_text(toml)
     load_settings(config, {})
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (
+            "[checks]\nallowed_networks = ['10.0.0.0/33']\n",
+            "checks.allowed_networks: '10.0.0.0/33'",
+        ),
+        ("[checks]\nallowed_networks = ['loopback']\n", "checks.allowed_networks: 'loopback'"),
+        ("[regions]\nus = '127.0.0.1'\n", "regions.us: a host name"),
+    ],
+)
+def test_networks_and_region_hosts(tmp_path: Path, toml: str, message: str) -> None:
+    config = tmp_path / "trackway.toml"
+    config.write_text(toml)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(config, {})
+    assert str(raised.value).startswith(message)
+    allowed = load_settings(None, {"TRACKWAY_CHECKS_ALLOWED_NETWORKS": "127.0.0.0/8, ::1/128"})
+    assert allowed.checks.allowed_networks == ("127.0.0.0/8", "::1/128")
