@@ -68,12 +68,18 @@ def file_lock(path: Path) -> Iterator[None]:
 
 
 def read_or_create_secret(path: Path, make: Callable[[], bytes]) -> bytes:
-    """The secret in `path`, made by `make` (and stored 0600) on first use."""
+    """The secret in `path`, made by `make` (and stored 0600) on first use;
+    DataFolderError, in one line, when it cannot be read or made."""
     try:
         return path.read_bytes()
     except FileNotFoundError:
         pass
-    with file_lock(path.with_name(f".{path.name}.lock")):
-        if not path.exists():
-            write_private_file(path, make())
-        return path.read_bytes()
+    except OSError as e:
+        raise DataFolderError(f"cannot read {path}: {e.strerror or e}") from None
+    try:
+        with file_lock(path.with_name(f".{path.name}.lock")):
+            if not path.exists():
+                write_private_file(path, make())
+            return path.read_bytes()
+    except OSError as e:
+        raise DataFolderError(f"cannot make {path}: {e.strerror or e}") from None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -62,6 +64,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except FileNotFoundError:
         raise SettingsError(f"config file not found: {path}") from None
+    except OSError as e:  # a folder, a file that cannot be read
+        raise SettingsError(f"cannot read the config file {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:  # TOML is UTF-8
+        raise SettingsError(
+            f"config file {path} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at "
+            f"offset {e.start})"
+        ) from None
     except tomllib.TOMLDecodeError as e:
         raise SettingsError(f"config file {path}: {e}") from None
 
@@ -137,13 +146,13 @@ def _coerce(tp: Any, raw: Any, key: str) -> Any:
         if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
             return int(raw)
     elif tp is float:
-        if isinstance(raw, int | float) and not isinstance(raw, bool):
-            return float(raw)
-        if isinstance(raw, str):
-            try:
-                return float(raw)
-            except ValueError:
-                pass
+        # `nan` would turn a rule off and `inf` make a wait endless: finite numbers only.
+        # (A huge integer overflows a float; in a string it becomes inf.)
+        if isinstance(raw, int | float | str) and not isinstance(raw, bool):
+            with contextlib.suppress(ValueError, OverflowError):
+                number = float(raw)
+                if math.isfinite(number):
+                    return number
     elif tp is Path:
         if isinstance(raw, str | Path):
             return Path(raw)
@@ -165,6 +174,9 @@ def _describe(tp: Any) -> str:
         return "a list of strings"
     if typing.get_origin(tp) is dict:
         return "a table of strings"
-    return {str: "a string", bool: "true or false", int: "an integer", float: "a number"}.get(
-        tp, "a path"
-    )
+    return {
+        str: "a string",
+        bool: "true or false",
+        int: "an integer",
+        float: "a finite number",
+    }.get(tp, "a path")

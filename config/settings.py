@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -35,8 +36,7 @@ class ServerSettings:
     def __post_init__(self) -> None:
         for key in ("http", "admin", *(("https",) if self.https else ())):
             parse_host_port(getattr(self, key), f"server.{key}")
-        if self.workers < 0:
-            raise SettingsError("server.workers: must be 0 (every core) or a positive number")
+        in_range("server.workers", self.workers, 0, 1024, " (0: one per core)")
 
 
 CLIENT_IP_MODES = ("full", "anonymised", "none")
@@ -58,10 +58,9 @@ class ClickSettings:
     def __post_init__(self) -> None:
         if self.client_ip not in CLIENT_IP_MODES:
             raise SettingsError(f"clicks.client_ip: one of {', '.join(CLIENT_IP_MODES)}")
-        if self.burst_links < 2:
-            raise SettingsError("clicks.burst_links: at least 2")
-        if self.too_fast_seconds < 0 or self.burst_seconds <= 0:
-            raise SettingsError("clicks.too_fast_seconds, clicks.burst_seconds: positive")
+        in_range("clicks.too_fast_seconds", self.too_fast_seconds, 0, 86400, " seconds")
+        in_range("clicks.burst_links", self.burst_links, 2, 1000, " links")
+        in_range("clicks.burst_seconds", self.burst_seconds, None, 3600, " seconds")
 
 
 @dataclass(frozen=True)
@@ -83,8 +82,8 @@ class StoreSettings:
             raise SettingsError(f"store.synchronous: one of {', '.join(SYNCHRONOUS_MODES)}")
         if self.load_priority not in ("idle", "normal"):
             raise SettingsError("store.load_priority: one of idle, normal")
-        if self.spool_retry_seconds <= 0 or self.busy_timeout_ms < 0:
-            raise SettingsError("store.spool_retry_seconds, store.busy_timeout_ms: positive")
+        in_range("store.spool_retry_seconds", self.spool_retry_seconds, None, 3600, " seconds")
+        in_range("store.busy_timeout_ms", self.busy_timeout_ms, 0, 60_000, " milliseconds")
 
 
 @dataclass(frozen=True)
@@ -92,6 +91,9 @@ class DnsSettings:
     # "IP" or "IP:PORT" each; empty: the system's resolvers.
     nameservers: tuple[str, ...] = ()
     timeout: float = 3.0
+
+    def __post_init__(self) -> None:
+        in_range("dns.timeout", self.timeout, None, 60, " seconds")
 
 
 @dataclass(frozen=True)
@@ -102,13 +104,22 @@ class CheckSettings:
     ca_bundle: str = ""  # extra trust for the HTTPS and HSTS checks (PEM file)
     interval: float = 3600.0  # seconds between periodic checks of every host
     timeout: float = 5.0
+    # Networks (CIDR) the HTTP/HTTPS/HSTS checks may connect to besides public addresses:
+    # by default never loopback, private, link-local or metadata addresses.
+    allowed_networks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for key in ("http_port", "https_port"):
-            if not 0 < getattr(self, key) < 65536:
-                raise SettingsError(f"checks.{key}: a port from 1 to 65535")
-        if self.interval <= 0 or self.timeout <= 0:
-            raise SettingsError("checks.interval, checks.timeout: positive seconds")
+            in_range(f"checks.{key}", getattr(self, key), 1, 65535, " (a port)")
+        for network in self.allowed_networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"checks.allowed_networks: {network!r} is not a network such as 10.0.0.0/8"
+                ) from None
+        in_range("checks.interval", self.interval, None, 7 * 86400, " seconds")
+        in_range("checks.timeout", self.timeout, None, 120, " seconds")
 
 
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
@@ -144,8 +155,7 @@ class AcmeSettings:
             raise SettingsError(f"acme.key_type: one of {', '.join(KEY_TYPES)}")
         if bool(self.eab_kid) != bool(self.eab_hmac_key):
             raise SettingsError("acme.eab_kid and acme.eab_hmac_key go together")
-        if self.check_interval <= 0:
-            raise SettingsError("acme.check_interval: positive seconds")
+        in_range("acme.check_interval", self.check_interval, None, 86400, " seconds")
 
 
 @dataclass(frozen=True)
@@ -174,7 +184,8 @@ class Settings:
         regions = {}
         for region, host in self.regions.items():
             host = host.strip().lower().rstrip(".")
-            if not host or "/" in host or ":" in host:
+            # A name: custom hosts are CNAMEs to it, which cannot point at an IP address.
+            if not host or "/" in host or ":" in host or host.rpartition(".")[2].isdigit():
                 raise SettingsError(f"regions.{region}: a host name such as t.trackway.example")
             regions[region] = host
         object.__setattr__(self, "regions", regions)
@@ -205,6 +216,15 @@ def normalise_base_url(value: str, key: str) -> str:
     if parts.query or parts.fragment:
         raise SettingsError(f"{key}: a base URL has no query or fragment")
     return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
+
+
+def in_range(key: str, value: float, low: float | None, high: float, unit: str = "") -> None:
+    """SettingsError naming `key` unless low <= value <= high; with `low` None, unless
+    0 < value <= high. NaN is in no range."""
+    ok = (value > 0 if low is None else value >= low) and value <= high
+    if not ok:
+        span = f"more than 0, at most {high}" if low is None else f"from {low} to {high}"
+        raise SettingsError(f"{key}: {span}{unit}, got {value!r}")
 
 
 def parse_host_port(value: str, key: str) -> tuple[str, int]:

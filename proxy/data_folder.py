@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from config import Settings
-from config.datafolder import ensure_data_dir, read_or_create_secret
+from config.datafolder import DataFolderError, ensure_data_dir, read_or_create_secret
 from redirector.recording.bot_rules import BurstPolicy
 from redirector.recording.event_store import DATABASE_FILE, EventStore, SqliteEventStore
 from redirector.recording.hits import event_from_hit
@@ -19,9 +19,15 @@ CLIENT_SALT_FILE = "client-salt"
 
 
 def admin_token(data: Path) -> str:
-    raw = read_or_create_secret(
-        data / ADMIN_TOKEN_FILE, lambda: (secrets.token_urlsafe(32) + "\n").encode()
-    )
+    """The admin API's bearer token, made on first use. A file that holds none (empty:
+    any `Bearer ` would match it) is refused: the API is never open to all."""
+    path = data / ADMIN_TOKEN_FILE
+    raw = read_or_create_secret(path, lambda: (secrets.token_urlsafe(32) + "\n").encode())
+    why = "not ASCII text" if not raw.isascii() else "it is empty" if not raw.strip() else ""
+    if why:
+        raise DataFolderError(
+            f"{path} holds no admin token ({why}): delete it, and a new one is made"
+        )
     return raw.decode("ascii").strip()
 
 

@@ -29,7 +29,7 @@ from proxy.admin.query import QueryError, event_filter
 from proxy.data_folder import open_spool, open_store
 from proxy.domains.service import open_domain_service
 from redirector import metrics
-from redirector.recording.event_reader import read_events
+from redirector.recording.event_reader import read_events, read_stats
 from redirector.recording.event_store import SqliteEventStore, StoreUnavailable
 from redirector.recording.spool import Spool
 
@@ -101,8 +101,7 @@ async def api_stats(request: web.Request) -> web.Response:
         raise QueryError("message_id is required")
 
     def compute() -> dict[str, Any]:
-        links, opens = state.reader().stats(message_id)
-        return {"message_id": message_id, "links": [s.as_dict() for s in links], **opens}
+        return read_stats(state.reader(), state.spool, message_id).as_dict()
 
     return web.json_response(await _in_thread(request, compute))
 

@@ -20,13 +20,14 @@ from collections.abc import Collection, Iterable
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from certs.store import CertState
+from proxy.domains.status import UNCHECKED
 from proxy.domains.store import TrackingHost
 
 # Each check of a host, and its one good state (see proxy/domains/status.py).
 GOOD_STATE = {"ownership": "verified", "cname": "ok", "http": "green", "https": "green"}
 # A host not checked yet (`serve` checks every host as it starts): no check is known to
-# pass, so each counts as failing, with this state.
-UNCHECKED = "unchecked"
+# pass, so each counts as failing, with the state UNCHECKED, as http and https do while
+# the ownership is unverified.
 
 
 def certificate_families(states: Iterable[CertState], present: Collection[str]) -> list[Metric]:

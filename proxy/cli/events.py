@@ -12,7 +12,7 @@ from config import Settings
 from proxy.admin.query import QueryError, event_filter
 from proxy.cli.output import CliError, iso_utc
 from proxy.data_folder import open_spool, open_store
-from redirector.recording.event_reader import read_events
+from redirector.recording.event_reader import read_events, read_stats
 from redirector.recording.event_store import StoreUnavailable
 from redirector.recording.events import Event
 
@@ -24,6 +24,9 @@ EXPORT_FIELDS = (
     "label",  # added later: new columns go last, so that scripts reading by position keep working
 )  # fmt: skip
 _PAGE = 10_000
+# A cell starting with one of these is a formula to a spreadsheet (`=HYPERLINK(…)` in a
+# user agent): CSV prefixes it with ' as OWASP's CSV injection advice says.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -33,7 +36,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "export",
         parents=[common],
         help="export events as CSV or JSON",
-        description="Write every recorded event (spooled ones included) to stdout.",
+        description="Write every recorded event (spooled ones included) to stdout. In CSV, "
+        "a cell starting with =, +, -, @, a tab or a carriage return (a user agent such as "
+        "=HYPERLINK(...)) is prefixed with ' so that no spreadsheet runs it as a formula; "
+        "JSON holds every value exactly.",
     )
     export.add_argument("--format", choices=("json", "csv"), default="json")
     export.add_argument(
@@ -49,7 +55,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="per-link counts of one message",
         description="Human clicks, bot clicks and unique recipients for each link of a "
-        "message (with its label, - when it has none), and its opens.",
+        "message (with its label, - when it has none), and its opens; events still in the "
+        "spool are counted, and how many there are is said (their bursts are not found yet).",
     )
     stats.add_argument("message_id", metavar="MESSAGE_ID")
     stats.add_argument("--json", action="store_true", help="print JSON")
@@ -61,6 +68,13 @@ def export_row(event: Event) -> dict[str, Any]:
     doc["timestamp"] = event.time
     doc["time"] = iso_utc(event.time, millis=True)
     return {name: doc[name] for name in EXPORT_FIELDS}
+
+
+def csv_cell(value: Any) -> Any:
+    """`value` as a CSV cell that a spreadsheet shows and never runs. Pure."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def export_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -93,9 +107,8 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
         for event in page:
             row = export_row(event)
             if writer is not None:
-                writer.writerow(
-                    {**row, "reasons": ",".join(row["reasons"]), "bot": int(row["bot"])}
-                )
+                row = {**row, "reasons": ",".join(row["reasons"]), "bot": int(row["bot"])}
+                writer.writerow({name: csv_cell(value) for name, value in row.items()})
             else:
                 out.write(("\n  " if first else ",\n  ") + json.dumps(row, ensure_ascii=False))
                 first = False
@@ -108,11 +121,11 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def stats_command(args: argparse.Namespace, settings: Settings) -> int:
-    links, opens = open_store(settings).stats(args.message_id)
+    stats = read_stats(open_store(settings), open_spool(settings), args.message_id)
     if args.json:
-        doc = {"message_id": args.message_id, "links": [s.as_dict() for s in links], **opens}
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(stats.as_dict(), indent=2))
         return 0
+    links, opens = stats.links, stats.opens
     labels = ["-" if s.label is None else s.label for s in links]
     width = max(map(len, ["LABEL", *labels]))
     print(f"message {args.message_id}")
@@ -126,4 +139,10 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
         f"opens: {opens['human_opens']} human, {opens['bot_opens']} bot, "
         f"{opens['unique_openers']} unique"
     )
+    if stats.spooled_events:
+        print(
+            f"{stats.spooled_events} of these events are still in the spool (the database "
+            "lags behind): counted, but bursts among them are not found yet, so some human "
+            "counts may become bot counts"
+        )
     return 0

@@ -70,7 +70,7 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
         settings,
         server=dataclasses.replace(server, http=http, admin=admin, https=https, workers=workers),
     )
-    return serve(settings, workers)
+    return serve(settings, workers)  # ListenError names the listener that cannot be had
 
 
 _ANY_ADDRESS = ("0.0.0.0", "::", "")  # noqa: S104 - recognised, not bound

@@ -3,10 +3,10 @@
 
 `service` carries out what users ask (add, verify, describe, remove, order a
 certificate for a host that is ready) with the stores it is given; `store` keeps domains
-and hosts in `domains.db`; `checks` does the network I/O; `status`, `link_bases`,
-`descriptions`, `names` and `hsts` are pure decisions and forms; `errors` says why an
-operation cannot be done. Imports `config` and `certs` (certificate state, orders on
-request).
+and hosts in `domains.db`; `checks` does the network I/O (connecting only where
+`addresses` allows); `status`, `link_bases`, `descriptions`, `names`, `addresses` and
+`hsts` are pure decisions and forms; `errors` says why an operation cannot be done.
+Imports `config` and `certs` (certificate state, orders on request).
 """
 
 from proxy.domains.errors import (

@@ -2,7 +2,9 @@
 
 Every name is resolved through the configured nameservers (aiodns, and aiohttp's
 AsyncResolver on top of it), so that what we check is what the world's DNS says, and
-every failure becomes a result with its reason, never an exception.
+every failure becomes a result with its reason, never an exception. HTTP connections
+go only to the addresses `addresses.refusal` allows, filtered among those resolved, so
+that the refusal holds for the very addresses connected to.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import asyncio
 import base64
 import contextlib
 import hmac
+import ipaddress
+import socket
 import ssl
 import warnings
 from collections.abc import AsyncIterator
@@ -19,9 +23,11 @@ from dataclasses import dataclass
 import aiodns
 import aiohttp
 import hstspreload
+from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import AsyncResolver
 
 from config import CheckSettings, DnsSettings
+from proxy.domains.addresses import IPNetwork, allowed_networks, refusal, refused
 from proxy.domains.hsts import StsPolicy, names_to_check, parse_sts
 from proxy.domains.status import DnsAnswer, HstsFinding, Probe
 
@@ -55,6 +61,7 @@ class Checker:
     resolver: aiodns.DNSResolver
     session: aiohttp.ClientSession
     tls: ssl.SSLContext
+    allowed: tuple[IPNetwork, ...] = ()
 
     async def cname_chain(self, host: str) -> DnsAnswer:
         chain: list[str] = []
@@ -93,7 +100,9 @@ class Checker:
         return values, None
 
     async def _get(self, url: str, host: str, use_tls: bool) -> tuple[int, str, str | None]:
-        """Status, body and the first STS header of `url`, sent to `host`."""
+        """Status, body and the first STS header of `url`, sent to `host`; AddressRefused
+        when `host` is, or resolves only to, an address the checks do not connect to."""
+        _refuse_an_address(host, self.allowed)
         timeout = aiohttp.ClientTimeout(total=self.checks.timeout)
         async with self.session.get(
             url,
@@ -115,10 +124,16 @@ class Checker:
         url = f"{scheme}://{host}:{port}{CHECK_PATH}{token}"
         try:
             status, body, _ = await self._get(url, host, use_tls)
+        except AddressRefused as e:
+            return Probe(False, str(e))
         except aiohttp.ClientConnectorCertificateError as e:
             return Probe(False, f"certificate not trusted: {e.certificate_error}")
         except aiohttp.ClientSSLError as e:
             return Probe(False, f"TLS failed: {e}")
+        except aiohttp.ClientConnectorDNSError as e:  # the resolver's refusal comes so
+            if isinstance(e.os_error, AddressRefused):
+                return Probe(False, str(e.os_error))
+            return Probe(False, f"{type(e).__name__}: {e}")
         except (aiohttp.ClientError, OSError, TimeoutError) as e:
             return Probe(False, f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
         if status != 200 or body.strip() != token:
@@ -185,10 +200,57 @@ def _nameservers(dns: DnsSettings) -> list[str] | None:
     return list(dns.nameservers) or None  # None: the system's resolvers
 
 
+class AddressRefused(OSError):
+    """The checks do not connect to that address; the message says why, and how to
+    allow it."""
+
+
+def _refuse_an_address(host: str, allowed: tuple[IPNetwork, ...]) -> None:
+    """AddressRefused when `host` is an address the checks do not connect to: aiohttp
+    connects to an address as it is, without asking the resolver."""
+    address = host.strip("[]")
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return  # a name: GuardedResolver filters its addresses
+    _check_address(address, address, allowed)
+
+
+def _check_address(host: str, address: str, allowed: tuple[IPNetwork, ...]) -> None:
+    kind = refusal(address, allowed)
+    if kind is not None:
+        raise AddressRefused(refused(host, address, kind))
+
+
+class GuardedResolver(AbstractResolver):
+    """`inner`'s addresses for a name, less those the checks do not connect to;
+    AddressRefused when none is left. aiohttp connects to exactly what this returns."""
+
+    def __init__(self, inner: AbstractResolver, allowed: tuple[IPNetwork, ...]) -> None:
+        self.inner = inner
+        self.allowed = allowed
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self.inner.resolve(host, port, family)
+        kept = [r for r in found if refusal(r["host"], self.allowed) is None]
+        if not kept and found:
+            _check_address(host, found[0]["host"], self.allowed)
+        return kept
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
 @contextlib.asynccontextmanager
 async def open_checker(checks: CheckSettings, dns: DnsSettings) -> AsyncIterator[Checker]:
-    """A checker whose HTTP requests, too, resolve names through the configured DNS."""
-    resolver = AsyncResolver(nameservers=_nameservers(dns), timeout=dns.timeout, tries=2)
+    """A checker whose HTTP requests, too, resolve names through the configured DNS, and
+    connect only where `[checks] allowed_networks` and `addresses.refusal` allow."""
+    allowed = allowed_networks(checks.allowed_networks)
+    resolver = GuardedResolver(
+        AsyncResolver(nameservers=_nameservers(dns), timeout=dns.timeout, tries=2), allowed
+    )
     connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False, force_close=True)
     async with aiohttp.ClientSession(connector=connector) as session:
-        yield Checker(checks, make_resolver(dns), session, tls_context(checks))
+        yield Checker(checks, make_resolver(dns), session, tls_context(checks), allowed)

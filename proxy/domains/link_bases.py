@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from proxy.domains.status import HostStatus
+from proxy.domains.status import UNCHECKED, HostStatus
 from proxy.domains.store import SendingDomain, TrackingHost
 
 # The checks that can keep links off a host, in the order they are said.
@@ -31,7 +31,7 @@ def host_link_base(status: HostStatus) -> LinkBase:
     failing = [
         f"{check} is {getattr(status, check)} ({status.reasons[check]})"
         for check in checks
-        if check in status.reasons
+        if check in status.reasons and getattr(status, check) != UNCHECKED
     ]
     return LinkBase(status.link_base, f"{status.host} {'; '.join(failing) or 'is not ready'}")
 

@@ -20,6 +20,7 @@ from certs.manager import CertManager
 from certs.store import CertState, CertStore
 from config import CheckSettings, DnsSettings, Settings
 from config.datafolder import read_or_create_secret
+from config.errors import TrackwayError
 from proxy.domains.checks import Checker, host_token, open_checker
 from proxy.domains.descriptions import (
     CertificateSummary,
@@ -33,7 +34,7 @@ from proxy.domains.descriptions import (
 from proxy.domains.errors import DomainConflict, HostNotReady, InvalidDomain, UnknownDomain
 from proxy.domains.link_bases import LinkBase, domain_link_base
 from proxy.domains.names import is_within, normalise
-from proxy.domains.status import HostChecks, HostStatus, host_status
+from proxy.domains.status import HostChecks, HostStatus, Probe, host_status
 from proxy.domains.store import DomainStore, SendingDomain, TrackingHost
 
 log = logging.getLogger("trackway.domains")
@@ -167,6 +168,8 @@ class DomainService:
         for domain in self.store.domains():
             try:
                 await self.verify(domain.name)
+            except TrackwayError as e:  # a name stored before it was refused (an IP …)
+                log.error("checking %s failed: %s", domain.name, e)
             except Exception:
                 log.exception("checking %s failed", domain.name)
 
@@ -199,15 +202,22 @@ class DomainService:
         self, checker: Checker, host: TrackingHost, verified: bool
     ) -> HostStatus:
         expected = self.settings.regions.get(host.region, "")
-        token = host_token(check_secret(self.settings.data), host.host)
-        dns, http, hsts, https = await asyncio.gather(
-            checker.cname_chain(host.host),
-            checker.probe(host.host, token, use_tls=False),
-            checker.hsts(host.host),
-            checker.https_probe(
-                host.host, token, have_certificate=self.certs.has_certificate(host.host)
-            ),
-        )
+        if verified:
+            token = host_token(check_secret(self.settings.data), host.host)
+            dns, http, hsts, https = await asyncio.gather(
+                checker.cname_chain(host.host),
+                checker.probe(host.host, token, use_tls=False),
+                checker.hsts(host.host),
+                checker.https_probe(
+                    host.host, token, have_certificate=self.certs.has_certificate(host.host)
+                ),
+            )
+        else:
+            # Whoever added the domain has not shown it is theirs: no connection to the
+            # name they chose, only DNS (its status needs the CNAME).
+            dns = await checker.cname_chain(host.host)
+            why = f"not checked until the ownership of {host.sending_domain} is verified"
+            http, hsts, https = Probe(False, why), (), Probe(False, why)
         checks = HostChecks(host.host, expected, verified, dns, http, hsts, https, time.time())
         status = host_status(checks, self.settings.default_link_base(host.region))
         _log_changes(host, status)

@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# A check not run: http and https while the sending domain's ownership is unverified
+# (nothing connects to a name before it is shown to be the sender's); every check of a
+# host not checked yet, in `/metrics`.
+UNCHECKED = "unchecked"
+
 
 @dataclass(frozen=True)
 class DnsAnswer:
@@ -82,8 +87,8 @@ class HostStatus:
     host: str
     ownership: str  # "verified" | "unverified"
     cname: str  # "ok" | "missing" | "wrong" | "error"
-    http: str  # "green" | "red" | "unreachable"
-    https: str  # "green" | "off" | "failing"
+    http: str  # "green" | "red" | "unreachable" | "unchecked" (ownership unverified)
+    https: str  # "green" | "off" | "failing" | "unchecked" (ownership unverified)
     link_base: str
     cname_target: str | None = None
     reasons: dict[str, str] = field(default_factory=dict)  # per check, why it is not green
@@ -120,7 +125,10 @@ def host_status(checks: HostChecks, default_base: str) -> HostStatus:
         cname = "wrong"
         reasons["cname"] = f"CNAME points at {target}, not {checks.expected_target}"
 
-    if checks.hsts:
+    if not checks.ownership_verified:  # not connected to: see DomainService._check_host
+        http = UNCHECKED
+        reasons["http"] = checks.http.error or "not checked"
+    elif checks.hsts:
         http = "red"
         reasons["http"] = "; ".join(f.describe() for f in checks.hsts) + ": http links would break"
     elif checks.http.ok:
@@ -129,7 +137,10 @@ def host_status(checks: HostChecks, default_base: str) -> HostStatus:
         http = "unreachable"
         reasons["http"] = checks.http.error or "no answer"
 
-    if checks.https is None:
+    if not checks.ownership_verified:
+        https = UNCHECKED
+        reasons["https"] = (checks.https and checks.https.error) or "not checked"
+    elif checks.https is None:
         https = "off"
         reasons["https"] = "nothing serves HTTPS for this host yet"
     elif checks.https.ok:

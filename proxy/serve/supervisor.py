@@ -27,7 +27,7 @@ from config import Settings
 from config.datafolder import ensure_data_dir
 from proxy.admin.app import build_admin_app
 from proxy.data_folder import ADMIN_TOKEN_FILE, admin_token, client_salt, open_store
-from proxy.domains.service import open_domain_service
+from proxy.domains.service import check_secret, open_domain_service
 from proxy.serve.cert_maintenance import maintain_forever
 from proxy.serve.children import Child
 from proxy.serve.listeners import Listeners, bind_listeners
@@ -55,6 +55,7 @@ def serve(settings: Settings, workers: int) -> int:
     # Made here, once, before the other processes race for them.
     admin_token(data)
     client_salt(data)
+    check_secret(data)
     load_keyring(data, int(time.time()))
     _create_database(settings)
     listeners = bind_listeners(settings.server, max(1, workers))

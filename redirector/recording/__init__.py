@@ -3,13 +3,13 @@
 A click's hit is durable in its process's spool file (`spool_writer`, group commit by
 `gathering`) before it is answered; a loader (`spool_loader`, paced by `load_pacing`)
 turns hits into events (`hits`, `bot_rules`, `burst_tracker`) and loads them into the
-event store (`event_store`); readers merge store and spool (`event_reader`). The event
-schema is declared once, in `events`. Imports `config`, `redirector.links` (a hit
-carries the token's claims) and `redirector.metrics`.
+event store (`event_store`); readers merge store and spool (`event_reader`: events, and
+per-link stats). The event schema is declared once, in `events`. Imports `config`,
+`redirector.links` (a hit carries the token's claims) and `redirector.metrics`.
 """
 
 from redirector.recording.bot_rules import BurstPolicy
-from redirector.recording.event_reader import read_events
+from redirector.recording.event_reader import MessageStats, read_events, read_stats
 from redirector.recording.event_store import (
     DATABASE_FILE,
     EventFilter,
@@ -36,6 +36,7 @@ __all__ = [
     "EventStore",
     "Hit",
     "LinkStats",
+    "MessageStats",
     "Spool",
     "SpoolLoader",
     "SpoolWriter",
@@ -44,4 +45,5 @@ __all__ = [
     "event_from_hit",
     "keep_loading",
     "read_events",
+    "read_stats",
 ]

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from redirector.recording.event_store import EventFilter, EventStore, StoreUnavailable
-from redirector.recording.events import Event
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redirector.recording.event_store import (
+    EventFilter,
+    EventStore,
+    LinkStats,
+    StoredStats,
+    StoreUnavailable,
+)
+from redirector.recording.events import CLICK, OPEN, Event
 from redirector.recording.spool import Spool
 
 
@@ -30,3 +40,75 @@ def read_events(store: EventStore | None, spool: Spool, flt: EventFilter) -> lis
             if matches(event, flt):
                 found.setdefault(event.id, event)
     return sorted(found.values(), key=lambda e: e.id)[: flt.limit]
+
+
+@dataclass(frozen=True)
+class MessageStats:
+    """A message's per-link click counts and its opens, spooled events included."""
+
+    message_id: str
+    links: list[LinkStats]
+    opens: dict[str, int]  # human_opens, bot_opens, unique_openers
+    # Of the events counted, those still in the spool: the loader has not looked for
+    # bursts among them yet, so some of their human counts may become bot counts.
+    spooled_events: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON of `/api/stats` and `trackway stats --json`."""
+        return {
+            "message_id": self.message_id,
+            "links": [s.as_dict() for s in self.links],
+            **self.opens,
+            "spooled_events": self.spooled_events,
+        }
+
+
+def read_stats(store: EventStore, spool: Spool, message_id: str) -> MessageStats:
+    """The store's counts with the spool's events not in it yet. The spool is read
+    first: an event the loader moves meanwhile is in the store's snapshot, and counted
+    once (by id), rather than in neither."""
+    spooled = (
+        [e for e in spool.read_all() if e.message_id == message_id and e.kind in (CLICK, OPEN)]
+        if spool.pending()
+        else []
+    )
+    return merge_stats(message_id, store.stats(message_id, spooled), spooled)
+
+
+def merge_stats(message_id: str, stored: StoredStats, spooled: Sequence[Event]) -> MessageStats:
+    """`stored` counts plus those of the `spooled` events it does not hold. Pure."""
+    fresh = {e.id: e for e in spooled if e.id not in stored.stored_ids}.values()
+    links = {s.link_index: s for s in stored.links}
+    clickers = set(stored.human_clickers)
+    opens = dict(stored.opens)
+    openers = set(stored.human_openers)
+    for event in sorted(fresh, key=lambda e: e.id):
+        human = not event.bot
+        if event.kind == OPEN:
+            opens["human_opens" if human else "bot_opens"] += 1
+            if human and event.recipient_id not in openers:
+                openers.add(event.recipient_id)
+                opens["unique_openers"] += 1
+            continue
+        index = event.link_index
+        new_recipient = human and (index, event.recipient_id) not in clickers
+        if new_recipient:
+            clickers.add((index, event.recipient_id))
+        links[index] = _add_click(links.get(index), event, new_recipient)
+    return MessageStats(message_id, [links[i] for i in sorted(links)], opens, len(fresh))
+
+
+def _add_click(stats: LinkStats | None, event: Event, new_recipient: bool) -> LinkStats:
+    """`stats` with one more click; as the store says a link's URL and label: the
+    lowest of its clicks'."""
+    if stats is None:
+        stats = LinkStats(event.link_index, event.url, event.label, 0, 0, 0)
+    labels = [label for label in (stats.label, event.label) if label is not None]
+    return LinkStats(
+        stats.link_index,
+        min(stats.url, event.url),
+        min(labels) if labels else None,
+        stats.human_clicks + (not event.bot),
+        stats.bot_clicks + event.bot,
+        stats.unique_recipients + new_recipient,
+    )

@@ -7,6 +7,7 @@ API, the CLI). A PostgreSQL store for several servers implements the same method
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -19,7 +20,14 @@ import sqlite_utils
 from config.datafolder import file_lock
 from config.errors import Unavailable
 from redirector.recording.burst_tracker import Remark
-from redirector.recording.events import COLUMNS, NULLABLE_COLUMNS, Event, event_id_floor
+from redirector.recording.events import (
+    CLICK,
+    COLUMNS,
+    NULLABLE_COLUMNS,
+    OPEN,
+    Event,
+    event_id_floor,
+)
 
 DATABASE_FILE = "trackway.db"
 log = logging.getLogger("trackway.store")
@@ -52,6 +60,19 @@ class LinkStats:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class StoredStats:
+    """A message's counts in the store, and what it holds of some events counted
+    elsewhere too (the spool's): which are stored, and which of their recipients are
+    counted as human already. All of one snapshot of the store."""
+
+    links: list[LinkStats]
+    opens: dict[str, int]  # human_opens, bot_opens, unique_openers
+    stored_ids: frozenset[str]
+    human_clickers: frozenset[tuple[int, str]]  # (link index, recipient)
+    human_openers: frozenset[str]
+
+
 class EventStore(Protocol):
     def write_batch(self, events: Sequence[Event], remarks: Sequence[Remark] = ()) -> None:
         """Commit `events` in one transaction, or raise StoreUnavailable having written none.
@@ -65,7 +86,9 @@ class EventStore(Protocol):
 
     def query(self, flt: EventFilter) -> list[Event]: ...
 
-    def stats(self, message_id: str) -> tuple[list[LinkStats], dict[str, int]]: ...
+    def stats(self, message_id: str, others: Sequence[Event] = ()) -> StoredStats:
+        """The counts of `message_id`'s clicks and opens; what is stored of `others`
+        (events of that message) in the same snapshot."""
 
     def close(self) -> None: ...
 
@@ -223,11 +246,38 @@ class SqliteEventStore:
         except sqlite3.Error as e:
             raise StoreUnavailable(f"database unavailable: {e}") from e
 
-    def stats(self, message_id: str) -> tuple[list[LinkStats], dict[str, int]]:
+    def stats(self, message_id: str, others: Sequence[Event] = ()) -> StoredStats:
         try:
-            return self._stats(message_id)
+            self.conn.execute("BEGIN")  # one snapshot: the loader may commit meanwhile
+            try:
+                links, opens = self._stats(message_id)
+                return StoredStats(links, opens, *self._stored_of(message_id, others))
+            finally:
+                self.conn.execute("COMMIT")
         except sqlite3.Error as e:
             raise StoreUnavailable(f"database unavailable: {e}") from e
+
+    def _stored_of(
+        self, message_id: str, others: Sequence[Event]
+    ) -> tuple[frozenset[str], frozenset[tuple[int, str]], frozenset[str]]:
+        if not others:
+            return frozenset(), frozenset(), frozenset()
+        # One JSON parameter each, whatever their number (SQLite limits parameters).
+        ids = json.dumps([e.id for e in others])
+        recipients = json.dumps(sorted({e.recipient_id for e in others}))
+        stored = self.conn.execute(
+            "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))", (ids,)
+        )
+        humans = self.conn.execute(
+            "SELECT DISTINCT kind, link_index, recipient_id FROM events WHERE message_id = ? "
+            "AND bot = 0 AND recipient_id IN (SELECT value FROM json_each(?))",
+            (message_id, recipients),
+        ).fetchall()
+        return (
+            frozenset(row[0] for row in stored),
+            frozenset((int(r[1]), str(r[2])) for r in humans if r[0] == CLICK),
+            frozenset(str(r[2]) for r in humans if r[0] == OPEN),
+        )
 
     def _stats(self, message_id: str) -> tuple[list[LinkStats], dict[str, int]]:
         links = [

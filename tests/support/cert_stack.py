@@ -49,6 +49,7 @@ class Stack:
                 https_port=self.https_port,
                 ca_bundle=str(self.root_file),
                 timeout=3,
+                allowed_networks=("127.0.0.0/8",),  # the stack is on loopback
             ),
             acme=AcmeSettings(
                 directory=self.pebble.directory,

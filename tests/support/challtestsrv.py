@@ -100,6 +100,12 @@ class ChallTestSrv:
     def clear_txt(self, host: str) -> None:
         self._post("/clear-txt", {"host": host.rstrip(".") + "."})
 
+    def set_a(self, host: str, address: str) -> None:
+        self._post("/add-a", {"host": host, "addresses": [address]})
+
+    def clear_a(self, host: str) -> None:
+        self._post("/clear-a", {"host": host})
+
     def set_servfail(self, host: str) -> None:
         self._post("/set-servfail", {"host": host})
 

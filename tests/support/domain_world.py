@@ -26,6 +26,8 @@ from tests.support.challtestsrv import ChallTestSrv
 US = "t.trackway.example"
 EU = "t-eu.trackway.example"
 DEFAULT_BASE = f"https://{US}"
+# The checks connect to no loopback address unless allowed: these worlds are there.
+LOOPBACK = ("127.0.0.0/8",)
 HTTP_OK = Probe(True)
 CNAME_OK = DnsAnswer((US,))
 
@@ -110,6 +112,7 @@ async def run_cli(world: World, *args: str) -> tuple[int, str, str]:
         f"[dns]\nnameservers = {json.dumps(list(world.settings.dns.nameservers))}\ntimeout = 1.0\n"
         f"[checks]\nhttp_port = {checks.http_port}\nhttps_port = {checks.https_port}\n"
         f"ca_bundle = {json.dumps(checks.ca_bundle)}\ntimeout = 3\n"
+        f"allowed_networks = {json.dumps(list(checks.allowed_networks))}\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKWAY_")}
     proc = await asyncio.create_subprocess_exec(

@@ -77,7 +77,7 @@ def serve_stack(
             f'[regions]\nus = "{US}"\n'
             f'[dns]\nnameservers = ["{dns.nameserver}"]\ntimeout = 1.0\n'
             f'[checks]\nhttp_port = {http_port}\nhttps_port = {https_port}\nca_bundle = "{root}"\n'
-            f"timeout = 3\n{checks}"
+            f'timeout = 3\nallowed_networks = ["127.0.0.0/8"]\n{checks}'
             f'[acme]\ndirectory = "{pebble.directory}"\nca_bundle = "{pebble.ca_file}"\n'
             f'email = "ops@example.com"\n{acme}'
         )

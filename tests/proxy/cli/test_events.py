@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import time
 from pathlib import Path
+
+import pytest
 
 from proxy.cli.events import EXPORT_FIELDS
 from redirector.recording.event_store import DATABASE_FILE, SqliteEventStore
@@ -75,3 +78,33 @@ def test_stats(tmp_path: Path) -> None:
 
 def test_the_export_has_every_public_field_of_an_event() -> None:
     assert sorted(EXPORT_FIELDS) == sorted([*PUBLIC_FIELDS, "timestamp"])
+
+
+FORMULAS = ['=HYPERLINK("https://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(
+    tmp_path: Path, formula: str
+) -> None:
+    """A cell starting with = + - @, a tab or a CR is a formula to a spreadsheet: CSV
+    prefixes it with ' (OWASP's CSV injection advice); JSON stays exact."""
+    store = SqliteEventStore(tmp_path / DATABASE_FILE)
+    store.write_batch([dataclasses.replace(event(formula), user_agent=formula, label=formula)])
+    store.close()
+    done = trackway("events", "export", "--format", "csv", data=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (row,) = csv.DictReader(io.StringIO(done.stdout.decode(), newline=""))
+    for field in ("user_agent", "label", "recipient_id"):
+        assert row[field] == "'" + formula
+    assert row["url"] == "https://example.com/"  # others as they are
+    assert row["link_index"] == "0"
+    (doc,) = json.loads(trackway("events", "export", data=tmp_path).stdout)
+    assert (doc["user_agent"], doc["label"], doc["recipient_id"]) == (formula,) * 3
+
+
+def test_the_export_help_says_how_csv_cells_are_neutralised(tmp_path: Path) -> None:
+    done = trackway("events", "export", "--help", data=tmp_path)
+    text = " ".join(done.stdout.decode().split())  # however argparse wraps it
+    assert "a cell starting with =, +, -, @, a tab or a carriage return" in text
+    assert "is prefixed with '" in text

@@ -12,7 +12,7 @@ import trustme
 from config import CheckSettings, DnsSettings, Settings
 from tests.support.challtestsrv import ChallTestSrv, free_port
 from tests.support.challtestsrv import dns as dns
-from tests.support.domain_world import EU, US, World
+from tests.support.domain_world import EU, LOOPBACK, US, World
 
 
 @pytest.fixture(scope="module")
@@ -23,21 +23,28 @@ def ca() -> trustme.CA:
 @pytest.fixture
 async def world_factory(tmp_path: Path, dns: ChallTestSrv, ca: trustme.CA) -> AsyncIterator[Any]:
     """`await world_factory(https="off"|"green"|"wrong-name", http_port=None)`: a started
-    world, or with `http_port` one whose HTTP port nothing listens on."""
+    world, or with `http_port` one whose HTTP port nothing listens on (`https_port`
+    likewise). Its checks may connect to loopback (`allowed`), where it answers."""
     worlds: list[World] = []
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
 
-    async def make(https: str = "off", http_port: int | None = None) -> World:
+    async def make(
+        https: str = "off",
+        http_port: int | None = None,
+        https_port: int | None = None,
+        allowed: tuple[str, ...] = LOOPBACK,
+    ) -> World:
         settings = Settings(
             data=tmp_path / f"data{len(worlds)}",
             regions={"us": US, "eu": EU},
             dns=DnsSettings(nameservers=(dns.nameserver,), timeout=1.0),
             checks=CheckSettings(
                 http_port=http_port or free_port(),
-                https_port=free_port(),
+                https_port=https_port or free_port(),
                 ca_bundle=str(ca_file),
                 timeout=3,
+                allowed_networks=allowed,
             ),
         )
         world = World(settings, dns)

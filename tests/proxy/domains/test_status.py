@@ -49,7 +49,8 @@ def checks(
         (checks(dns=DnsAnswer(error="SERVFAIL")), "error", "green", "off", DEFAULT),
         (checks(dns=DnsAnswer(("a.example.net", "t.trackway.example."))), "ok", "green", "off", "http://links.example.com"),
         (checks(http=Probe(False, "connection refused")), "ok", "unreachable", "off", DEFAULT),
-        (checks(verified=False, https=Probe(True)), "ok", "green", "green", DEFAULT),
+        # Unverified: HTTP and HTTPS are not checked (no connection to the name).
+        (checks(verified=False, https=Probe(True)), "ok", "unchecked", "unchecked", DEFAULT),
     ],
 )  # fmt: skip
 def test_status_table(

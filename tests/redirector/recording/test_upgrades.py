@@ -134,6 +134,6 @@ def test_an_old_database_that_cannot_be_changed_is_still_read(tmp_path: Path) ->
     (event,) = store.query(EventFilter())
     assert event == Event.from_values((*OLD_EVENT, None))
     assert store.recent(0) == []  # opens only
-    links, opens = store.stats("m-old")
-    assert (links, opens["bot_opens"]) == ([], 1)
+    stats = store.stats("m-old")
+    assert (stats.links, stats.opens["bot_opens"]) == ([], 1)
     store.close()
