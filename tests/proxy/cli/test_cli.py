@@ -149,7 +149,11 @@ def test_a_malformed_key_ring_is_one_line_from_the_cli(
     tmp_path: Path, content: bytes, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "keys.json").write_bytes(content)
-    assert main(["keys", "list", "--data", str(tmp_path)]) == 1
+    umask = os.umask(0o022)  # `main` sets this process's: put it back after
+    try:
+        assert main(["keys", "list", "--data", str(tmp_path)]) == 1
+    finally:
+        os.umask(umask)
     err = capsys.readouterr().err
     assert err.startswith(f"trackway: cannot read the key ring {tmp_path / 'keys.json'}: ")
     assert err.count("\n") == 1
