@@ -100,8 +100,8 @@ class Spool:
             return own
         if own is not None and time.monotonic() < self._next_reserve_try:
             return own  # no room for a new file's reservation: this one's serves
-        self.dir.mkdir(mode=0o700, exist_ok=True)
         try:
+            self.dir.mkdir(mode=0o700, exist_ok=True)
             fresh = OwnFile(self.dir, must_reserve=own is not None)
         except OSError as e:
             if own is None:
@@ -158,7 +158,7 @@ class Spool:
         """Bytes of records in the spool files (not the space reserved ahead)."""
         total = 0
         for path in self.files():
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # gone, or unreadable (logged by readers)
                 total += _records_size(path)
         return total
 
