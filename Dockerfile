@@ -10,7 +10,7 @@ COPY redirector ./redirector
 COPY proxy ./proxy
 COPY certs ./certs
 RUN pip install --no-cache-dir . && useradd --system --home /data trackway \
-    && mkdir -p /data && chown trackway /data
+    && mkdir -p /data && chown trackway /data && chmod 0700 /data
 
 USER trackway
 VOLUME /data

@@ -11,13 +11,15 @@ import sqlite3
 import uuid
 from pathlib import Path
 
+from config.datafolder import create_private_file, ensure_data_dir
+
 LEASES_FILE = "certs/leases.db"
 
 
 class Leases:
     def __init__(self, data: Path) -> None:
         path = data / LEASES_FILE
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        create_private_file(ensure_data_dir(path.parent) / path.name)
         self.conn = sqlite3.connect(path, isolation_level=None, timeout=5)
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT, expires REAL)"

@@ -99,8 +99,7 @@ class CertStore:
 
     def bump_generation(self) -> None:
         """Tell the TLS listeners to reload (they look at this one file, not at every host)."""
-        ensure_data_dir(self.root)
-        (self.root / GENERATION_FILE).write_text(f"{time.time_ns()}\n")
+        write_private_file(self.root / GENERATION_FILE, f"{time.time_ns()}\n".encode())
 
     def generation(self) -> float:
         try:

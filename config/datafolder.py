@@ -1,10 +1,12 @@
-"""The data folder: where state lives. Secrets in it are written 0600, atomically."""
+"""The data folder: where state lives, the owner's alone: folders 0700, files 0600
+(secrets written atomically)."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +19,34 @@ class DataFolderError(InvalidInput):
 
 
 def ensure_data_dir(path: Path) -> Path:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """`path`, made 0700 if missing, and so is each missing folder above it (`mkdir -p`
+    would make those 0777 less the umask)."""
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+    except FileNotFoundError:
+        ensure_data_dir(path.parent)
+        path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+def close_to_others(path: Path) -> str | None:
+    """Make an existing data folder the owner's alone if others may enter or read it;
+    what was done (or why it could not be), in one line; None if it was private."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if not mode & 0o077:
+        return None
+    try:
+        path.chmod(0o700)
+    except OSError as e:
+        return f"the data folder {path} is open to others ({mode:04o}): {e.strerror or e}"
+    return f"the data folder {path} was open to others ({mode:04o}): now 0700"
+
+
+def create_private_file(path: Path) -> Path:
+    """`path`, made empty and 0600 if missing: for SQLite, which would make a database
+    0644 less the umask, and gives its -wal and -shm files the database's mode."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     return path
 
 

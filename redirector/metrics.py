@@ -50,6 +50,23 @@ class Instruments:
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
             registry=registry,
         )
+        self.events_not_durable = Gauge(
+            "trackway_events_not_durable",
+            "Events whose clicks were answered while they are held in memory: the spool "
+            "could not be written (or took over 5 s); lost if their process dies",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.spool_damaged_bytes = Counter(
+            "trackway_spool_damaged_bytes",
+            "Bytes of spool files skipped as damaged (the good records around them loaded)",
+            registry=registry,
+        )
+        self.spool_damaged_files = Counter(
+            "trackway_spool_damaged_files",
+            "Spool files with damage, moved to spool/damaged/ once loaded",
+            registry=registry,
+        )
         self.load_batch_seconds = Histogram(
             "trackway_load_batch_seconds",
             "Time to load one batch of spooled events into the database",

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from config import Settings, load_settings
-from config.datafolder import check_data_folder
+from config.datafolder import check_data_folder, close_to_others
 from config.errors import TrackwayError
 from proxy.cli import certs, domains, events, keys, links, rewrite, serve
 
@@ -67,12 +67,16 @@ def exit_status(error: TrackwayError) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o077)  # every file and folder any trackway process makes is the owner's alone
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
         settings = load_settings(args.config, os.environ, {"data": args.data})
         check_data_folder(settings.data)
+        closed = close_to_others(settings.data)
+        if closed is not None:
+            print(f"trackway: {closed}", file=sys.stderr)
         return handler(args, settings)
     except TrackwayError as e:
         print(f"trackway: {e}", file=sys.stderr)

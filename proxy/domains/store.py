@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
+from config.datafolder import create_private_file, ensure_data_dir
 from proxy.domains.status import HostChecks, HostStatus
 
 DOMAINS_FILE = "domains.db"
@@ -56,8 +57,8 @@ class TrackingHost:
 
 class DomainStore:
     def __init__(self, data: Path) -> None:
-        data.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(data / DOMAINS_FILE, isolation_level=None, timeout=5)
+        path = create_private_file(ensure_data_dir(data) / DOMAINS_FILE)
+        self.conn = sqlite3.connect(path, isolation_level=None, timeout=5)
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.db = sqlite_utils.Database(self.conn)
         domains = self.db.table("sending_domains")

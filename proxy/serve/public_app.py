@@ -22,8 +22,7 @@ from proxy.domains.service import check_secret
 from redirector import load_keyring
 from redirector.clicks.fast_path import ClickConnections
 from redirector.clicks.routes import ClickState, PrefixHandler, PublicHandler, not_found
-from redirector.links.errors import KeyRingError
-from redirector.links.keystore import KEYS_FILE
+from redirector.links.keystore import KEYS_FILE, read_keyring
 from redirector.recording.event_store import EventStore
 from redirector.recording.spool_loader import keep_loading
 from redirector.recording.spool_writer import SpoolWriter
@@ -140,24 +139,29 @@ def acme_challenge_handler(store: ChallengeStore) -> PrefixHandler:
 
 
 async def _reload_keys(state: ClickState, settings: Settings) -> None:
-    """Pick up `keys rotate` / `keys retire` without a restart: the file is tiny."""
+    """Pick up `keys rotate` / `keys retire` without a restart: the file is tiny. A file
+    that cannot be read (damaged, missing) is said once, and the ring in use is kept
+    until the file changes again: this task outlives whatever the file holds."""
     path = settings.data / KEYS_FILE
-    seen = _mtime(path)
+    seen = _version(path)
     while True:
         await asyncio.sleep(KEY_RELOAD_SECONDS)
-        current = _mtime(path)
+        current = _version(path)
         if current == seen:
             continue
+        seen = current
         try:
-            state.ring = load_keyring(settings.data, int(time.time()))
-            seen = current
+            state.ring = read_keyring(settings.data)
             log.info("key ring reloaded: %d keys", len(state.ring.keys))
-        except KeyRingError as e:
+        except Exception as e:  # KeyRingError, or anything else: the loop goes on
             log.error("key ring not reloaded, keeping the current one: %s", e)
 
 
-def _mtime(path: Path) -> int:
+def _version(path: Path) -> tuple[int, int, int]:
+    """What tells one content of the file from another: trackway replaces it (a new
+    inode), an editor may write it in place (its time and size)."""
     try:
-        return path.stat().st_mtime_ns
+        found = path.stat()
     except OSError:
-        return 0
+        return (0, 0, 0)
+    return (found.st_ino, found.st_mtime_ns, found.st_size)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from redirector.links.errors import KeyRingError, RetiredKey, UnknownKey, UnknownKeyId
 
 KEY_ID_BYTES = 4
+SECRET_BYTES = 32  # HMAC-SHA256's own size: shorter is weaker, and empty signs for anyone
+_KEY_ID = re.compile(f"[0-9a-f]{{{2 * KEY_ID_BYTES}}}")
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,20 @@ class SigningKey:
     secret: bytes
     created_at: int  # unix seconds
     retired_at: int | None = None
+
+    def __post_init__(self) -> None:
+        """KeyRingError unless every field is what a key needs (never shows the secret)."""
+        if not isinstance(self.key_id, str) or not _KEY_ID.fullmatch(self.key_id):
+            raise KeyRingError(
+                f"id {self.key_id!r:.24} is not {2 * KEY_ID_BYTES} lowercase hex digits"
+            )
+        if not isinstance(self.secret, bytes) or len(self.secret) != SECRET_BYTES:
+            size = len(self.secret) if isinstance(self.secret, bytes) else "not"
+            raise KeyRingError(f"its secret is {size} bytes, not {SECRET_BYTES}")
+        for name in ("created_at", "retired_at"):
+            value = getattr(self, name)
+            if not (type(value) is int or (value is None and name == "retired_at")):
+                raise KeyRingError(f"{name} is not a whole number of seconds")
 
     def __repr__(self) -> str:  # never show the secret
         return f"SigningKey(key_id={self.key_id!r}, retired={self.retired_at is not None})"
@@ -33,12 +50,10 @@ class SigningKey:
 class KeyRing:
     def __init__(self, keys: Iterable[SigningKey]) -> None:
         self.keys: tuple[SigningKey, ...] = tuple(keys)
-        for key in self.keys:
-            if len(key.key_id) != 2 * KEY_ID_BYTES:
-                raise KeyRingError(f"key id {key.key_id!r} is not {KEY_ID_BYTES} bytes of hex")
         self._by_id = {key.id_bytes: key for key in self.keys}
-        if len(self._by_id) != len(self.keys):
-            raise KeyRingError("two keys share one id")
+        if len(self._by_id) != len(self.keys):  # a token could not say which key
+            ids = [key.key_id for key in self.keys]
+            raise KeyRingError(f"two keys share the id {max(ids, key=ids.count)}")
         active = [key for key in self.keys if not key.retired]
         self._signing = max(active, key=lambda k: k.created_at) if active else None
 

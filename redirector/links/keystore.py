@@ -10,11 +10,10 @@ from typing import Any
 
 from config.datafolder import file_lock, write_private_file
 from redirector.links.errors import KeyRingError
-from redirector.links.keyring import KEY_ID_BYTES, KeyRing, SigningKey
+from redirector.links.keyring import KEY_ID_BYTES, SECRET_BYTES, KeyRing, SigningKey
 
 KEYS_FILE = "keys.json"
 _LOCK_FILE = ".keys.lock"
-SECRET_BYTES = 32
 
 
 def load_keyring(data_dir: Path, now: int) -> KeyRing:
@@ -24,14 +23,20 @@ def load_keyring(data_dir: Path, now: int) -> KeyRing:
         with file_lock(data_dir / _LOCK_FILE):
             if not path.exists():
                 _save(path, [_new_key(now, [])])
-    return KeyRing(_load(path))
+    return read_keyring(data_dir)
+
+
+def read_keyring(data_dir: Path) -> KeyRing:
+    """The key ring as the file holds it; KeyRingError (one line) if it is missing or
+    anything in it is not what a key ring holds."""
+    return _load(data_dir / KEYS_FILE)
 
 
 def rotate_key(data_dir: Path, now: int) -> SigningKey:
     """Add a new signing key; the older ones keep verifying."""
     with file_lock(data_dir / _LOCK_FILE):
         path = data_dir / KEYS_FILE
-        keys = _load(path) if path.exists() else []
+        keys = list(_load(path).keys) if path.exists() else []
         # The newest key signs; make sure the new one sorts last even within one second.
         newest = max((k.created_at for k in keys), default=now - 1)
         key = _new_key(max(now, newest + 1), keys)
@@ -42,9 +47,8 @@ def rotate_key(data_dir: Path, now: int) -> SigningKey:
 def retire_key(data_dir: Path, key_id: str, now: int) -> SigningKey:
     """Retire a key: links it signed stop verifying. The last active key cannot go."""
     with file_lock(data_dir / _LOCK_FILE):
-        path = data_dir / KEYS_FILE
-        keys = _load(path) if path.exists() else []
-        target = KeyRing(keys).find(key_id)
+        ring = _load(data_dir / KEYS_FILE)
+        keys, target = ring.keys, ring.find(key_id)
         if target.retired:
             raise KeyRingError(f"key {target.key_id} is already retired")
         if all(k.retired or k is target for k in keys):
@@ -52,7 +56,7 @@ def retire_key(data_dir: Path, key_id: str, now: int) -> SigningKey:
                 f"key {target.key_id} is the only active key; run `trackway keys rotate` first"
             )
         retired = SigningKey(target.key_id, target.secret, target.created_at, now)
-        _save(path, [retired if k is target else k for k in keys])
+        _save(data_dir / KEYS_FILE, [retired if k is target else k for k in keys])
         return retired
 
 
@@ -64,20 +68,37 @@ def _new_key(now: int, existing: list[SigningKey]) -> SigningKey:
             return SigningKey(key_id, secrets.token_bytes(SECRET_BYTES), now)
 
 
-def _load(path: Path) -> list[SigningKey]:
+def _load(path: Path) -> KeyRing:
     try:
-        doc = json.loads(path.read_text("utf-8"))
-        return [
-            SigningKey(
-                str(k["id"]),
-                base64.b64decode(k["secret"], validate=True),
-                int(k["created_at"]),
-                None if k.get("retired_at") is None else int(k["retired_at"]),
-            )
-            for k in doc["keys"]
-        ]
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        return KeyRing(_keys(json.loads(path.read_text("utf-8"))))
+    except KeyRingError as e:
         raise KeyRingError(f"cannot read the key ring {path}: {e}") from None
+    except OSError as e:
+        raise KeyRingError(f"cannot read the key ring {path}: {e.strerror or e}") from None
+    except (ValueError, RecursionError) as e:  # not JSON, not UTF-8; nested past reason
+        raise KeyRingError(f"cannot read the key ring {path}: {e}") from None
+
+
+def _keys(doc: object) -> list[SigningKey]:
+    if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
+        raise KeyRingError('it is not {"keys": [...]}')
+    return [_key(number, key) for number, key in enumerate(doc["keys"], 1)]
+
+
+def _key(number: int, doc: object) -> SigningKey:
+    if not isinstance(doc, dict):
+        raise KeyRingError(f"key {number} is not an object")
+    missing = {"id", "secret", "created_at"} - doc.keys()
+    if missing:
+        raise KeyRingError(f"key {number} has no {', '.join(sorted(missing))}")
+    try:
+        secret = base64.b64decode(doc["secret"], validate=True)
+    except (TypeError, ValueError):
+        raise KeyRingError(f"key {number}: its secret is not base64") from None
+    try:
+        return SigningKey(doc["id"], secret, doc["created_at"], doc.get("retired_at"))
+    except KeyRingError as e:
+        raise KeyRingError(f"key {number}: {e}") from None
 
 
 def _save(path: Path, keys: list[SigningKey]) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import sqlite_utils
 
-from config.datafolder import file_lock
+from config.datafolder import create_private_file, file_lock
 from config.errors import Unavailable
 from redirector.recording.burst_tracker import Remark
 from redirector.recording.events import (
@@ -112,6 +112,7 @@ def open_database(path: Path, synchronous: str, busy_timeout_ms: int, read_only:
     if read_only:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
     else:
+        create_private_file(path)
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     if not read_only:
@@ -137,7 +138,7 @@ class SqliteEventStore:
             if not read_only:
                 self._create_schema()
             self._lacking = self._missing_columns()
-        except sqlite3.Error as e:
+        except (sqlite3.Error, OSError) as e:  # OSError: the file cannot be made
             raise StoreUnavailable(f"database unavailable: {path}: {e}") from e
 
     def _create_schema(self) -> None:

@@ -8,11 +8,13 @@ path) or `await record` (aiohttp's path): group commit by way of `gathering.py`.
 
 The database sits behind (the writer process loads the files), so a click waits
 neither for SQLite nor for another process: one `write` and one `fdatasync` per batch,
-and batches grow with load. If the disk refuses the write (full, read-only), the
-events are held in memory (up to MAX_HELD_BYTES) and tried again every second, and the
-clicks are answered all the same; so are they after APPEND_SECONDS when the disk
-hangs. A recipient never sees an error, nor waits forever, for our storage; such
-events are durable only once written, and the log says so.
+and batches grow with load. A click is never held hostage by our storage: if the disk
+refuses the write (full once the space reserved ahead is used, read-only, failing),
+the events are held in memory (up to MAX_HELD_BYTES) and tried again every second, and
+the clicks are answered all the same; so are they after APPEND_SECONDS when the disk
+hangs. Such events are durable only once written: until then they are counted in
+`trackway_events_not_durable`, the log says so every minute, and a process that dies
+loses them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import concurrent.futures
 import logging
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 from redirector import metrics
 from redirector.recording.gathering import Batch, Gatherer
@@ -32,6 +35,15 @@ log = logging.getLogger("trackway.writer")
 APPEND_SECONDS = 5.0
 RETRY_SECONDS = 1.0
 MAX_HELD_BYTES = 256 * 1024 * 1024
+REMIND_SECONDS = 60.0  # while events are held, how often the log says so again
+
+
+class _Outcome(NamedTuple):
+    """An append, as the spool thread tells the loop: the seconds it took (None: it
+    failed, or there was nothing to write) and the events held in memory after it."""
+
+    seconds: float | None
+    held: int
 
 
 class SpoolWriter:
@@ -43,6 +55,12 @@ class SpoolWriter:
         self._held: list[bytes] = []  # the disk refused them: written with the next batch
         self._held_events = 0
         self._failing = False
+        self._next_reminder = 0.0
+        # Seen on the loop: events held after the last append, and events answered
+        # before their (overdue) append ended: together, what is not durable.
+        self._held_seen = 0
+        self._answered_early = 0
+        self._shown = 0
         self._retry: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -88,21 +106,26 @@ class SpoolWriter:
         log.error("the spool took over %.0f s to write; answering %d clicks before it is done",
                   APPEND_SECONDS, len(batch.items))  # fmt: skip
         answered[0] = True
+        self._answered_early += len(batch.items)
+        self._show_not_durable()
         self._gatherer.done(batch)
 
     def _appended(
         self,
         batch: Batch[Hit],
-        future: concurrent.futures.Future[float],
+        future: concurrent.futures.Future[_Outcome],
         answered: list[bool],
         overdue: asyncio.TimerHandle,
     ) -> None:
         overdue.cancel()
-        if not answered[0]:
+        if answered[0]:
+            self._answered_early -= len(batch.items)
+        else:
             self._gatherer.done(batch)
-        self._schedule_retry()
-        if future.exception() is None and future.result() >= 0:
-            metrics.instruments().write_batch_seconds.observe(future.result())
+        self._retried(future)
+        outcome = future.result() if future.exception() is None else None
+        if outcome is not None and outcome.seconds is not None:
+            metrics.instruments().write_batch_seconds.observe(outcome.seconds)
             metrics.instruments().write_batch_size.observe(len(batch.items))
             metrics.instruments().events_written.labels("spool").inc(len(batch.items))
 
@@ -112,34 +135,57 @@ class SpoolWriter:
             future = self._thread.submit(self._append, b"", 0)
             loop = self._loop
             assert loop is not None
-            future.add_done_callback(lambda f: loop.call_soon_threadsafe(self._schedule_retry))
+            future.add_done_callback(lambda f: loop.call_soon_threadsafe(self._retried, f))
+
+    def _retried(self, future: concurrent.futures.Future[_Outcome]) -> None:
+        if future.exception() is None:
+            self._held_seen = future.result().held
+            self._show_not_durable()
+        self._schedule_retry()
+
+    def _show_not_durable(self) -> None:
+        not_durable = self._held_seen + self._answered_early
+        if not_durable != self._shown:  # mostly 0: no write to the shared values
+            metrics.instruments().events_not_durable.set(not_durable)
+            self._shown = not_durable
 
     def _schedule_retry(self) -> None:
         """While events are held, a quiet worker tries them again too."""
         if self._held and self._retry is None and self._loop is not None:
             self._retry = self._loop.call_later(RETRY_SECONDS, self._retry_held)
 
-    def _append(self, payload: bytes, count: int) -> float:
-        """In the spool thread: the seconds the append took, or -1 if it failed."""
+    def _append(self, payload: bytes, count: int) -> _Outcome:
+        """In the spool thread: write `payload` (and what is held) or hold it."""
         if self._held:
             self._held.append(payload)
             payload, self._held = b"".join(self._held), []
             count, self._held_events = count + self._held_events, 0
         if not payload:
-            return 0.0
+            return _Outcome(None, 0)
         started = time.perf_counter()
         try:
             self.spool.append_encoded(payload)
         except Exception as e:  # OSError mostly; whatever it is, no click may hang on it
-            if not self._failing:
-                log.error("cannot write the spool (%s); holding %d events", e, count)
-                self._failing = True
-            if len(payload) > MAX_HELD_BYTES:  # memory is not a spool: keep the newest
-                log.error("the spool has refused writes too long: %d events lost", count)
-                payload, count = b"", 0
-            self._held, self._held_events = ([payload] if payload else []), count
-            return -1.0
+            self._hold(payload, count, e)
+            return _Outcome(None, self._held_events)
         if self._failing:
-            log.info("the spool takes writes again")
+            log.info("the spool takes writes again: %d held events written", count)
             self._failing = False
-        return time.perf_counter() - started
+        return _Outcome(time.perf_counter() - started, 0)
+
+    def _hold(self, payload: bytes, count: int, error: Exception) -> None:
+        if len(payload) > MAX_HELD_BYTES:  # memory is not a spool: keep the newest
+            log.error("the spool has refused writes too long: %d events lost", count)
+            payload, count = b"", 0
+        self._held, self._held_events = ([payload] if payload else []), count
+        now = time.monotonic()
+        if not self._failing or now >= self._next_reminder:
+            log.error(
+                "%s the spool (%s): %d events held in memory, their clicks answered; "
+                "not durable until it takes writes again",
+                "still cannot write" if self._failing else "cannot write",
+                getattr(error, "strerror", None) or error,
+                count,
+            )
+            self._failing = True
+            self._next_reminder = now + REMIND_SECONDS

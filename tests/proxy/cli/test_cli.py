@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from proxy.cli.main import main
+from tests.redirector.links.test_keystore import MALFORMED
 from tests.support.corpus import corpus_dir
 
 
@@ -138,3 +142,33 @@ def test_common_options_before_or_after_the_subcommand(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "c" / "keys.json").exists()
+
+
+@pytest.mark.parametrize("content", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_malformed_key_ring_is_one_line_from_the_cli(
+    tmp_path: Path, content: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "keys.json").write_bytes(content)
+    umask = os.umask(0o022)  # `main` sets this process's: put it back after
+    try:
+        assert main(["keys", "list", "--data", str(tmp_path)]) == 1
+    finally:
+        os.umask(umask)
+    err = capsys.readouterr().err
+    assert err.startswith(f"trackway: cannot read the key ring {tmp_path / 'keys.json'}: ")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["keys", "list"], ["keys", "rotate"], ["keys", "retire", "0a0b0c0d"],
+     ["rewrite", "-", "--base-url", "https://t.example", "--message-id", "m",
+      "--recipient", "r"]],
+    ids=["list", "rotate", "retire", "rewrite"],
+)  # fmt: skip
+def test_a_non_hex_key_id_is_one_line_in_every_command(tmp_path: Path, command: list[str]) -> None:
+    (tmp_path / "keys.json").write_bytes(MALFORMED["non-hex id"])
+    done = trackway(*command, data=tmp_path, stdin=b"<a href='https://example.com/'>x</a>")
+    assert done.returncode == 1
+    assert done.stderr.decode().startswith("trackway: cannot read the key ring ")
+    assert done.stderr.count(b"\n") == 1

@@ -74,7 +74,7 @@ def test_serve_says_which_secret_cannot_be_read(
     tmp_path: Path, name: str, make: object, message: str
 ) -> None:
     data = tmp_path / "data"
-    data.mkdir()
+    data.mkdir(mode=0o700)  # private, as trackway makes it: no line about tightening
     make(data / name)  # type: ignore[operator]
     err = one_line(trackway(*SERVE, data=data))
     assert message.format(data / name) in err

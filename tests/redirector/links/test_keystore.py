@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+import json
 import stat
 from pathlib import Path
 
@@ -51,3 +53,48 @@ def test_a_damaged_key_ring_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "keys.json").write_text("{not json")
     with pytest.raises(KeyRingError, match="cannot read the key ring"):
         load_keyring(tmp_path, 1)
+
+
+GOOD = {"id": "0a0b0c0d", "secret": base64.b64encode(b"s" * 32).decode(), "created_at": 1}
+MALFORMED = {
+    "not JSON": b"{not json",
+    "not UTF-8": b'{"keys": [{"id": "\xff"}]}',
+    "deeply nested": b"[" * 100_000,
+    "not an object": b"[]",
+    "no keys": b"{}",
+    "keys not a list": json.dumps({"keys": {"0a0b0c0d": GOOD}}).encode(),
+    "a key not an object": json.dumps({"keys": ["0a0b0c0d"]}).encode(),
+    "non-hex id": json.dumps({"keys": [{**GOOD, "id": "0a0b0c0z"}]}).encode(),
+    "short id": json.dumps({"keys": [{**GOOD, "id": "0a0b0c"}]}).encode(),
+    "upper-case id": json.dumps({"keys": [{**GOOD, "id": "0A0B0C0D"}]}).encode(),
+    "id a number": json.dumps({"keys": [{**GOOD, "id": 10111213}]}).encode(),
+    "no id": json.dumps({"keys": [{k: v for k, v in GOOD.items() if k != "id"}]}).encode(),
+    "empty secret": json.dumps({"keys": [{**GOOD, "secret": ""}]}).encode(),
+    "short secret": json.dumps(
+        {"keys": [{**GOOD, "secret": base64.b64encode(b"s" * 16).decode()}]}
+    ).encode(),
+    "secret not base64": json.dumps({"keys": [{**GOOD, "secret": "not base64!"}]}).encode(),
+    "secret a number": json.dumps({"keys": [{**GOOD, "secret": 7}]}).encode(),
+    "created_at text": json.dumps({"keys": [{**GOOD, "created_at": "1"}]}).encode(),
+    "created_at true": json.dumps({"keys": [{**GOOD, "created_at": True}]}).encode(),
+    "created_at a fraction": json.dumps({"keys": [{**GOOD, "created_at": 1.5}]}).encode(),
+    "retired_at text": json.dumps({"keys": [{**GOOD, "retired_at": "soon"}]}).encode(),
+    "two keys, one id": json.dumps({"keys": [GOOD, GOOD]}).encode(),
+}
+
+
+@pytest.mark.parametrize("content", MALFORMED.values(), ids=MALFORMED.keys())
+def test_every_malformed_key_ring_is_a_key_ring_error(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "keys.json").write_bytes(content)
+    with pytest.raises(KeyRingError, match=r"^cannot read the key ring .*keys\.json: ") as e:
+        load_keyring(tmp_path, 1)
+    assert "\n" not in str(e.value)
+    assert base64.b64encode(b"s" * 32).decode() not in str(e.value)  # never the secret
+
+
+def test_a_well_formed_key_ring_loads(tmp_path: Path) -> None:
+    (tmp_path / "keys.json").write_text(json.dumps({"keys": [{**GOOD, "retired_at": None}]}))
+    (key,) = load_keyring(tmp_path, 1).keys
+    assert (key.key_id, key.secret, key.created_at, key.retired_at) == (
+        "0a0b0c0d", b"s" * 32, 1, None,
+    )  # fmt: skip

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from redirector.recording import spool as spool_module
 from redirector.recording.events import Event
-from redirector.recording.spool import Spool
+from redirector.recording.spool import RESERVE_BYTES, Spool, encode
+from redirector.recording.spool import folder as spool_folder
 
 
 def event(recipient: str, link: int = 0) -> Event:
@@ -71,7 +71,7 @@ def test_nothing_is_taken_from_a_batch_not_committed(tmp_path: Path) -> None:
 
 
 def test_files_rotate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(spool_module, "ROTATE_BYTES", 1)
+    monkeypatch.setattr(spool_folder, "ROTATE_BYTES", 1)
     writer, loader = Spool(tmp_path), Spool(tmp_path)
     for name in "abc":
         writer.append([event(name)])
@@ -84,15 +84,14 @@ def test_files_rotate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_cut_short_record_waits_while_its_writer_lives(tmp_path: Path) -> None:
     writer, loader = Spool(tmp_path), Spool(tmp_path)
     writer.append([event("a")])
-    (path,) = writer.files()
-    record = spool_module.encode([event("b")])
-    with path.open("ab") as f:
-        f.write(record[:-3])  # as a reader may see an append in progress
+    assert writer._own is not None
+    fd, end = writer._own.fd, writer._own.size
+    record = encode([event("b")])
+    os.pwrite(fd, record[:-3], end)  # as a reader may see an append in progress
     taken = loader.take()
     assert recipients(taken.events) == ["a"]
     loader.taken(taken)
-    with path.open("ab") as f:
-        f.write(record[-3:])
+    os.pwrite(fd, record[-3:], end + len(record) - 3)
     assert recipients(loader.take().events) == ["b"]
 
 
@@ -107,7 +106,7 @@ def test_a_crash_mid_append_loses_only_the_unfinished_batch(tmp_path: Path) -> N
         spool = s.Spool(__import__("pathlib").Path({str(tmp_path)!r}))
         spool.append([event("kept")])
         record = s.encode([event("lost")])
-        os.write(spool._own.fd, record[: len(record) // 2])
+        os.pwrite(spool._own.fd, record[: len(record) // 2], spool._own.size)
         os._exit(0)
         """
     )
@@ -116,20 +115,11 @@ def test_a_crash_mid_append_loses_only_the_unfinished_batch(tmp_path: Path) -> N
     taken = loader.take()
     assert recipients(taken.events) == ["kept"]
     assert len(taken.finished) == 1  # its writer is gone
+    assert list(taken.cut_short.values()) == [len(encode([event("kept")]))]
+    assert taken.damaged == {}  # a write cut short is not damage: not kept
     loader.taken(taken)
     assert loader.files() == []
-
-
-def test_a_damaged_record_is_skipped_with_the_rest_of_its_file(tmp_path: Path) -> None:
-    writer = Spool(tmp_path)
-    writer.append([event("a")])
-    writer.append([event("b")])
-    writer.release()
-    (path,) = writer.files()
-    data = bytearray(path.read_bytes())
-    data[-5] ^= 0xFF
-    path.write_bytes(bytes(data))
-    assert recipients(list(Spool(tmp_path).read_all())) == ["a"]
+    assert not (tmp_path / "spool" / "damaged").exists()
 
 
 def test_a_file_of_a_live_process_is_never_deleted(tmp_path: Path) -> None:
@@ -152,19 +142,19 @@ def test_a_failed_append_leaves_later_appends_readable(
 ) -> None:
     writer = Spool(tmp_path)
     writer.append([event("a")])
-    real_write = os.write
+    real_pwrite = os.pwrite
 
-    def short_then_full_disk(fd: int, data: bytes | memoryview) -> int:
-        monkeypatch.setattr(os, "write", fail)
-        return real_write(fd, bytes(data)[:5])  # part of the record, then no space
+    def short_then_full_disk(fd: int, data: bytes | memoryview, offset: int) -> int:
+        monkeypatch.setattr(os, "pwrite", fail)
+        return real_pwrite(fd, bytes(data)[:5], offset)  # part of the record, then no space
 
-    def fail(fd: int, data: bytes | memoryview) -> int:
+    def fail(fd: int, data: bytes | memoryview, offset: int) -> int:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "write", short_then_full_disk)
+    monkeypatch.setattr(os, "pwrite", short_then_full_disk)
     with pytest.raises(OSError, match="No space"):
         writer.append([event("lost")])
-    monkeypatch.setattr(os, "write", real_write)
+    monkeypatch.setattr(os, "pwrite", real_pwrite)
     writer.append([event("c")])
     assert recipients(list(Spool(tmp_path).read_all())) == ["a", "c"]
 
@@ -194,3 +184,20 @@ def test_an_unreadable_file_holds_up_no_other(
     loader = Spool(tmp_path)
     assert recipients(loader.take().events) == ["a"]
     assert recipients(list(loader.read_all())) == ["a"]
+
+
+def test_space_is_reserved_ahead_and_given_back(tmp_path: Path) -> None:
+    writer = Spool(tmp_path)
+    writer.append([event("a")])
+    (path,) = writer.files()
+    assert writer._own is not None
+    written = writer._own.size
+    assert path.stat().st_size == RESERVE_BYTES  # reserved when made
+    assert path.stat().st_blocks * 512 >= RESERVE_BYTES  # really allocated, not a hole
+    assert writer.size() == written  # the reserved zeros are no records
+    big = [event(f"r{i}") for i in range(RESERVE_BYTES // 2 // len(encode([event("x")])) + 1)]
+    writer.append(big)  # past half the reservation: more is reserved ahead
+    assert path.stat().st_size >= writer._own.size + RESERVE_BYTES // 2
+    writer.release()
+    assert path.stat().st_size == Spool(tmp_path).size()  # given back once let go of
+    assert len(list(Spool(tmp_path).read_all())) == 1 + len(big)

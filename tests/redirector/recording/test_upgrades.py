@@ -18,7 +18,7 @@ from redirector.recording.bot_rules import BurstPolicy
 from redirector.recording.event_store import EventFilter, SqliteEventStore
 from redirector.recording.events import FIELDS, Event
 from redirector.recording.hits import Hit, event_from_hit
-from redirector.recording.spool import SPOOL_DIR, Spool, encode_hits
+from redirector.recording.spool import SPOOL_DIR, V2_SUFFIX, Spool, encode_hits
 from redirector.recording.spool_loader import SpoolLoader
 
 # The layouts of the version before labels, written out: that code is gone.
@@ -46,10 +46,11 @@ def old_record(kind: str, rows: list[tuple[Any, ...]]) -> bytes:
     return struct.pack("<II", len(payload), zlib.crc32(payload)) + payload
 
 
-def spool_file(data: Path, *records: bytes) -> None:
+def spool_file(data: Path, *records: bytes, suffix: str = ".spool") -> None:
+    """A spool file of the earlier version (its suffix), or of this one (V2_SUFFIX)."""
     folder = data / SPOOL_DIR
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    (folder / "00000000000000000001-1-abcdef.spool").write_bytes(b"".join(records))
+    (folder / f"00000000000000000001-1-abcdef{suffix}").write_bytes(b"".join(records))
 
 
 def test_records_written_before_labels_still_load(tmp_path: Path) -> None:
@@ -77,7 +78,7 @@ def test_records_written_before_labels_still_load(tmp_path: Path) -> None:
 def test_a_hit_keeps_its_claims_label_through_the_spool(tmp_path: Path) -> None:
     claims = Claims("https://example.com/é", "m", "r", 1, 1_700_000_000, "hero", "0a0b0c0d")
     hit = Hit("0000000000000003aaaaaa000003", 1_790_000_000.0, "click", "UA", "", claims)
-    spool_file(tmp_path, encode_hits([hit]))
+    spool_file(tmp_path, encode_hits([hit]), suffix=V2_SUFFIX)
     (event,) = Spool(tmp_path).read_all()
     assert event == event_from_hit(hit, ClickSettings(client_ip="none"), b"")
     assert (event.label, event.key_id, event.url) == ("hero", "0a0b0c0d", claims.url)

@@ -1,0 +1,92 @@
+"""What a spool record's payload holds: a batch of hits or events, in `marshal`.
+
+The payload is `marshal` format 4 of (kind, rows). Kind "h2": hits from workers (the
+raw facts of each click: turning them into events is the loader's work, off the
+clicks' path), each the hit's values with its claims as a plain tuple; "e2": events'
+values (`Event.as_values`). marshal because a worker encodes every click: it is ten
+times cheaper than JSON here (measured: 0.3 against 3 µs an event), and it only ever
+reads bytes whose CRC says this code wrote them. It takes plain tuples only, hence the
+claims' `tuple()`.
+"""
+
+from __future__ import annotations
+
+import marshal
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from config import ClickSettings
+from redirector.links.tokens import Claims
+from redirector.recording.events import Event
+from redirector.recording.hits import Hit, event_from_hit
+
+_MARSHAL_VERSION = 4
+_HITS, _EVENTS = "h2", "e2"
+# The kinds of the version before labels, still read: a spool written before an upgrade
+# is loaded after it. "h": 11 values (`_hit_v1`); "e": every event field but `label`.
+_HITS_V1, _EVENTS_V1 = "h", "e"
+
+
+def events_payload(events: Sequence[Event]) -> bytes:
+    return marshal.dumps((_EVENTS, [e.as_values() for e in events]), _MARSHAL_VERSION)
+
+
+def hits_payload(hits: Sequence[Hit]) -> bytes:
+    rows = [(*hit[:-1], tuple(hit.claims)) for hit in hits]
+    return marshal.dumps((_HITS, rows), _MARSHAL_VERSION)
+
+
+def settings_free_event(hit: Hit) -> Event:
+    """A hit as an event for a reader that knows no settings: no address kept."""
+    return event_from_hit(hit, _NO_ADDRESS, b"")
+
+
+_NO_ADDRESS = ClickSettings(client_ip="none")
+
+
+def payload_events(payload: bytes, to_event: Callable[[Hit], Event]) -> list[Event]:
+    """The events of one payload; ValueError, TypeError or EOFError if it is not one
+    this code wrote."""
+    kind, rows = marshal.loads(payload)  # noqa: S302 - our record: its CRC matched
+    if kind == _HITS:
+        return [to_event(_hit(values)) for values in rows]
+    if kind == _EVENTS:
+        return [Event.from_values(values) for values in rows]
+    if kind == _HITS_V1:
+        return [to_event(_hit_v1(values)) for values in rows]
+    if kind == _EVENTS_V1:
+        return [Event.from_values((*values, None)) for values in rows]
+    raise ValueError(kind)
+
+
+def _hit(values: tuple[Any, ...]) -> Hit:
+    *request, claims = values
+    return _typed(Hit, (*request, _typed(Claims, claims)))
+
+
+def _hit_v1(values: tuple[Any, ...]) -> Hit:
+    """A hit as the version before labels wrote it: the claims' fields in its own."""
+    (event_id, at, kind, key_id, message_id, recipient_id, link_index, url, sent_at,
+     user_agent, address) = values  # fmt: skip
+    # No label then, and token version 1, the only one there was.
+    claims = (url, message_id, recipient_id, link_index, sent_at, None, key_id, 1)
+    return _hit((event_id, at, kind, user_agent, address, claims))
+
+
+_T = TypeVar("_T", Hit, Claims)
+# Each field's type, from the declaration.
+_TYPES: dict[type, tuple[Any, ...]] = {
+    cls: tuple(typing.get_type_hints(cls).values()) for cls in (Hit, Claims)
+}
+
+
+def _typed(cls: type[_T], values: tuple[Any, ...]) -> _T:
+    """`cls` of exactly these values, each of its field's type; TypeError if not."""
+    if len(values) != len(cls._fields):
+        raise TypeError(f"not a {cls.__name__}")
+    made = cls(*values)
+    for value, kind in zip(made, _TYPES[cls], strict=True):
+        if not isinstance(value, kind) and not (kind is float and isinstance(value, int)):
+            raise TypeError(f"{value!r} is not {kind}")
+    return made
