@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -31,12 +33,37 @@ class ServerSettings:
     admin: str = "127.0.0.1:8081"
     https: str = ""  # HOST:PORT of the TLS listener; empty: none
     workers: int = 0  # 0: one process per core
+    # A public connection's deadlines, on every path: waiting for a request (keep-alive),
+    # a request's head arriving, a request's body arriving after its answer.
+    idle_seconds: float = 75.0
+    head_seconds: float = 15.0
+    body_seconds: float = 15.0
+    # Open public connections per worker; 0: what the worker's fd limit leaves room for.
+    max_connections: int = 0
+    # Networks (CIDR) of the proxies in front of this server, whose X-Forwarded-For is believed.
+    trusted_proxies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for key in ("http", "admin", *(("https",) if self.https else ())):
             parse_host_port(getattr(self, key), f"server.{key}")
         if self.workers < 0:
             raise SettingsError("server.workers: must be 0 (every core) or a positive number")
+        for key in ("idle_seconds", "head_seconds", "body_seconds"):
+            if not 0 < getattr(self, key) < math.inf:
+                raise SettingsError(f"server.{key}: positive seconds")
+        if self.max_connections < 0:
+            raise SettingsError(
+                "server.max_connections: 0 (from the fd limit) or a positive number"
+            )
+        networks = []
+        for network in self.trusted_proxies:
+            try:
+                networks.append(str(ipaddress.ip_network(network.strip(), strict=False)))
+            except ValueError:
+                raise SettingsError(
+                    f"server.trusted_proxies: {network!r} is not an address or network (CIDR)"
+                ) from None
+        object.__setattr__(self, "trusted_proxies", tuple(networks))
 
 
 CLIENT_IP_MODES = ("full", "anonymised", "none")
