@@ -20,8 +20,14 @@ from proxy.data_folder import open_loader, open_spool
 from proxy.domains.checks import CHECK_PATH, host_token
 from proxy.domains.service import check_secret
 from redirector import load_keyring
-from redirector.clicks.fast_path import ClickConnections
-from redirector.clicks.routes import ClickState, PrefixHandler, PublicHandler, not_found
+from redirector.clicks import (
+    ClickConnections,
+    ClickState,
+    PrefixHandler,
+    PublicHandler,
+    TrustedProxies,
+    not_found,
+)
 from redirector.links.errors import KeyRingError
 from redirector.links.keystore import KEYS_FILE
 from redirector.recording.event_store import EventStore
@@ -55,6 +61,7 @@ class PublicService:
             ring=load_keyring(settings.data, int(time.time())),
             writer=SpoolWriter(open_spool(settings, sync=sync)),
             settings=settings.clicks,
+            proxies=TrustedProxies.from_settings(settings.server, settings.clicks),
         )
         self.loader = open_loader(settings, store_factory) if loads_spool else None
         self.handler = PublicHandler(

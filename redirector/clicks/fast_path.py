@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import cast
 
+from redirector.clicks.client_address import client_address
 from redirector.clicks.request_head import NEED_MORE, NOT_PLAIN, PlainRequest, parse_plain
 from redirector.clicks.routes import (
     NOT_FOUND_HEADERS,
@@ -32,7 +33,6 @@ from redirector.clicks.routes import (
     REDIRECT_HEADERS,
     ClickState,
     click_claims,
-    client_address,
     location_header,
     new_hit,
     open_claims,
@@ -264,8 +264,10 @@ class ClickProtocol(asyncio.Protocol):
             body = b"" if request.is_head else PIXEL_GIF
             answer = response(b"200 OK", _PIXEL_TAIL, date, keep_alive, body)
             self._pending = (answer, route, 200, keep_alive)
-        forwarded = request.forwarded_for if state.settings.trust_forwarded_for else ""
-        hit = new_hit(claims, kind, request.user_agent, client_address(self._address, forwarded))
+        address = self._address
+        if request.forwarded_for:
+            address = client_address(address, (request.forwarded_for,), state.proxies)
+        hit = new_hit(claims, kind, request.user_agent, address)
         state.writer.record_then(hit, self._committed)
         return False
 
