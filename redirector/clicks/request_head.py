@@ -59,8 +59,14 @@ _OWS = b" \t"
 def parse_plain(buffer: bytes) -> PlainRequest | _Verdict:
     end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD_BYTES + 4)
     if end < 0:
-        if len(buffer) >= MAX_HEAD_BYTES + 4 or buffer.count(b"\n") != buffer.count(b"\r\n"):
-            return NOT_PLAIN  # too long, or lines that end in a bare LF: never plain
+        if (
+            len(buffer) >= MAX_HEAD_BYTES + 4
+            or buffer.count(b"\n") != buffer.count(b"\r\n")
+            or not (b"GET /".startswith(buffer[:5]) or b"HEAD /".startswith(buffer[:6]))
+        ):
+            # Too long, lines that end in a bare LF, or not a GET or HEAD (a TLS
+            # handshake, say): never plain, and aiohttp answers it now.
+            return NOT_PLAIN
         return NEED_MORE
     line = _REQUEST_LINE.match(buffer, 0, end + 2)
     if line is None:

@@ -111,6 +111,8 @@ def test_undecodable_agent_bytes_are_kept_as_aiohttp_keeps_them() -> None:
         b"GET /c/x HTTP/1.1\n\n",
         b"\r\nGET /c/x HTTP/1.1\r\n\r\n",
         b"x" * (MAX_HEAD_BYTES + 4),
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # unfinished, but TLS
+        b"POST /c/x HTTP/1.1\r\n",  # unfinished, but no click
         head("GET /c/x HTTP/1.1", "X-Long: " + "y" * MAX_HEAD_BYTES),
     ],
 )
