@@ -79,7 +79,8 @@ class ClickSettings:
     too_fast_seconds: float = 10.0
     burst_links: int = 3
     burst_seconds: float = 10.0
-    # Honour X-Forwarded-For: only when every connection comes through a proxy of yours.
+    # Every peer counts as a trusted proxy (server.trusted_proxies names them instead):
+    # only when every connection comes through a proxy of yours.
     trust_forwarded_for: bool = False
 
     def __post_init__(self) -> None:
