@@ -32,11 +32,34 @@ class ServerSettings:
     admin: str = "127.0.0.1:8081"
     https: str = ""  # HOST:PORT of the TLS listener; empty: none
     workers: int = 0  # 0: one process per core
+    # A public connection's deadlines, on every path: waiting for a request (keep-alive),
+    # a request's head arriving, a request's body arriving after its answer.
+    idle_seconds: float = 75.0
+    head_seconds: float = 15.0
+    body_seconds: float = 15.0
+    # Open public connections per worker; 0: what the worker's fd limit leaves room for.
+    max_connections: int = 0
+    # Networks (CIDR) of the proxies in front of this server, whose X-Forwarded-For is believed.
+    trusted_proxies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for key in ("http", "admin", *(("https",) if self.https else ())):
             parse_host_port(getattr(self, key), f"server.{key}")
         in_range("server.workers", self.workers, 0, 1024, " (0: one per core)")
+        for key in ("idle_seconds", "head_seconds", "body_seconds"):
+            in_range(f"server.{key}", getattr(self, key), None, 86400, " seconds")
+        in_range(
+            "server.max_connections", self.max_connections, 0, 1_000_000, " (0: from the fd limit)"
+        )
+        networks = []
+        for network in self.trusted_proxies:
+            try:
+                networks.append(str(ipaddress.ip_network(network.strip(), strict=False)))
+            except ValueError:
+                raise SettingsError(
+                    f"server.trusted_proxies: {network!r} is not an address or network (CIDR)"
+                ) from None
+        object.__setattr__(self, "trusted_proxies", tuple(networks))
 
 
 CLIENT_IP_MODES = ("full", "anonymised", "none")
@@ -52,7 +75,8 @@ class ClickSettings:
     too_fast_seconds: float = 10.0
     burst_links: int = 3
     burst_seconds: float = 10.0
-    # Honour X-Forwarded-For: only when every connection comes through a proxy of yours.
+    # Every peer counts as a trusted proxy (server.trusted_proxies names them instead):
+    # only when every connection comes through a proxy of yours.
     trust_forwarded_for: bool = False
 
     def __post_init__(self) -> None:

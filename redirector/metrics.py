@@ -26,6 +26,19 @@ class Instruments:
         self.requests = Counter(
             "trackway_requests", "Requests answered", ["route", "status"], registry=registry
         )
+        self.bad_requests = Counter(
+            "trackway_bad_requests",
+            "Malformed requests answered with an error, by what was wrong",
+            ["reason"],
+            registry=registry,
+        )
+        self.connections_closed = Counter(
+            "trackway_connections_closed",
+            "Public connections closed by the server: past a deadline (idle, head, body)"
+            " or to make room at the connection cap (cap)",
+            ["reason"],
+            registry=registry,
+        )
         self.events_written = Counter(
             "trackway_events_written",
             "Events made durable: to the spool (before the answer), then to the database",

@@ -20,8 +20,16 @@ from proxy.data_folder import open_loader, open_spool
 from proxy.domains.checks import CHECK_PATH, host_token
 from proxy.domains.service import check_secret
 from redirector import load_keyring
-from redirector.clicks.fast_path import ClickConnections
-from redirector.clicks.routes import ClickState, PrefixHandler, PublicHandler, not_found
+from redirector.clicks import (
+    ClickConnections,
+    ClickState,
+    ConnectionLimits,
+    PrefixHandler,
+    PublicHandler,
+    TrustedProxies,
+    fd_limit,
+    not_found,
+)
 from redirector.links.keystore import KEYS_FILE, read_keyring
 from redirector.recording.event_store import EventStore
 from redirector.recording.spool_loader import keep_loading
@@ -54,6 +62,7 @@ class PublicService:
             ring=load_keyring(settings.data, int(time.time())),
             writer=SpoolWriter(open_spool(settings, sync=sync)),
             settings=settings.clicks,
+            proxies=TrustedProxies.from_settings(settings.server, settings.clicks),
         )
         self.loader = open_loader(settings, store_factory) if loads_spool else None
         self.handler = PublicHandler(
@@ -66,8 +75,8 @@ class PublicService:
         self._reloader: asyncio.Task[None] | None = None
         self._loading: asyncio.Task[None] | None = None
         self._stop_loading = asyncio.Event()
-        self._fallback: web.Server | None = None
-        self.connections = ClickConnections(self.state, self._fallback_protocol)
+        self.limits = ConnectionLimits.from_settings(settings.server, fd_limit())
+        self.connections = ClickConnections(self.state, self.handler, self.limits)
 
     async def start(self) -> None:
         self.state.writer.start()
@@ -75,7 +84,6 @@ class PublicService:
             self._loading = asyncio.create_task(
                 keep_loading(self.loader, self._stop_loading, self.settings.store.load_priority)
             )
-        self._fallback = web.Server(self.handler, access_log=None)
         self.connections.start()
         self._reloader = asyncio.create_task(_reload_keys(self.state, self.settings))
 
@@ -85,18 +93,18 @@ class PublicService:
 
     async def listen(self, sock: socket.socket, ssl: SSLContext | None = None) -> asyncio.Server:
         """Serve a listening socket (`proxy.serve.listeners.bind_socket`)."""
-        return await asyncio.get_running_loop().create_server(self.protocol, sock=sock, ssl=ssl)
-
-    def _fallback_protocol(self) -> asyncio.Protocol:
-        assert self._fallback is not None, "start() first"
-        return self._fallback()
+        loop = asyncio.get_running_loop()
+        if ssl is None:
+            return await loop.create_server(self.protocol, sock=sock)
+        # A TLS handshake holds a descriptor before its connection counts: the head's time.
+        return await loop.create_server(
+            self.protocol, sock=sock, ssl=ssl, ssl_handshake_timeout=self.limits.head_seconds
+        )
 
     async def close(self, timeout: float = 10.0) -> None:
         """After the listeners stopped accepting: finish the requests in flight, make
         their events durable, then stop."""
         await self.connections.close(timeout)
-        if self._fallback is not None:
-            await self._fallback.shutdown(timeout)
         if self._reloader is not None:
             self._reloader.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -11,18 +11,20 @@ not yet answered go to aiohttp's `RequestHandler`, which serves it from then on 
 routes, queries, bodies, errors): both paths answer a click the same way.
 
 Requests on one connection are answered in order, one at a time (a pipelined request
-waits in the buffer until the one before it is committed and answered).
+waits in the buffer until the one before it is committed and answered). Each connection
+notes its phase for the deadlines (`deadlines`), in the table of `connections`, which
+keeps it there after a hand-over too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
 import time
-from collections.abc import Callable
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
+from redirector.clicks.client_address import client_address
+from redirector.clicks.deadlines import BUSY, HEAD, IDLE
 from redirector.clicks.request_head import NEED_MORE, NOT_PLAIN, PlainRequest, parse_plain
 from redirector.clicks.routes import (
     NOT_FOUND_HEADERS,
@@ -30,18 +32,16 @@ from redirector.clicks.routes import (
     PIXEL_GIF,
     PIXEL_HEADERS,
     REDIRECT_HEADERS,
-    ClickState,
     click_claims,
-    client_address,
     location_header,
     new_hit,
     open_claims,
 )
 from redirector.recording.events import CLICK, OPEN, PREFETCH
 
-SWEEP_SECONDS = 5.0
-IDLE_SECONDS = 75.0  # aiohttp's keep-alive timeout, for the same clients
-HEAD_SECONDS = 15.0  # a head that takes longer to arrive is not a client's
+if TYPE_CHECKING:
+    from redirector.clicks.connections import ClickConnections
+
 # Bytes a connection may send ahead while its request waits for a commit.
 MAX_BUFFERED = 64 * 1024
 
@@ -63,7 +63,7 @@ _HEALTHZ_TAIL = b"Cache-Control: no-store\r\nContent-Type: text/plain; charset=u
 )
 
 
-class _HttpDate:
+class HttpDate:
     """The Date header, formatted once a second rather than once a response."""
 
     def __init__(self) -> None:
@@ -85,76 +85,19 @@ def response(
     return b"HTTP/1.1 %s\r\n%s%s%s\r\n%s" % (status, tail, date, connection, body)
 
 
-class ClickConnections:
-    """The fast path's open connections: their shared state, idle sweeps, shutdown."""
-
-    def __init__(self, state: ClickState, fallback: Callable[[], asyncio.Protocol]) -> None:
-        self.state = state
-        self.fallback = fallback  # makes aiohttp's protocol for a connection handed over
-        self.open: set[ClickProtocol] = set()
-        self.date = _HttpDate()
-        self.tick = 0  # sweeps so far: connections note it rather than read a clock
-        self.closing = False
-        self._sweeper: asyncio.Task[None] | None = None
-
-    def protocol(self) -> ClickProtocol:
-        """The protocol factory for `loop.create_server` and the TLS listener."""
-        return ClickProtocol(self)
-
-    def start(self) -> None:
-        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
-
-    async def _sweep_forever(self) -> None:
-        idle_ticks = IDLE_SECONDS / SWEEP_SECONDS
-        head_ticks = HEAD_SECONDS / SWEEP_SECONDS
-        while True:
-            await asyncio.sleep(SWEEP_SECONDS)
-            self.tick += 1
-            for conn in list(self.open):
-                if conn.waiting:
-                    continue
-                if self.tick - conn.seen > idle_ticks or (
-                    conn.buffer and self.tick - conn.head_since > head_ticks
-                ):
-                    conn.close()
-
-    async def close(self, timeout: float) -> None:
-        """After the listeners stopped accepting: answer what is in flight, then close."""
-        self.closing = True
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-        for conn in list(self.open):
-            if not conn.waiting:
-                conn.close()
-        deadline = asyncio.get_running_loop().time() + timeout
-        while any(conn.waiting for conn in self.open):
-            if asyncio.get_running_loop().time() > deadline:
-                break
-            await asyncio.sleep(0.01)
-        for conn in list(self.open):
-            conn.close()
-
-
 class ClickProtocol(asyncio.Protocol):
     def __init__(self, connections: ClickConnections) -> None:
         self.connections = connections
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
-        self.seen = connections.tick
-        self.head_since = connections.tick
+        self.phase = IDLE  # BUSY while a request's event is being committed
+        self.since = 0.0
         self._address = ""
-        # The answer whose event is being committed: bytes, route, status, keep-alive.
+        # The answer whose event is being committed (BUSY): bytes, route, status, keep-alive.
         self._pending: tuple[bytes, str, int, bool] | None = None
         self._eof = False
         self._read_paused = False
         self._write_paused = False
-
-    @property
-    def waiting(self) -> bool:
-        """A request's event is being committed."""
-        return self._pending is not None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, but are one.
@@ -163,7 +106,8 @@ class ClickProtocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and peer:  # as aiohttp's request.remote
             self._address = str(peer[0])
-        self.connections.open.add(self)
+        self.since = self.connections.clock()
+        self.connections.admit(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.connections.open.discard(self)
@@ -173,14 +117,19 @@ class ClickProtocol(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def abort(self) -> None:
+        self.connections.open.discard(self)
+        if self.transport is not None:
+            self.transport.abort()
+
     def data_received(self, data: bytes) -> None:
+        if self.phase == IDLE:
+            self.phase, self.since = HEAD, self.connections.clock()
         if not self.buffer:
-            self.head_since = self.connections.tick
             self.buffer = data
         else:
             self.buffer += data
-        self.seen = self.connections.tick
-        if not self.waiting:
+        if self.phase != BUSY:
             self._serve()
         elif len(self.buffer) > MAX_BUFFERED:
             self._read_paused = True
@@ -190,7 +139,7 @@ class ClickProtocol(asyncio.Protocol):
         self._eof = True
         # Keep the transport open for answers still owed: one on its way, or requests
         # waiting in the buffer (a client that pipelines, then half-closes).
-        return self.waiting or bool(self.buffer)
+        return self.phase == BUSY or bool(self.buffer)
 
     def pause_writing(self) -> None:
         self._write_paused = True  # a client that does not read gets no more answers
@@ -199,7 +148,7 @@ class ClickProtocol(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._write_paused = False
         self._update_reading()
-        if not self.waiting:
+        if self.phase != BUSY:
             self._serve()
 
     def _update_reading(self) -> None:
@@ -226,11 +175,16 @@ class ClickProtocol(asyncio.Protocol):
                 return
             assert isinstance(request, PlainRequest)
             self.buffer = self.buffer[request.head_bytes :]
-            self.head_since = self.connections.tick
             if not self._answer_now(transport, request):
                 return
-        if self._eof and not self.waiting and transport is not None:
+            self._rest()
+        if self._eof and self.phase != BUSY and transport is not None:
             transport.close()
+
+    def _rest(self) -> None:
+        """An answer went out: what is left in the buffer is the next request's head."""
+        self.phase = HEAD if self.buffer else IDLE
+        self.since = self.connections.clock()
 
     def _answer_now(self, transport: asyncio.Transport, request: PlainRequest) -> bool:
         """Answer `request`, or start committing its event; False unless more may follow."""
@@ -264,14 +218,18 @@ class ClickProtocol(asyncio.Protocol):
             body = b"" if request.is_head else PIXEL_GIF
             answer = response(b"200 OK", _PIXEL_TAIL, date, keep_alive, body)
             self._pending = (answer, route, 200, keep_alive)
-        forwarded = request.forwarded_for if state.settings.trust_forwarded_for else ""
-        hit = new_hit(claims, kind, request.user_agent, client_address(self._address, forwarded))
+        address = self._address
+        if request.forwarded_for:
+            address = client_address(address, (request.forwarded_for,), state.proxies)
+        hit = new_hit(claims, kind, request.user_agent, address)
+        self.phase = BUSY
         state.writer.record_then(hit, self._committed)
         return False
 
     def _committed(self) -> None:
         assert self._pending is not None
         (answer, route, status, keep_alive), self._pending = self._pending, None
+        self._rest()
         transport = self.transport
         if transport is None or transport.is_closing():
             return  # the client left; its event is recorded all the same
@@ -291,12 +249,13 @@ class ClickProtocol(asyncio.Protocol):
         return False
 
     def _hand_over(self, transport: asyncio.Transport) -> None:
-        """From here on aiohttp serves this connection, from the first unanswered byte."""
+        """From here on aiohttp serves this connection, from the first unanswered byte,
+        under the same deadlines (its head's counted from when it began)."""
         self.connections.open.discard(self)
         if self._read_paused or self._write_paused:
             self._read_paused = self._write_paused = False
             transport.resume_reading()
-        protocol = self.connections.fallback()
+        protocol = self.connections.hand_over(self.since)
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         buffered, self.buffer = self.buffer, b""

@@ -23,7 +23,7 @@ class PlainRequest(NamedTuple):
     path: str  # "/c/<token>", "/o/<token>" or "/healthz"
     keep_alive: bool
     user_agent: str
-    forwarded_for: str  # the first X-Forwarded-For value, or ""
+    forwarded_for: str  # every X-Forwarded-For value, joined by ", " (as one list), or ""
 
 
 class _Verdict:
@@ -59,8 +59,14 @@ _OWS = b" \t"
 def parse_plain(buffer: bytes) -> PlainRequest | _Verdict:
     end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD_BYTES + 4)
     if end < 0:
-        if len(buffer) >= MAX_HEAD_BYTES + 4 or buffer.count(b"\n") != buffer.count(b"\r\n"):
-            return NOT_PLAIN  # too long, or lines that end in a bare LF: never plain
+        if (
+            len(buffer) >= MAX_HEAD_BYTES + 4
+            or buffer.count(b"\n") != buffer.count(b"\r\n")
+            or not (b"GET /".startswith(buffer[:5]) or b"HEAD /".startswith(buffer[:6]))
+        ):
+            # Too long, lines that end in a bare LF, or not a GET or HEAD (a TLS
+            # handshake, say): never plain, and aiohttp answers it now.
+            return NOT_PLAIN
         return NEED_MORE
     line = _REQUEST_LINE.match(buffer, 0, end + 2)
     if line is None:
@@ -98,7 +104,7 @@ def parse_plain(buffer: bytes) -> PlainRequest | _Verdict:
         line.group(2).decode("ascii"),
         keep_alive,
         _text(_field(fields, names, b"\nuser-agent:")),
-        _text(_field(fields, names, b"\nx-forwarded-for:")),
+        _text(_every_field(fields, names, b"\nx-forwarded-for:")),
     )
 
 
@@ -110,6 +116,18 @@ def _field(fields: bytes, names: bytes, key: bytes) -> bytes | None:
     start = at + len(key)
     stop = fields.find(b"\r", start)
     return fields[start : stop if stop >= 0 else len(fields)].strip(_OWS)
+
+
+def _every_field(fields: bytes, names: bytes, key: bytes) -> bytes | None:
+    """Every value of a header, in order, joined as one list (RFC 9110 §5.3), or None."""
+    values = []
+    at = names.find(key)
+    while at >= 0:
+        start = at + len(key)
+        stop = fields.find(b"\r", start)
+        values.append(fields[start : stop if stop >= 0 else len(fields)].strip(_OWS))
+        at = names.find(key, start)
+    return b", ".join(values) if values else None
 
 
 def _text(value: bytes | None) -> str:

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from config import ClickSettings
 from redirector import metrics
+from redirector.clicks.client_address import TrustedProxies, client_address
 from redirector.links.errors import TokenError
 from redirector.links.keyring import KeyRing
 from redirector.links.tokens import Claims, verify
@@ -50,6 +51,7 @@ class ClickState:
     ring: KeyRing
     writer: SpoolWriter
     settings: ClickSettings
+    proxies: TrustedProxies = field(default_factory=TrustedProxies)  # for X-Forwarded-For
     _counters: dict[tuple[str, int], object] = field(default_factory=dict)
 
     def count(self, route: str, status: int) -> None:
@@ -84,20 +86,6 @@ def not_found() -> web.Response:
     )
 
 
-def _client_address(request: web.BaseRequest, trust_forwarded: bool) -> str:
-    return client_address(
-        request.remote or "",
-        request.headers.get("X-Forwarded-For", "") if trust_forwarded else "",
-    )
-
-
-def client_address(peer: str, forwarded_for: str) -> str:
-    """`forwarded_for`: the X-Forwarded-For value when that header is trusted, else ""."""
-    if forwarded_for:
-        return forwarded_for.split(",", 1)[0].strip()
-    return peer
-
-
 def click_claims(state: ClickState, token: str) -> Claims | None:
     """The claims of a token that may redirect, or None (answer 404)."""
     try:
@@ -122,7 +110,8 @@ def new_hit(claims: Claims, kind: str, user_agent: str, address: str) -> Hit:
 
 
 def _hit(state: ClickState, request: web.BaseRequest, claims: Claims, kind: str) -> Hit:
-    address = _client_address(request, state.settings.trust_forwarded_for)
+    forwarded_for = request.headers.getall("X-Forwarded-For", ())
+    address = client_address(request.remote or "", forwarded_for, state.proxies)
     return new_hit(claims, kind, request.headers.get("User-Agent", ""), address)
 
 

@@ -26,6 +26,10 @@ def with_clicks(settings: Settings, **changes: Any) -> Settings:
     return dataclasses.replace(settings, clicks=dataclasses.replace(settings.clicks, **changes))
 
 
+def with_server(settings: Settings, **changes: Any) -> Settings:
+    return dataclasses.replace(settings, server=dataclasses.replace(settings.server, **changes))
+
+
 class ListenerClient:
     """A client of a real public listener (the click protocol, aiohttp behind it)."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -18,8 +19,14 @@ ANNOUNCE = re.compile(r"trackway: (public|admin) listener http://127\.0\.0\.1:(\
 
 class ServerProcess:
     def __init__(
-        self, data: Path, *extra: str, workers: int = 1, env: dict[str, str] | None = None
+        self,
+        data: Path,
+        *extra: str,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        fd_limit: int | None = None,
     ) -> None:
+        """`fd_limit`: RLIMIT_NOFILE of the server's processes (soft and hard)."""
         self.data = data
         self.args = [
             sys.executable, "-m", "proxy.cli", "serve", "--data", str(data),
@@ -30,11 +37,13 @@ class ServerProcess:
         self.output: list[str] = []
         self.ports: dict[str, int] = {}
         self.proc: subprocess.Popen[str] | None = None
+        self.fd_limit = fd_limit
 
     def __enter__(self) -> ServerProcess:
         self.proc = subprocess.Popen(
             self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env=self.env, start_new_session=True,
+            preexec_fn=self._limit_fds if self.fd_limit is not None else None,
         )  # fmt: skip
         deadline = time.monotonic() + 30
         assert self.proc.stdout is not None
@@ -50,6 +59,10 @@ class ServerProcess:
             self.output.append(self.proc.stdout.readline())
         self.wait_healthy()
         return self
+
+    def _limit_fds(self) -> None:  # in the child, before exec
+        assert self.fd_limit is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.fd_limit, self.fd_limit))
 
     def wait_healthy(self) -> None:
         deadline = time.monotonic() + 30

@@ -13,46 +13,21 @@ import trustme
 from config import Settings
 from proxy.serve.listeners import bind_socket
 from proxy.serve.public_app import PublicService
-from redirector.clicks import fast_path as click_protocol
 from redirector.recording.event_reader import read_events
 from redirector.recording.event_store import DATABASE_FILE, EventFilter, SqliteEventStore
 from redirector.recording.spool import Spool
-from tests.support.clicks import TokenMaker
-
-Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+from tests.support.clicks import TokenMaker, with_server
+from tests.support.raw_http import connect, get, response
 
 
 @pytest.fixture
-async def port(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[int]:
-    monkeypatch.setattr(click_protocol, "SWEEP_SECONDS", 0.05)
-    monkeypatch.setattr(click_protocol, "IDLE_SECONDS", 0.5)
-    monkeypatch.setattr(click_protocol, "HEAD_SECONDS", 0.3)
-    service = PublicService(settings)
+async def port(settings: Settings) -> AsyncIterator[int]:
+    service = PublicService(with_server(settings, idle_seconds=0.5, head_seconds=0.3))
     await service.start()
     listener = await service.listen(bind_socket("127.0.0.1", 0))
     yield int(listener.sockets[0].getsockname()[1])
     listener.close()
     await service.close()
-
-
-async def connect(port: int) -> Stream:
-    return await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
-
-
-def get(path: str, *fields: str, method: str = "GET", version: str = "1.1") -> bytes:
-    lines = [f"{method} {path} HTTP/{version}", "Host: t.example.com", *fields]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-async def response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-    status_line, *lines = head.decode("latin-1").split("\r\n")[:-2]
-    fields = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        fields[name.strip().lower()] = value.strip()
-    body = await reader.readexactly(int(fields.get("content-length", "0")))
-    return int(status_line.split()[1]), fields, body
 
 
 def recipients(settings: Settings) -> list[str]:

@@ -62,6 +62,12 @@ def test_forwarded_for() -> None:
     )
     assert isinstance(request, PlainRequest)
     assert (request.forwarded_for, request.user_agent) == ("203.0.113.9, 10.0.0.1", "a")
+    # Several headers are one list, in order: a proxy's entry is never lost.
+    request = parse_plain(
+        head("GET /c/x HTTP/1.1", "x-forwarded-for: 6.6.6.6", "X-Forwarded-For:  10.0.0.1 ")
+    )
+    assert isinstance(request, PlainRequest)
+    assert request.forwarded_for == "6.6.6.6, 10.0.0.1"
 
 
 def test_undecodable_agent_bytes_are_kept_as_aiohttp_keeps_them() -> None:
@@ -105,6 +111,8 @@ def test_undecodable_agent_bytes_are_kept_as_aiohttp_keeps_them() -> None:
         b"GET /c/x HTTP/1.1\n\n",
         b"\r\nGET /c/x HTTP/1.1\r\n\r\n",
         b"x" * (MAX_HEAD_BYTES + 4),
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # unfinished, but TLS
+        b"POST /c/x HTTP/1.1\r\n",  # unfinished, but no click
         head("GET /c/x HTTP/1.1", "X-Long: " + "y" * MAX_HEAD_BYTES),
     ],
 )
@@ -166,7 +174,7 @@ def test_a_plain_request_is_what_aiohttp_reads_too(raw: bytes) -> None:
     assert message.method == ("HEAD" if request.is_head else "GET")
     assert message.path == request.path
     assert message.headers.get("User-Agent", "") == request.user_agent
-    assert message.headers.get("X-Forwarded-For", "") == request.forwarded_for
+    assert ", ".join(message.headers.getall("X-Forwarded-For", ())) == request.forwarded_for
     assert message.should_close is not request.keep_alive
     assert not message.chunked
     assert "Content-Length" not in message.headers
