@@ -22,7 +22,11 @@ NAMED_SCHEMES = frozenset({"mailto", "tel", "sms", "javascript", "data"})
 OTHER_SCHEME = "other_scheme"
 
 _SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{%|%\}|<%|%>|\*\|[^|]*\|\*|%%[^%\s]+%%|\[\[[^\]]*\]\]")
+# `[[ … ]]` with no `]` inside; the inside stops at a `[[` too (a later start that finds
+# the same `]]`), so that a run of `[` is not searched again from each of them.
+_PLACEHOLDER = re.compile(
+    r"\{\{|\}\}|\{%|%\}|<%|%>|\*\|[^|]*\|\*|%%[^%\s]+%%|\[\[(?:[^\[\]]++|\[(?!\[))*+\]\]"
+)
 # The URL parser drops C0 controls and spaces at both ends and tabs/newlines anywhere.
 _URL_STRIP = "".join(chr(c) for c in range(0x21))
 _URL_DROP = str.maketrans("", "", "\t\n\r")
