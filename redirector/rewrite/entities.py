@@ -64,4 +64,11 @@ def escape_attribute(value: str, quote: str) -> str:
         return value.replace('"', "&quot;")
     if quote == "'":
         return value.replace("'", "&#39;")
-    return re.sub(r"""[\t\n\f\r "'<=>`]""", lambda c: f"&#{ord(c.group(0))};", value)
+    return _UNQUOTED_UNSAFE.sub(_numeric_reference, value)
+
+
+_UNQUOTED_UNSAFE = re.compile(r"""[\t\n\f\r "'<=>`]""")
+
+
+def _numeric_reference(c: re.Match[str]) -> str:
+    return f"&#{ord(c.group(0))};"
