@@ -18,6 +18,7 @@ PLACEHOLDER = "placeholder"
 ALREADY_TRACKED = "already_tracked"
 OPTED_OUT = "opted_out"
 NO_HOST = "no_host"
+TOO_LONG = "too_long"  # its tracked link would be longer than the click server serves
 NAMED_SCHEMES = frozenset({"mailto", "tel", "sms", "javascript", "data"})
 OTHER_SCHEME = "other_scheme"
 
@@ -39,6 +40,7 @@ class LinkRules:
     opt_out_attributes: tuple[tuple[str, str | None], ...] = ()
     opt_out_classes: frozenset[str] = frozenset()
     label_attribute: str = ""
+    max_link_length: int = RewriteSettings.max_link_length
     _opt_out_names: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -56,6 +58,7 @@ class LinkRules:
             opt_out_attributes=tuple(pairs),
             opt_out_classes=frozenset(c.lower() for c in rewrite.opt_out_classes),
             label_attribute=rewrite.label_attribute.lower(),
+            max_link_length=rewrite.max_link_length,
         )
 
     def with_hosts(self, hosts: Iterable[str]) -> LinkRules:
@@ -64,6 +67,7 @@ class LinkRules:
             self.opt_out_attributes,
             self.opt_out_classes,
             self.label_attribute,
+            self.max_link_length,
         )
 
 
