@@ -125,7 +125,11 @@ def scan_links(html: str) -> list[LinkAttribute]:
     # it and the limit that applied before. Its inside is scanned in place, with `endpos`
     # cut to where a browser's comment ends.
     enclosing: list[tuple[int, int]] = []
-    comment_end = _CommentEnds(html)
+    # The first `-->` (or `--!>`) at or after the last conditional comment's start: the
+    # next one starts later, so the answer holds for it unless it starts past that
+    # `-->`. Nested or unterminated conditional comments would each search the same
+    # text again (quadratic time) if it were not kept.
+    close_start = close_end = -1
     while True:
         skipped = skip(html, pos, endpos)
         assert skipped is not None  # the pattern matches the empty string
@@ -137,12 +141,14 @@ def scan_links(html: str) -> list[LinkAttribute]:
                 links.append(link)
         elif conditional is not None:
             start = skipped.start("conditional")
-            c_start, c_end = comment_end.after(start)
-            if c_end > endpos:
+            if start > close_start:
+                close = _COMMENT_END.search(html, start)
+                close_start, close_end = close.span() if close else (len(html) + 1,) * 2
+            if close_end > endpos:
                 enclosing.append((endpos, endpos))
             else:
-                enclosing.append((c_end, endpos))
-                endpos = c_start
+                enclosing.append((close_end, endpos))
+                endpos = close_start
             pos = start
             continue
         else:
@@ -153,28 +159,6 @@ def scan_links(html: str) -> list[LinkAttribute]:
             if not enclosing:
                 return links
             pos, endpos = enclosing.pop()
-
-
-class _CommentEnds:
-    """Where the first `-->` (or `--!>`) at or after an offset is, for offsets that never
-    decrease: each search goes on from the last one's answer, so that nested or
-    unterminated conditional comments do not each search the same text again."""
-
-    __slots__ = ("_end", "_html", "_start")
-
-    def __init__(self, html: str) -> None:
-        self._html = html
-        self._start = self._end = -1  # the last answer; none yet
-
-    def after(self, offset: int) -> tuple[int, int]:
-        """(start, end) of that comment end; past the input's end where there is none."""
-        if offset > self._start:
-            found = _COMMENT_END.search(self._html, offset)
-            if found is None:
-                self._start = self._end = len(self._html) + 1
-            else:
-                self._start, self._end = found.span()
-        return self._start, self._end
 
 
 def _link_attribute(html: str, tag: str, start: int, close: int) -> LinkAttribute | None:
