@@ -24,6 +24,23 @@ class RewriteSettings:
     opt_out_attributes: tuple[str, ...] = DEFAULT_OPT_OUT_ATTRIBUTES
     opt_out_classes: tuple[str, ...] = ("untracked",)
     label_attribute: str = "data-link-label"
+    # The longest tracked link emitted, base URL included; a longer one is left as it was
+    # (reason `too_long`). A click's request line, `GET <path> HTTP/1.1`, must fit the
+    # click server's limits: 8,190 bytes for the whole head on the fast path (a longer
+    # head goes to aiohttp) and 8,190 for aiohttp's request line. At 4,096 a click with
+    # a browser's headers (Chrome's from webmail: 671 bytes) stays on the fast path with
+    # over 3 kB to spare, and its line takes half of aiohttp's limit; at 8,000 it still fits.
+    max_link_length: int = 4096
+
+    def __post_init__(self) -> None:
+        if not MIN_LINK_LENGTH <= self.max_link_length <= MAX_LINK_LENGTH:
+            raise SettingsError(
+                f"rewrite.max_link_length: from {MIN_LINK_LENGTH} to {MAX_LINK_LENGTH} characters"
+            )
+
+
+MIN_LINK_LENGTH = 512  # shorter, and most links of an email would be left
+MAX_LINK_LENGTH = 8000
 
 
 @dataclass(frozen=True)

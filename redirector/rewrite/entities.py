@@ -35,7 +35,7 @@ def decode_attribute(raw: str) -> str:
 def _replace(m: re.Match[str]) -> str:
     hex_digits, dec_digits, name = m.groups()
     if name is None:
-        return _numeric(int(hex_digits, 16) if hex_digits else int(dec_digits))
+        return _numeric(hex_digits, 16) if hex_digits else _numeric(dec_digits, 10)
     # The longest known prefix wins; unterminated, it is kept when `=` or an alphanumeric
     # follows (`&notit;` stays, where in text it would be `¬it;`).
     for size in range(min(len(name), _LONGEST_NAME), 0, -1):
@@ -51,7 +51,13 @@ def _replace(m: re.Match[str]) -> str:
     return m.group(0)
 
 
-def _numeric(code: int) -> str:
+def _numeric(digits: str, base: int) -> str:
+    digits = digits.lstrip("0")
+    # More digits are past 0x10FFFF in either base; and `int` refuses thousands of
+    # decimal digits (or takes quadratic time without its limit).
+    if len(digits) > 7:
+        return "\ufffd"
+    code = int(digits or "0", base)
     if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
         return "\ufffd"
     return _C1_REPLACEMENTS.get(code, chr(code))
@@ -64,4 +70,11 @@ def escape_attribute(value: str, quote: str) -> str:
         return value.replace('"', "&quot;")
     if quote == "'":
         return value.replace("'", "&#39;")
-    return re.sub(r"""[\t\n\f\r "'<=>`]""", lambda c: f"&#{ord(c.group(0))};", value)
+    return _UNQUOTED_UNSAFE.sub(_numeric_reference, value)
+
+
+_UNQUOTED_UNSAFE = re.compile(r"""[\t\n\f\r "'<=>`]""")
+
+
+def _numeric_reference(c: re.Match[str]) -> str:
+    return f"&#{ord(c.group(0))};"

@@ -125,6 +125,11 @@ def scan_links(html: str) -> list[LinkAttribute]:
     # it and the limit that applied before. Its inside is scanned in place, with `endpos`
     # cut to where a browser's comment ends.
     enclosing: list[tuple[int, int]] = []
+    # The first `-->` (or `--!>`) at or after the last conditional comment's start: the
+    # next one starts later, so the answer holds for it unless it starts past that
+    # `-->`. Nested or unterminated conditional comments would each search the same
+    # text again (quadratic time) if it were not kept.
+    close_start = close_end = -1
     while True:
         skipped = skip(html, pos, endpos)
         assert skipped is not None  # the pattern matches the empty string
@@ -136,12 +141,14 @@ def scan_links(html: str) -> list[LinkAttribute]:
                 links.append(link)
         elif conditional is not None:
             start = skipped.start("conditional")
-            c_end = _COMMENT_END.search(html, start, endpos)
-            if c_end is None:
+            if start > close_start:
+                close = _COMMENT_END.search(html, start)
+                close_start, close_end = close.span() if close else (len(html) + 1,) * 2
+            if close_end > endpos:
                 enclosing.append((endpos, endpos))
             else:
-                enclosing.append((c_end.end(), endpos))
-                endpos = c_end.start()
+                enclosing.append((close_end, endpos))
+                endpos = close_start
             pos = start
             continue
         else:

@@ -18,11 +18,16 @@ PLACEHOLDER = "placeholder"
 ALREADY_TRACKED = "already_tracked"
 OPTED_OUT = "opted_out"
 NO_HOST = "no_host"
+TOO_LONG = "too_long"  # its tracked link would be longer than the click server serves
 NAMED_SCHEMES = frozenset({"mailto", "tel", "sms", "javascript", "data"})
 OTHER_SCHEME = "other_scheme"
 
 _SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{%|%\}|<%|%>|\*\|[^|]*\|\*|%%[^%\s]+%%|\[\[[^\]]*\]\]")
+# `[[ … ]]` with no `]` inside; the inside stops at a `[[` too (a later start that finds
+# the same `]]`), so that a run of `[` is not searched again from each of them.
+_PLACEHOLDER = re.compile(
+    r"\{\{|\}\}|\{%|%\}|<%|%>|\*\|[^|]*\|\*|%%[^%\s]+%%|\[\[(?:[^\[\]]++|\[(?!\[))*+\]\]"
+)
 # The URL parser drops C0 controls and spaces at both ends and tabs/newlines anywhere.
 _URL_STRIP = "".join(chr(c) for c in range(0x21))
 _URL_DROP = str.maketrans("", "", "\t\n\r")
@@ -35,6 +40,7 @@ class LinkRules:
     opt_out_attributes: tuple[tuple[str, str | None], ...] = ()
     opt_out_classes: frozenset[str] = frozenset()
     label_attribute: str = ""
+    max_link_length: int = RewriteSettings.max_link_length
     _opt_out_names: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -52,6 +58,7 @@ class LinkRules:
             opt_out_attributes=tuple(pairs),
             opt_out_classes=frozenset(c.lower() for c in rewrite.opt_out_classes),
             label_attribute=rewrite.label_attribute.lower(),
+            max_link_length=rewrite.max_link_length,
         )
 
     def with_hosts(self, hosts: Iterable[str]) -> LinkRules:
@@ -60,6 +67,7 @@ class LinkRules:
             self.opt_out_attributes,
             self.opt_out_classes,
             self.label_attribute,
+            self.max_link_length,
         )
 
 

@@ -18,7 +18,14 @@ from redirector.links.signer import LinkSigner
 from redirector.links.tokens import Claims
 from redirector.rewrite.entities import decode_attribute, escape_attribute
 from redirector.rewrite.html_scan import scan_links
-from redirector.rewrite.link_rules import OPTED_OUT, LinkRules, destination, opted_out, url_reason
+from redirector.rewrite.link_rules import (
+    OPTED_OUT,
+    TOO_LONG,
+    LinkRules,
+    destination,
+    opted_out,
+    url_reason,
+)
 from redirector.rewrite.text_scan import scan_urls
 from redirector.rewrite.utm import add_utm
 
@@ -109,12 +116,13 @@ class Rewriter:
             if reason is None and opted_out(link.attributes, rules):
                 reason = OPTED_OUT
             label = self._label(link.attributes) if rules.label_attribute else None
-            if reason is not None:
+            tracked = self._track(url, index, label, ctx) if reason is None else None
+            if tracked is None:  # left for its reason, or its tracked link is too long
+                reason = reason or TOO_LONG
                 reports.append(
                     LinkReport(index, link.start, link.raw, url, None, reason, label, lines)
                 )
                 continue
-            tracked = self._track(url, index, label, ctx)
             parts += (html[copied : link.start], escape_attribute(tracked, link.quote))
             copied = link.end
             reports.append(
@@ -136,26 +144,26 @@ class Rewriter:
         copied = 0
         lines = _Lines(text)
         for index, found in enumerate(scan_urls(text), first_index):
-            reason = url_reason(found.url, self.rules)
-            if reason is not None:
-                reports.append(
-                    LinkReport(index, found.start, found.url, found.url, None, reason, None, lines)
-                )
+            url = found.url
+            reason = url_reason(url, self.rules)
+            tracked = self._track(url, index, None, ctx) if reason is None else None
+            if tracked is None:
+                reason = reason or TOO_LONG
+                reports.append(LinkReport(index, found.start, url, url, None, reason, None, lines))
                 continue
-            tracked = self._track(found.url, index, None, ctx)
             parts += (text[copied : found.start], tracked)
             copied = found.end
-            reports.append(
-                LinkReport(index, found.start, found.url, found.url, tracked, None, None, lines)
-            )
+            reports.append(LinkReport(index, found.start, url, url, tracked, None, None, lines))
         parts.append(text[copied:])
         return RewriteResult("".join(parts), tuple(reports))
 
-    def _track(self, url: str, index: int, label: str | None, ctx: SendContext) -> str:
+    def _track(self, url: str, index: int, label: str | None, ctx: SendContext) -> str | None:
+        """The tracked link, or None when it would be too long to be served."""
         claims = Claims(
             add_utm(url, ctx.utm), ctx.message_id, ctx.recipient_id, index, ctx.sent_at, label
         )
-        return self.signer.tracked_url(claims)
+        tracked = self.signer.tracked_url(claims)
+        return tracked if len(tracked) <= self.rules.max_link_length else None
 
     def _label(self, attributes: Mapping[str, str]) -> str | None:
         name = self.rules.label_attribute

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 # `<https://…>` (RFC 3986 appendix C) is delimited by its brackets; a bare URL ends at
 # white space, and punctuation that ends its sentence is trimmed afterwards.
-_URL = re.compile(r"<(https?://[^\s<>]+)>|(https?://[^\s<>\"]+)", re.IGNORECASE)
+_URL = re.compile(r"<(https?://[^\s<>]++)>|(https?://[^\s<>\"]++)", re.IGNORECASE)
 _TRAILING = ".,;:!?'\"*"
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 
@@ -32,12 +32,20 @@ def scan_urls(text: str) -> list[TextUrl]:
 
 
 def _trim(url: str) -> str:
-    while url:
-        last = url[-1]
+    # Counted once, not per character trimmed: a URL may end in a million `)`.
+    unmatched: dict[str, int] | None = None
+    end = len(url)
+    while end:
+        last = url[end - 1]
         if last in _TRAILING:
-            url = url[:-1]
-        elif last in _PAIRS and url.count(last) > url.count(_PAIRS[last]):
-            url = url[:-1]  # `(see https://x.org/a)` — the bracket is the sentence's
-        else:
+            end -= 1
+            continue
+        if last not in _PAIRS:
             break
-    return url
+        if unmatched is None:
+            unmatched = {c: url.count(c) - url.count(o) for c, o in _PAIRS.items()}
+        if unmatched[last] <= 0:
+            break
+        unmatched[last] -= 1  # `(see https://x.org/a)` — the bracket is the sentence's
+        end -= 1
+    return url[:end]

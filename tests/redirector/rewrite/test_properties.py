@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from hypothesis import given, settings
@@ -9,7 +10,8 @@ from hypothesis import strategies as st
 
 from redirector import KeyRing, LinkSigner, Rewriter, SendContext, verify
 from redirector.links.keyring import SigningKey
-from redirector.rewrite.link_rules import _AUTHORITY, _hostname
+from redirector.rewrite.link_rules import _AUTHORITY, _PLACEHOLDER, _hostname
+from redirector.rewrite.text_scan import _PAIRS, _TRAILING, _trim
 
 RING = KeyRing([SigningKey("01020304", b"p" * 32, 1)])
 REWRITER = Rewriter(LinkSigner(RING, "https://t.example.net"))
@@ -71,3 +73,31 @@ def test_hostname_is_urlsplit_s(url: str) -> None:
     if _AUTHORITY.match(url) is None:
         expected = None  # no "scheme://": url_reason has said RELATIVE or NO_HOST before
     assert _hostname(url) == (expected or None) or (not expected and not _hostname(url))
+
+
+# The placeholder pattern as it was before its `[[ … ]]` stopped searching runs of `[`
+# again from each one (issue 11): it finds the same placeholders.
+QUADRATIC_PLACEHOLDER = re.compile(
+    r"\{\{|\}\}|\{%|%\}|<%|%>|\*\|[^|]*\|\*|%%[^%\s]+%%|\[\[[^\]]*\]\]"
+)
+
+
+@given(st.text(alphabet="[]x{}%*| ", max_size=24))
+def test_placeholders_found_as_before(url: str) -> None:
+    assert bool(_PLACEHOLDER.search(url)) == bool(QUADRATIC_PLACEHOLDER.search(url))
+
+
+def quadratic_trim(url: str) -> str:
+    """The trimming of a text URL's end as it was, slicing and counting for each character."""
+    while url:
+        last = url[-1]
+        if last in _TRAILING or (last in _PAIRS and url.count(last) > url.count(_PAIRS[last])):
+            url = url[:-1]
+        else:
+            break
+    return url
+
+
+@given(st.text(alphabet="a.,)(][}{!", max_size=24))
+def test_text_url_ends_trimmed_as_before(url: str) -> None:
+    assert _trim(url) == quadratic_trim(url)

@@ -223,6 +223,8 @@ def test_text_numbering_continues_after_html(rewriter: Rewriter, ctx: SendContex
         ("&#x41;&#66&#0;&#x110000;&#xD800;&#128;", "AB\ufffd\ufffd\ufffd\u20ac"),
         ("&unknown;", "&unknown;"),
         ("&lt;&gt&quot;", '<>"'),
+        ("&#" + "0" * 5000 + "65;&#x" + "0" * 5000 + "41;", "AA"),
+        ("&#" + "9" * 5000 + ";&#x" + "f" * 5000 + ";", "\ufffd\ufffd"),  # not int()'s to refuse
     ],
 )
 def test_attribute_entities(raw: str, decoded: str) -> None:
