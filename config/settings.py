@@ -64,7 +64,8 @@ class ServerSettings:
             parse_host_port(getattr(self, key), f"server.{key}")
         in_range("server.workers", self.workers, 0, 1024, " (0: one per core)")
         for key in ("idle_seconds", "head_seconds", "body_seconds"):
-            in_range(f"server.{key}", getattr(self, key), None, 86400, " seconds")
+            # At least 0.1 s: the deadline sweep runs at a fraction of the shortest.
+            in_range(f"server.{key}", getattr(self, key), 0.1, 86400, " seconds")
         in_range(
             "server.max_connections", self.max_connections, 0, 1_000_000, " (0: from the fd limit)"
         )

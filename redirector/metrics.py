@@ -77,7 +77,7 @@ class Instruments:
         )
         self.spool_damaged_files = Counter(
             "trackway_spool_damaged_files",
-            "Spool files with damage, moved to spool/damaged/ once loaded",
+            "Spool files found damaged (moved to spool/damaged/ once loaded and let go)",
             registry=registry,
         )
         self.load_batch_seconds = Histogram(

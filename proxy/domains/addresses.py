@@ -70,6 +70,7 @@ def _kind(ip: IPAddress) -> str | None:
         (ip.is_multicast, "a multicast address"),
         (ip.is_reserved, "a reserved address"),
         (ip.is_private, "a private address"),
+        (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local, "a site-local address"),
         (not ip.is_global, "not a public address"),
     )
     return next((kind for bad, kind in checks if bad), None)

@@ -33,8 +33,8 @@ def test_from_the_environment() -> None:
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ("idle_seconds = 0", "server.idle_seconds: more than 0, at most 86400 seconds"),
-        ("head_seconds = -1", "server.head_seconds: more than 0"),
+        ("idle_seconds = 0", "server.idle_seconds: from 0.1 to 86400 seconds"),
+        ("head_seconds = -1", "server.head_seconds: from 0.1"),
         ("body_seconds = nan", "server.body_seconds: expected a finite number"),
         ("idle_seconds = inf", "server.idle_seconds: expected a finite number"),
         ("max_connections = -1", "server.max_connections: from 0 to"),

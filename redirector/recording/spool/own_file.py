@@ -1,8 +1,9 @@
 """The file a process appends its records to: locked, with disk space reserved ahead.
 
 The space is reserved (`posix_fallocate`) when the file is made and kept ahead of its
-end as it grows, so that a write into it cannot fail for want of space: a disk that
-fills up shows first as a reservation that fails, while the writes still have room.
+end as it grows, so that a write into it cannot fail for want of space (on ext4, xfs,
+tmpfs; copy-on-write filesystems promise less): a disk that fills up shows first as a
+reservation that fails, while the writes still have room.
 The file is written at its end (`pwrite`, not `O_APPEND`: the reserved zeros lie after
 it) and the unused reservation is given back when the process lets go of the file.
 """

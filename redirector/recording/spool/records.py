@@ -98,6 +98,8 @@ def _next_good(data: bytes, start: int, end: int) -> int | None:
 
 
 def _cut_short(data: bytes, pos: int, end: int) -> bool:
+    if end - pos < len(MARKER):  # killed within the marker itself (a page boundary)
+        return MARKER.startswith(data[pos:end])
     if data[pos : pos + len(MARKER)] != MARKER:
         return False
     if end - pos < _HEADER.size:

@@ -61,6 +61,7 @@ def test_names_with_digits_are_still_names(name: str) -> None:
         ("0.0.0.0", (), "an unspecified address"),  # noqa: S104 - refused, not bound
         ("224.0.0.1", (), "a multicast address"),
         ("240.0.0.1", (), "a reserved address"),
+        ("fec0::1", (), "a site-local address"),  # deprecated, still not public
         # IPv4 inside IPv6: mapped, 6to4, NAT64.
         ("::ffff:127.0.0.1", (), "a loopback address"),
         ("2002:a00:5::1", (), "a private address"),

@@ -34,6 +34,8 @@ CASES = [
     ("a last write cut short", A + B[:20], [b"first"], [], len(A), 1),
     ("cut short, then zeros", A + B[:20] + ZEROS, [b"first"], [], len(A), 1),
     ("a cut header", A + B[:6], [b"first"], [], len(A), 1),
+    ("a cut marker, then zeros", A + B[:2] + ZEROS, [b"first"], [], len(A), 1),
+    ("a marker's first byte", A + B[:1], [b"first"], [], len(A), 1),
     ("a damaged last record", A + flipped(C, 13), [b"first"], [(len(A), len(C))], None, 1),
     ("trailing garbage", A + b"junk", [b"first"], [(len(A), 4)], None, 1),
 ]  # fmt: skip
