@@ -9,6 +9,7 @@ and hosts in `domains.db`; `checks` does the network I/O (connecting only where
 Imports `config` and `certs` (certificate state, orders on request).
 """
 
+from proxy.domains.domain_settings import DomainSettings
 from proxy.domains.errors import (
     DomainConflict,
     DomainError,
@@ -17,7 +18,7 @@ from proxy.domains.errors import (
     UnknownDomain,
 )
 from proxy.domains.link_bases import LinkBase
-from proxy.domains.service import DomainService, DomainSettings, open_domain_service
+from proxy.domains.service import DomainService, open_domain_service
 from proxy.domains.status import HostChecks, HostStatus, host_status
 
 __all__ = [
