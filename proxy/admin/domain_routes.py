@@ -1,5 +1,5 @@
 """The admin API for domains and certificates: `/api/domains`, `/api/domains/{name}`,
-`…/verify`; `/api/certs`, `/api/certs/{host}`, `…/renew[?force=1]`."""
+`…/verify`, `…/proxy`; `/api/certs`, `/api/certs/{host}`, `…/renew[?force=1]`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from config import Settings
 from config.errors import InvalidInput
 from proxy.admin.query import flag
 from proxy.domains.names import normalise
-from proxy.domains.service import open_domain_service, renew_certificate
+from proxy.domains.service import DomainService, open_domain_service, renew_certificate
 
 DOMAIN_SETTINGS = web.AppKey("domain_settings", Settings)
 
@@ -61,6 +61,37 @@ async def remove_domain(request: web.Request) -> web.Response:
         return web.json_response({"result": service.remove(request.match_info["name"])})
 
 
+async def set_proxy(request: web.Request) -> web.Response:
+    """`{"upstream": URL, "host_header": "custom"|"upstream"}`: the host in proxy mode,
+    checked; its status."""
+    try:
+        body: Any = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("upstream"), str):
+        raise InvalidInput(
+            'expected JSON: {"upstream": "https://track.customer.io", "host_header": "custom"}'
+        )
+    host_header = body.get("host_header", "custom")
+    if not isinstance(host_header, str):
+        raise InvalidInput('"host_header" is "custom" or "upstream"')
+    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
+        host = service.set_proxy(request.match_info["name"], body["upstream"], host_header)
+        return await _checked(service, host.host)
+
+
+async def set_redirect(request: web.Request) -> web.Response:
+    """The host back in redirect mode, checked; its status."""
+    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
+        host = service.set_redirect(request.match_info["name"])
+        return await _checked(service, host.host)
+
+
+async def _checked(service: DomainService, host: str) -> web.Response:
+    await service.verify(host)
+    return web.json_response(service.describe(host).as_dict())
+
+
 async def list_certs(request: web.Request) -> web.Response:
     with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
         certificates = [service.certificate(h).as_dict() for h in service.certificate_hosts()]
@@ -92,6 +123,8 @@ def add_domain_routes(app: web.Application, settings: Settings) -> None:
     app.router.add_get("/api/domains/{name}", show_domain)
     app.router.add_post("/api/domains/{name}/verify", verify_domain)
     app.router.add_delete("/api/domains/{name}", remove_domain)
+    app.router.add_put("/api/domains/{name}/proxy", set_proxy)
+    app.router.add_delete("/api/domains/{name}/proxy", set_redirect)
     app.router.add_get("/api/certs", list_certs)
     app.router.add_get("/api/certs/{host}", show_cert)
     app.router.add_post("/api/certs/{host}/renew", renew_cert)

@@ -1,4 +1,4 @@
-"""`trackway domains add|verify|status|list|remove`."""
+"""`trackway domains add|verify|status|list|remove|proxy`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import json
 from typing import Any
 
 from config import Settings
+from proxy.cli.output import CliError
 from proxy.domains.descriptions import DomainDescription, HostDescription
 from proxy.domains.service import TXT_PREFIX, open_domain_service
 from proxy.domains.status import HostStatus
+from proxy.upstream.route import HOST_HEADER_POLICIES
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -58,6 +60,28 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     remove.add_argument("name", metavar="NAME")
     remove.set_defaults(handler=remove_command)
+    proxy = actions.add_parser(
+        "proxy",
+        parents=[common],
+        help="forward a tracking host to an email platform, or stop",
+        description="Put a tracking host in proxy mode: trackway serves its certificate "
+        "and forwards every request (but its own checks and ACME) to the email platform's "
+        "tracking host URL, e.g. https://track.customer.io; the platform makes its links. "
+        "--off returns it to redirect mode (trackway's own links). The running server "
+        "applies either within seconds. Then checks the host and shows its status.",
+    )
+    proxy.add_argument("host", metavar="TRACKING_HOST")
+    target = proxy.add_mutually_exclusive_group(required=True)
+    target.add_argument("--upstream", metavar="URL", help="http(s)://HOST[:PORT] of the platform")
+    target.add_argument("--off", action="store_true", help="back to redirect mode")
+    proxy.add_argument(
+        "--host-header",
+        choices=HOST_HEADER_POLICIES,
+        help="Host sent upstream: custom (the tracking host; the default) or upstream "
+        "(the platform's own name)",
+    )
+    proxy.add_argument("--json", action="store_true")
+    proxy.set_defaults(handler=proxy_command)
 
 
 def add_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -116,12 +140,30 @@ def remove_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def proxy_command(args: argparse.Namespace, settings: Settings) -> int:
+    if args.off and args.host_header:
+        raise CliError("--host-header goes with --upstream, not with --off")
+    with open_domain_service(settings) as service:
+        if args.off:
+            host = service.set_redirect(args.host)
+        else:
+            host = service.set_proxy(args.host, args.upstream, args.host_header or "custom")
+        asyncio.run(service.verify(host.host))
+        described = service.describe(host.host)
+    _print(described, args.json)
+    return 0
+
+
 def _print(described: HostDescription | DomainDescription, as_json: bool) -> None:
     if as_json:
         print(json.dumps(described.as_dict(), indent=2))
         return
     if isinstance(described, HostDescription):
         _print_host(described.status)
+        if described.mode == "proxy":
+            check, why = described.status.upstream_check, described.status.reasons
+            reason = why.get("upstream_check")
+            print(f"  proxy  to {described.upstream}: {check}{f'  ({reason})' if reason else ''}")
         return
     print(f"{described.domain}: ownership {described.ownership}")
     if described.ownership_error:

@@ -1,4 +1,5 @@
-"""The checks behind a tracking host's status: DNS, HTTP, HSTS, HTTPS. Network I/O.
+"""The checks behind a tracking host's status: DNS, HTTP, HSTS, HTTPS, and a proxied
+host's upstream. Network I/O.
 
 Every name is resolved through the configured nameservers (aiodns, and aiohttp's
 AsyncResolver on top of it), so that what we check is what the world's DNS says, and
@@ -30,6 +31,7 @@ from config import CheckSettings, DnsSettings
 from proxy.domains.addresses import IPNetwork, allowed_networks, refusal, refused
 from proxy.domains.hsts import StsPolicy, names_to_check, parse_sts
 from proxy.domains.status import DnsAnswer, HstsFinding, Probe
+from proxy.upstream.route import UpstreamRoute
 
 CHECK_PATH = "/.well-known/trackway/check/"
 MAX_CNAME_CHAIN = 8
@@ -124,21 +126,30 @@ class Checker:
         url = f"{scheme}://{host}:{port}{CHECK_PATH}{token}"
         try:
             status, body, _ = await self._get(url, host, use_tls)
-        except AddressRefused as e:
-            return Probe(False, str(e))
-        except aiohttp.ClientConnectorCertificateError as e:
-            return Probe(False, f"certificate not trusted: {e.certificate_error}")
-        except aiohttp.ClientSSLError as e:
-            return Probe(False, f"TLS failed: {e}")
-        except aiohttp.ClientConnectorDNSError as e:  # the resolver's refusal comes so
-            if isinstance(e.os_error, AddressRefused):
-                return Probe(False, str(e.os_error))
-            return Probe(False, f"{type(e).__name__}: {e}")
         except (aiohttp.ClientError, OSError, TimeoutError) as e:
-            return Probe(False, f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
+            return _failure(e)
         if status != 200 or body.strip() != token:
             return Probe(False, f"{url} answered {status} without this server's token")
         return Probe(True)
+
+    async def upstream_probe(self, route: UpstreamRoute) -> Probe:
+        """Whether the upstream answers `GET /` sent as the forwarder sends requests: the
+        Host of the route's policy, TLS verified against the upstream's name (SNI too),
+        redirects not followed. Any HTTP answer (a 404 too) is an upstream reached."""
+        tls = route.scheme == "https"
+        try:
+            _refuse_an_address(route.upstream_host, self.allowed)
+            async with self.session.get(
+                f"{route.upstream}/",
+                headers={"Host": route.host_header_value()},
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=self.checks.timeout),
+                ssl=self.tls if tls else False,
+                server_hostname=route.upstream_host if tls else None,
+            ):
+                return Probe(True)
+        except (aiohttp.ClientError, OSError, TimeoutError) as e:
+            return _failure(e)
 
     async def https_probe(self, host: str, token: str, have_certificate: bool) -> Probe | None:
         """None (off) when nothing listens for HTTPS and no certificate is ours to serve."""
@@ -178,6 +189,19 @@ def preloaded(name: str) -> bool:
         # hstspreload reads its data with importlib.resources' legacy API.
         warnings.simplefilter("ignore", DeprecationWarning)
         return bool(hstspreload.in_hsts_preload(name))
+
+
+def _failure(e: aiohttp.ClientError | OSError | TimeoutError) -> Probe:
+    """A failed request as a probe's reason."""
+    if isinstance(e, AddressRefused):
+        return Probe(False, str(e))
+    if isinstance(e, aiohttp.ClientConnectorCertificateError):
+        return Probe(False, f"certificate not trusted: {e.certificate_error}")
+    if isinstance(e, aiohttp.ClientSSLError):
+        return Probe(False, f"TLS failed: {e}")
+    if isinstance(e, aiohttp.ClientConnectorDNSError) and isinstance(e.os_error, AddressRefused):
+        return Probe(False, str(e.os_error))  # the resolver's refusal comes so
+    return Probe(False, f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
 
 
 def _refused(error: str | None) -> bool:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from certs.store import CertState
-from proxy.domains.status import HostStatus
+from proxy.domains.status import UNCHECKED, HostStatus
 
 # A sending domain shows these of its first host's status at the top of its JSON too, so
 # that they are there whether the name given was a domain or a host.
@@ -66,12 +66,13 @@ class TxtRecord:
     value: str
 
 
-def unchecked_status(host: str, link_base: str) -> HostStatus:
+def unchecked_status(host: str, link_base: str, proxied: bool = False) -> HostStatus:
     """What a host shows before its first check."""
     reasons = {"checks": "not checked yet: run `trackway domains verify`"}
     return HostStatus(
-        host, "unverified", "missing", "unreachable", "off", link_base, None, reasons
-    )
+        host, "unverified", "missing", "unreachable", "off", link_base, None, reasons,
+        UNCHECKED if proxied else None,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,15 @@ class HostDescription:
     cname_record: CnameRecord
     checked_at: float | None
     certificate: CertificateSummary | None
+    mode: str = "redirect"  # "redirect" | "proxy"
+    upstream: str | None = None  # where a proxied host's requests go
 
     def as_dict(self) -> dict[str, Any]:
+        """The status's fields, then the rest; the mode's three together at the end."""
         doc = asdict(self)
-        return {**doc.pop("status"), **doc}
+        status = doc.pop("status")
+        upstream_check = status.pop("upstream_check")
+        return {**status, **doc, "upstream_check": upstream_check}
 
     def dns_records_ok(self) -> bool:
         return self.status.ownership == "verified" and self.status.cname == "ok"

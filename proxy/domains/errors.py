@@ -25,3 +25,8 @@ class HostNotReady(DomainError, Conflict):
     """A certificate asked for a tracking host whose last checks say the CA could not
     validate it now. A conflict with the host's state, not bad input: the same request
     succeeds once DNS and HTTP are right (or with force)."""
+
+
+class HostProxied(DomainError, Conflict):
+    """Links asked of a sending domain whose tracking host is in proxy mode: the email
+    platform behind it makes that host's links, not trackway."""

@@ -1,6 +1,6 @@
 """Where a sending domain's new links go, and why they are not https on its tracking
 host when they are not: a sender who asked for the domain's links learns why they look
-otherwise. Pure: from the domain's stored records and its hosts' last status.
+otherwise. Pure: from the domain's stored records, its hosts' modes and last status.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from proxy.domains.errors import HostProxied
 from proxy.domains.status import UNCHECKED, HostStatus
 from proxy.domains.store import SendingDomain, TrackingHost
 
@@ -40,7 +41,15 @@ def domain_link_base(
     domain: SendingDomain, hosts: Sequence[TrackingHost], default: str
 ) -> LinkBase:
     """The first checked host's link base while the domain's ownership is verified;
-    else `default` (the region's default host), saying why."""
+    else `default` (the region's default host), saying why. Hosts in proxy mode make no
+    links of trackway's: HostProxied when all its hosts are."""
+    if hosts and all(h.proxied for h in hosts):
+        raise HostProxied(
+            f"{domain.name}'s tracking host {hosts[0].host} is in proxy mode: its links are "
+            f"made by the email platform at {hosts[0].upstream}, not by trackway "
+            f"(`trackway domains proxy {hosts[0].host} --off` makes them trackway's again)"
+        )
+    hosts = [h for h in hosts if not h.proxied]
     if not hosts:
         return LinkBase(default, f"{domain.name} has no tracking host")
     if not domain.verified:

@@ -13,12 +13,12 @@ import logging
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from certs.manager import CertManager
 from certs.store import CertState, CertStore
-from config import CheckSettings, DnsSettings, Settings
+from config import Settings
 from config.datafolder import read_or_create_secret
 from config.errors import TrackwayError
 from proxy.domains.checks import Checker, host_token, open_checker
@@ -31,11 +31,18 @@ from proxy.domains.descriptions import (
     TxtRecord,
     unchecked_status,
 )
-from proxy.domains.errors import DomainConflict, HostNotReady, InvalidDomain, UnknownDomain
+from proxy.domains.domain_settings import DomainSettings
+from proxy.domains.errors import (
+    DomainConflict,
+    HostNotReady,
+    InvalidDomain,
+    UnknownDomain,
+)
 from proxy.domains.link_bases import LinkBase, domain_link_base
 from proxy.domains.names import is_within, normalise
 from proxy.domains.status import HostChecks, HostStatus, Probe, host_status
-from proxy.domains.store import DomainStore, SendingDomain, TrackingHost
+from proxy.domains.store import PROXY, REDIRECT, DomainStore, SendingDomain, TrackingHost
+from proxy.upstream.route import UpstreamRoute, parse_upstream
 
 log = logging.getLogger("trackway.domains")
 CHECK_SECRET_FILE = "check-secret"  # noqa: S105 - a file name
@@ -44,36 +51,6 @@ TXT_PREFIX = "trackway-verification="
 
 def check_secret(data: Path) -> bytes:
     return read_or_create_secret(data / CHECK_SECRET_FILE, lambda: secrets.token_bytes(32))
-
-
-@dataclass(frozen=True)
-class DomainSettings:
-    """What the domain service uses of the settings."""
-
-    regions: dict[str, str]  # region -> its default tracking host, the CNAME target
-    default_region: str | None
-    link_bases: dict[str, str]  # region -> where its links go without a custom host
-    fallback_link_base: str  # … without a region, or with one no longer configured
-    checks: CheckSettings
-    dns: DnsSettings
-    data: Path  # the data folder, where the check secret is
-    own_hosts: frozenset[str]  # the settings' hosts: regions', the base URL's …
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> DomainSettings:
-        return cls(
-            regions=settings.regions,
-            default_region=settings.default_region,
-            link_bases={region: settings.default_link_base(region) for region in settings.regions},
-            fallback_link_base=settings.default_link_base(),
-            checks=settings.checks,
-            dns=settings.dns,
-            data=settings.data,
-            own_hosts=settings.own_hosts(),
-        )
-
-    def default_link_base(self, region: str | None) -> str:
-        return self.link_bases.get(region or "", self.fallback_link_base)
 
 
 @contextlib.contextmanager
@@ -133,7 +110,11 @@ class DomainService:
             if other is not None and other.sending_domain != name:
                 raise DomainConflict(f"{host} already belongs to {other.sending_domain}")
             assert region is not None
-            tracking = TrackingHost(host, name, region, other.created_at if other else time.time())
+            tracking = (
+                replace(other, region=region, checks=None, status=None, checked_at=None)
+                if other  # added again: checked anew, its mode kept
+                else TrackingHost(host, name, region, time.time())
+            )
             self.store.put_host(tracking)
         return domain, tracking
 
@@ -147,6 +128,33 @@ class DomainService:
             self.store.remove_domain(name)
             return f"removed sending domain {name} and its tracking hosts"
         raise UnknownDomain(f"no domain or tracking host {name}")
+
+    def set_proxy(self, name: str, upstream_url: str, host_header: str = "custom") -> TrackingHost:
+        """Put a tracking host in proxy mode: every request to it but trackway's own goes
+        to `upstream_url`, with the Host of `host_header`. InvalidInput for an upstream
+        that is not one (`parse_upstream`), UnknownDomain for a host not added."""
+        host = self._tracking_host(name)
+        route = parse_upstream(host.host, upstream_url, host_header)
+        return self._put_mode(host, PROXY, route.upstream, route.host_header)
+
+    def set_redirect(self, name: str) -> TrackingHost:
+        """Return a tracking host to redirect mode: trackway's own links."""
+        return self._put_mode(self._tracking_host(name), REDIRECT, None, "custom")
+
+    def _put_mode(
+        self, host: TrackingHost, mode: str, upstream: str | None, host_header: str
+    ) -> TrackingHost:
+        base = self.settings.default_link_base(host.region)
+        changed = host.in_mode(mode, upstream, host_header, base)
+        self.store.put_host(changed)
+        log.info("%s: %s mode%s", host.host, mode, f" to {upstream}" if upstream else "")
+        return changed
+
+    def _tracking_host(self, name: str) -> TrackingHost:
+        host = self.store.host(self._name(name))
+        if host is None:
+            raise UnknownDomain(f"no tracking host {name}; add it with `trackway domains add`")
+        return host
 
     # -- checks -----------------------------------------------------------------------
 
@@ -202,15 +210,18 @@ class DomainService:
         self, checker: Checker, host: TrackingHost, verified: bool
     ) -> HostStatus:
         expected = self.settings.regions.get(host.region, "")
+        route = host.route()
+        upstream = None
         if verified:
             token = host_token(check_secret(self.settings.data), host.host)
-            dns, http, hsts, https = await asyncio.gather(
+            dns, http, hsts, https, upstream = await asyncio.gather(
                 checker.cname_chain(host.host),
                 checker.probe(host.host, token, use_tls=False),
                 checker.hsts(host.host),
                 checker.https_probe(
                     host.host, token, have_certificate=self.certs.has_certificate(host.host)
                 ),
+                checker.upstream_probe(route) if route else asyncio.sleep(0),
             )
         else:
             # Whoever added the domain has not shown it is theirs: no connection to the
@@ -218,8 +229,11 @@ class DomainService:
             dns = await checker.cname_chain(host.host)
             why = f"not checked until the ownership of {host.sending_domain} is verified"
             http, hsts, https = Probe(False, why), (), Probe(False, why)
-        checks = HostChecks(host.host, expected, verified, dns, http, hsts, https, time.time())
-        status = host_status(checks, self.settings.default_link_base(host.region))
+            upstream = Probe(False, why) if route else None
+        checks = HostChecks(
+            host.host, expected, verified, dns, http, hsts, https, time.time(), upstream
+        )
+        status = host_status(checks, self.settings.default_link_base(host.region), host.proxied)
         _log_changes(host, status)
         self.store.put_host(
             replace(host, checks=checks, status=status, checked_at=checks.checked_at)
@@ -271,15 +285,30 @@ class DomainService:
         )
 
     def _describe_host(self, host: TrackingHost) -> HostDescription:
+        base = self.settings.default_link_base(host.region)
         return HostDescription(
-            status=host.status
-            or unchecked_status(host.host, self.settings.default_link_base(host.region)),
+            status=host.status or unchecked_status(host.host, base, host.proxied),
             sending_domain=host.sending_domain,
             region=host.region,
             cname_record=CnameRecord(host.host, self.settings.regions.get(host.region)),
             checked_at=host.checked_at,
             certificate=self._certificate_summary(host.host),
+            mode=host.mode,
+            upstream=host.upstream,
         )
+
+    def proxy_routes(self) -> dict[str, UpstreamRoute]:
+        """Every proxied tracking host's route: what the public listeners forward."""
+        routes = {}
+        for host in self.store.hosts():
+            try:
+                route = host.route()
+            except TrackwayError as e:  # stored by hand: the others still work
+                log.error("%s: proxy mode without a valid upstream: %s", host.host, e)
+                continue
+            if route is not None:
+                routes[host.host] = route
+        return routes
 
     def certificate_hosts(self) -> list[str]:
         """Every tracking host, the regions' default hosts, and any host with a

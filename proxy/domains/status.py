@@ -3,6 +3,9 @@
 `link_base` is what new links use: https on the custom host when HTTPS is green; http
 on it when the CNAME is right, HTTP answers and no HSTS policy covers the name; else the
 region's default tracking host. Never an http link on a host that HSTS covers.
+
+A host in proxy mode has one more check, `upstream_check`: whether its upstream answers
+a request as the forwarder sends it. Its `https` is green only when that is `ok` too.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class HostChecks:
     hsts: tuple[HstsFinding, ...]
     https: Probe | None  # None: nothing serves HTTPS for the host
     checked_at: float
+    upstream: Probe | None = None  # None: not checked (redirect mode, or since it changed)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,6 +67,7 @@ class HostChecks:
             hsts=tuple(HstsFinding(**h) for h in doc["hsts"]),
             https=None if doc["https"] is None else Probe(**doc["https"]),
             checked_at=float(doc["checked_at"]),
+            upstream=Probe(**doc["upstream"]) if doc.get("upstream") else None,
         )
 
     @property
@@ -92,6 +97,7 @@ class HostStatus:
     link_base: str
     cname_target: str | None = None
     reasons: dict[str, str] = field(default_factory=dict)  # per check, why it is not green
+    upstream_check: str | None = None  # "ok" | "failing" | "unchecked"; None: redirect mode
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,7 +111,7 @@ def _same(a: str, b: str) -> bool:
     return a.lower().rstrip(".") == b.lower().rstrip(".")
 
 
-def host_status(checks: HostChecks, default_base: str) -> HostStatus:
+def host_status(checks: HostChecks, default_base: str, proxied: bool = False) -> HostStatus:
     reasons: dict[str, str] = {}
     ownership = "verified" if checks.ownership_verified else "unverified"
     if not checks.ownership_verified:
@@ -149,6 +155,15 @@ def host_status(checks: HostChecks, default_base: str) -> HostStatus:
         https = "failing"
         reasons["https"] = checks.https.error or "no answer"
 
+    upstream_check = None
+    if proxied:
+        upstream_check = _upstream_check(checks, reasons)
+        if https == "green" and upstream_check != "ok":
+            https = "failing"
+            reasons["https"] = (
+                f"the certificate is served, but the upstream check is {upstream_check}"
+            )
+
     if not checks.ownership_verified:
         link_base = default_base
     elif https == "green":
@@ -157,4 +172,18 @@ def host_status(checks: HostChecks, default_base: str) -> HostStatus:
         link_base = f"http://{checks.host}"
     else:
         link_base = default_base
-    return HostStatus(checks.host, ownership, cname, http, https, link_base, target, reasons)
+    return HostStatus(
+        checks.host, ownership, cname, http, https, link_base, target, reasons, upstream_check
+    )
+
+
+def _upstream_check(checks: HostChecks, reasons: dict[str, str]) -> str:
+    probe = checks.upstream
+    if probe is None or not checks.ownership_verified:
+        not_yet = "not checked yet: run `trackway domains verify`"
+        reasons["upstream_check"] = probe.error if probe and probe.error else not_yet
+        return UNCHECKED
+    if probe.ok:
+        return "ok"
+    reasons["upstream_check"] = probe.error or "no answer"
+    return "failing"

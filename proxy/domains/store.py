@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from config.datafolder import create_private_file, ensure_data_dir
-from proxy.domains.status import HostChecks, HostStatus
+from proxy.domains.status import HostChecks, HostStatus, host_status
+from proxy.upstream.route import UpstreamRoute, parse_upstream
 
 DOMAINS_FILE = "domains.db"
+REDIRECT, PROXY = "redirect", "proxy"  # a tracking host's modes
+# Columns added after the first release: added to an older `domains.db` on open, its
+# rows taking the default (every host of an older release is in redirect mode).
+_ADDED_HOST_COLUMNS = (("mode", REDIRECT), ("upstream", None), ("host_header", "custom"))
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,33 @@ class TrackingHost:
     checks: HostChecks | None = None  # None: never checked
     status: HostStatus | None = None  # recomputed from `checks` when they were made
     checked_at: float | None = None
+    mode: str = REDIRECT  # PROXY: every request but trackway's own goes to `upstream`
+    upstream: str | None = None  # "https://track.customer.io", in proxy mode
+    host_header: str = "custom"  # the Host policy upstream (`HOST_HEADER_POLICIES`)
+
+    @property
+    def proxied(self) -> bool:
+        return self.mode == PROXY
+
+    def route(self) -> UpstreamRoute | None:
+        """Where its requests go in proxy mode; None in redirect mode. InvalidInput for an
+        upstream stored by hand that is no upstream."""
+        if not self.proxied or self.upstream is None:
+            return None
+        return parse_upstream(self.host, self.upstream, self.host_header)
+
+    def in_mode(
+        self, mode: str, upstream: str | None, host_header: str, default_base: str
+    ) -> TrackingHost:
+        """This host in `mode`; its last checks kept but for the upstream's, which are of
+        another upstream now, and its status recomputed from them."""
+        changed = replace(self, mode=mode, upstream=upstream, host_header=host_header)
+        if changed == self or self.checks is None:
+            return changed
+        checks = replace(self.checks, upstream=None)
+        return replace(
+            changed, checks=checks, status=host_status(checks, default_base, changed.proxied)
+        )
 
     def ready_for_certificate(self) -> bool:
         return not self.certificate_obstacles()
@@ -75,6 +107,18 @@ class DomainStore:
                  "checks": str, "status": str, "checked_at": float},
                 pk="host",
             )  # fmt: skip
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        hosts = self.db.table("tracking_hosts")
+        for name, default in _ADDED_HOST_COLUMNS:
+            if name in hosts.columns_dict:
+                continue
+            try:
+                hosts.add_column(name, str, not_null_default=default)
+            except sqlite3.OperationalError as e:  # another process added it meanwhile
+                if "duplicate column" not in str(e):
+                    raise
 
     def close(self) -> None:
         self.conn.close()
@@ -134,5 +178,6 @@ def _host(row: dict[str, Any]) -> TrackingHost:
         row["host"], row["sending_domain"], row["region"], row["created_at"],
         HostChecks.from_dict(json.loads(row["checks"])) if row["checks"] else None,
         HostStatus.from_dict(json.loads(row["status"])) if row["status"] else None,
-        row["checked_at"],
+        row["checked_at"], row.get("mode") or REDIRECT, row.get("upstream"),
+        row.get("host_header") or "custom",
     )  # fmt: skip

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from certs.store import CertState
@@ -39,6 +40,7 @@ HOST_JSON = {
     "sending_domain": "example.com", "region": "us",
     "cname_record": {"name": "links.example.com", "target": "t.trackway.example"},
     "checked_at": 10.0, "certificate": SUMMARY_JSON,
+    "mode": "redirect", "upstream": None, "upstream_check": None,
 }  # fmt: skip
 TXT = TxtRecord("_trackway.example.com", "trackway-verification=t0k")
 TXT_JSON = {"name": "_trackway.example.com", "value": "trackway-verification=t0k"}
@@ -88,9 +90,29 @@ def test_an_unchecked_host() -> None:
         "cname_target": None, "reasons": NOT_CHECKED, "sending_domain": "example.com",
         "region": "eu", "cname_record": {"name": "links.example.com", "target": None},
         "checked_at": None, "certificate": None,
+        "mode": "redirect", "upstream": None, "upstream_check": None,
     }  # fmt: skip
     assert same(host.as_dict(), expected)
     assert not host.dns_records_ok()
+
+
+def test_a_proxied_host_shows_its_mode_upstream_and_check_at_the_end() -> None:
+    unchecked = unchecked_status("links.example.com", "https://t.trackway.example", True)
+    assert unchecked.upstream_check == "unchecked"
+    failing = replace(
+        STATUS, https="failing", upstream_check="failing",
+        reasons={"upstream_check": "ClientConnectorError: refused"},
+    )  # fmt: skip
+    host = replace(HOST, status=failing, mode="proxy", upstream="https://track.customer.io")
+    doc = host.as_dict()
+    assert list(doc)[-3:] == ["mode", "upstream", "upstream_check"]
+    assert (doc["mode"], doc["upstream"], doc["upstream_check"], doc["https"]) == (
+        "proxy",
+        "https://track.customer.io",
+        "failing",
+        "failing",
+    )
+    assert doc["reasons"] == {"upstream_check": "ClientConnectorError: refused"}
 
 
 def test_certificates() -> None:
