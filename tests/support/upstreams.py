@@ -30,7 +30,7 @@ class Received:
 
 @dataclass
 class Upstream:
-    ssl: ssl.SSLContext | None = None
+    tls: ssl.SSLContext | None = None
     received: list[Received] = field(default_factory=list)
     port: int = 0
     slow_seconds: float = 5.0
@@ -39,13 +39,13 @@ class Upstream:
     _names: dict[int, str | None] = field(default_factory=dict)
 
     async def start(self) -> Upstream:
-        if self.ssl is not None:
-            self.ssl.sni_callback = self._note_name
+        if self.tls is not None:
+            self.tls.sni_callback = self._note_name
         self._runner = web.ServerRunner(web.Server(self._answer))
         await self._runner.setup()
         sock = bind_socket("127.0.0.1", 0)
         self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock, ssl_context=self.ssl).start()
+        await web.SockSite(self._runner, sock, ssl_context=self.tls).start()
         return self
 
     def _note_name(self, ssl_object: ssl.SSLObject, name: str | None, _: object) -> None:

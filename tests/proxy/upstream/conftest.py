@@ -45,7 +45,7 @@ async def https_upstream(ca: trustme.CA, dns: ChallTestSrv) -> AsyncIterator[Ups
     dns.set_a(PLATFORM, "127.0.0.1")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert(PLATFORM).configure_cert(context)
-    upstream = await Upstream(ssl=context).start()
+    upstream = await Upstream(tls=context).start()
     yield upstream
     await upstream.stop()
 

@@ -7,6 +7,7 @@ import asyncio
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from proxy.upstream import UpstreamRoute
 from tests.proxy.upstream.conftest import CUSTOM, PLATFORM, Front, sample
@@ -24,7 +25,7 @@ async def test_method_path_query_body_and_headers_reach_the_upstream(
     port = await front(over_http(http_upstream))
     target = "/c/Ab%2Fc/../x//y;p?q=%20%zz&a=1&a=2"
     async with client.post(
-        aiohttp.client.URL(f"http://127.0.0.1:{port}{target}", encoded=True),
+        URL(f"http://127.0.0.1:{port}{target}", encoded=True),
         data=b"form=1&x=%41",
         headers={
             "Host": CUSTOM,
