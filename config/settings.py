@@ -164,6 +164,24 @@ class CheckSettings:
         in_range("checks.timeout", self.timeout, None, 120, " seconds")
 
 
+@dataclass(frozen=True)
+class ProxySettings:
+    """Reverse-proxy mode: how requests to a proxied host reach its upstream."""
+
+    connect_timeout: float = 3.0  # seconds to connect (TLS included): then 504
+    read_timeout: float = 30.0  # seconds between two reads of the upstream's answer: then 504
+    max_body_bytes: int = 10 * 1024 * 1024  # a longer request body: 413
+    ca_bundle: str = ""  # PEM file: CAs trusted for upstreams besides the system's
+    # A plain-HTTP request to a proxied host: forwarded (false, so that old http links
+    # keep working), or answered with a 308 to its https URL (true).
+    redirect_http: bool = False
+
+    def __post_init__(self) -> None:
+        in_range("proxy.connect_timeout", self.connect_timeout, None, 300, " seconds")
+        in_range("proxy.read_timeout", self.read_timeout, None, 3600, " seconds")
+        in_range("proxy.max_body_bytes", self.max_body_bytes, 0, 1 << 40, " bytes")
+
+
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 # Names for Let's Encrypt's directories: staging's certificates are not trusted, but its
@@ -217,6 +235,7 @@ class Settings:
     # hosts (e.g. us = "t.trackway.example"). The first region is the default one.
     regions: dict[str, str] = field(default_factory=dict)
     acme: AcmeSettings = field(default_factory=AcmeSettings)
+    proxy: ProxySettings = field(default_factory=ProxySettings)
 
     def __post_init__(self) -> None:
         if self.base_url:

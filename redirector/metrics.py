@@ -86,6 +86,26 @@ class Instruments:
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
             registry=registry,
         )
+        self.proxy_requests = Counter(
+            "trackway_proxy_requests",
+            "Requests to proxied hosts answered, by host and status (the upstream's, or "
+            "trackway's own 413, 502, 504)",
+            ["host", "status"],
+            registry=registry,
+        )
+        self.proxy_upstream_errors = Counter(
+            "trackway_proxy_upstream_errors",
+            "Forwarded requests that failed, by host and reason (refused, dns, tls, "
+            "broken, connect_timeout, read_timeout)",
+            ["host", "reason"],
+            registry=registry,
+        )
+        self.proxy_upstream_seconds = Histogram(
+            "trackway_proxy_upstream_seconds",
+            "Time from forwarding a request to its upstream's answer's head",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+            registry=registry,
+        )
 
 
 _instruments: Instruments | None = None

@@ -1,4 +1,5 @@
-"""The public application: click and open routes with their writer and key ring."""
+"""The public application: click and open routes with their writer and key ring, and
+the proxied hosts' requests forwarded to their upstreams (`proxy.upstream`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import hmac
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Container, Mapping
 from pathlib import Path
 from ssl import SSLContext
 
@@ -19,6 +20,17 @@ from config import Settings
 from proxy.data_folder import open_loader, open_spool
 from proxy.domains.checks import CHECK_PATH, host_token
 from proxy.domains.service import check_secret
+from proxy.upstream.forwarder import Forwarder
+from proxy.upstream.pages import error_page
+from proxy.upstream.route import UpstreamRoute
+from proxy.upstream.routing import (
+    APP_LINK_PATHS,
+    FORWARD,
+    MISDIRECTED,
+    TO_HTTPS,
+    decide,
+    request_host,
+)
 from redirector import load_keyring
 from redirector.clicks import (
     ClickConnections,
@@ -37,6 +49,11 @@ from redirector.recording.spool_writer import SpoolWriter
 
 log = logging.getLogger("trackway.public")
 KEY_RELOAD_SECONDS = 2.0
+Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+
+
+def no_routes() -> Mapping[str, UpstreamRoute]:
+    return {}
 
 
 class PublicService:
@@ -47,6 +64,11 @@ class PublicService:
     loads every worker's files (`loads_spool=False`); on its own (tests, embedding) the
     service runs the same loader as a task of its own. `store_factory` opens the
     loader's database (default: the data folder's SQLite).
+
+    `routes()` gives the proxied hosts (normalised host -> route), read at each request
+    (default: none). `own_hosts()` gives the hosts whose links are ours; a request for
+    any other host is misdirected (421) but on trackway's own paths. Default (None):
+    every host is ours, so any Host gets clicks served.
     """
 
     def __init__(
@@ -55,8 +77,12 @@ class PublicService:
         *,
         loads_spool: bool = True,
         store_factory: Callable[[], EventStore] | None = None,
+        routes: Callable[[], Mapping[str, UpstreamRoute]] = no_routes,
+        own_hosts: Callable[[], Container[str]] | None = None,
     ) -> None:
         self.settings = settings
+        self.routes = routes
+        self.own_hosts = own_hosts
         sync = settings.store.synchronous == "full"
         self.state = ClickState(
             ring=load_keyring(settings.data, int(time.time())),
@@ -65,13 +91,18 @@ class PublicService:
             proxies=TrustedProxies.from_settings(settings.server, settings.clicks),
         )
         self.loader = open_loader(settings, store_factory) if loads_spool else None
-        self.handler = PublicHandler(
-            self.state,
-            {
-                CHECK_PATH: domain_check_handler(check_secret(settings.data)),
-                ACME_CHALLENGE_PATH: acme_challenge_handler(ChallengeStore(settings.data)),
-            },
-        )
+        # trackway answers these on every host, proxied or not (`routing`).
+        own: dict[str, PrefixHandler] = {
+            CHECK_PATH: domain_check_handler(check_secret(settings.data)),
+            ACME_CHALLENGE_PATH: acme_challenge_handler(ChallengeStore(settings.data)),
+            **dict.fromkeys(APP_LINK_PATHS, app_link_file),
+        }
+        self.own_paths = tuple(own)
+        self.clicks = PublicHandler(self.state, own)
+        self.forwarder = Forwarder(settings.proxy, settings.dns, self.state.proxies)
+        if routes is not no_routes or own_hosts is not None:
+            self.state.serves_host = self._serves_host
+        self.handler: Handler = self._route if self.state.serves_host else self.clicks
         self._reloader: asyncio.Task[None] | None = None
         self._loading: asyncio.Task[None] | None = None
         self._stop_loading = asyncio.Event()
@@ -86,6 +117,34 @@ class PublicService:
             )
         self.connections.start()
         self._reloader = asyncio.create_task(_reload_keys(self.state, self.settings))
+
+    def _serves_host(self, authority: str) -> bool:
+        """Whether the click routes answer for this Host: it is ours and not proxied."""
+        host = request_host(authority)
+        return host not in self.routes() and (self.own_hosts is None or host in self.own_hosts())
+
+    async def _route(self, request: web.BaseRequest) -> web.StreamResponse:
+        """aiohttp's requests: forwarded, misdirected, or the click routes'."""
+        host = request_host(request.host)
+        route = self.routes().get(host)
+        verdict = decide(
+            request.path,
+            scheme=request.scheme,
+            proxied=route is not None,
+            ours=self.own_hosts is None or host in self.own_hosts(),
+            own_paths=self.own_paths,
+            redirect_http=self.settings.proxy.redirect_http,
+        )
+        if verdict == FORWARD and route is not None:
+            return await self.forwarder.forward(request, route)
+        if verdict == TO_HTTPS:
+            location = f"https://{host}{request.rel_url.raw_path_qs}"
+            return web.Response(
+                status=308, headers={"Location": location, "Cache-Control": "no-store"}
+            )
+        if verdict == MISDIRECTED:
+            return error_page(421)
+        return await self.clicks(request)
 
     def protocol(self) -> asyncio.Protocol:
         """A connection's protocol, for every public listener (HTTP and TLS)."""
@@ -109,6 +168,7 @@ class PublicService:
             self._reloader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reloader
+        await self.forwarder.close()
         await self.state.writer.close()
         if self._loading is not None:
             self._stop_loading.set()
@@ -129,6 +189,12 @@ def domain_check_handler(secret: bytes) -> PrefixHandler:
 
 
 ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/"
+
+
+async def app_link_file(request: web.BaseRequest, rest: str) -> web.StreamResponse:
+    """The hook for the app-link files (`routing.APP_LINK_PATHS`), answered on every
+    host and never forwarded: none is served yet."""
+    return not_found()
 
 
 def acme_challenge_handler(store: ChallengeStore) -> PrefixHandler:

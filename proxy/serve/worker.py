@@ -19,6 +19,7 @@ from certs.challenges import ChallengeStore
 from certs.sni import SniCertificates
 from certs.store import CertStore
 from config import Settings
+from proxy.domains.proxy_routes import LiveRoutes
 from proxy.serve.processes import SHUTDOWN_SECONDS, run_child, stop_event
 from proxy.serve.public_app import PublicService
 from proxy.serve.tls_listener import PeekingTlsListener
@@ -45,8 +46,12 @@ async def _worker(
     ready: Callable[[], None],
 ) -> None:
     stop = stop_event()
-    service = PublicService(settings, loads_spool=False)  # the writer process loads
+    routes = LiveRoutes(settings)  # proxied hosts: a change reaches us within seconds
+    routes.load()
+    # The writer process loads the spool.
+    service = PublicService(settings, loads_spool=False, routes=routes.current)
     await service.start()
+    watching = asyncio.create_task(routes.watch())
     listeners = [await service.listen(http)]
     reloader = None
     peeking: PeekingTlsListener | None = None
@@ -63,6 +68,7 @@ async def _worker(
         reloader = asyncio.create_task(_reload_certificates(certificates))
     ready()
     await stop.wait()
+    watching.cancel()
     if reloader is not None:
         reloader.cancel()
     for listener in listeners:

@@ -1,9 +1,21 @@
 """Reverse-proxy mode: a tracking host forwarded to an email platform's tracking host.
 
 `route` says where a proxied host goes (the one upstream configured for it, and which
-Host header it gets). Imports `config`, `redirector` (client addresses) and `proxy.domains`.
+Host header it gets); `routing` who answers a request by its host and path (forwarded,
+trackway's own paths, misdirected); `headers` the header rules both ways; `forwarder`
+the I/O (one pooled client session per worker, streamed bodies, 413/502/504 as
+`pages`). Imports `config` and `redirector` (client addresses, metrics).
 """
 
+from proxy.upstream.forwarder import Forwarder
 from proxy.upstream.route import HOST_HEADER_POLICIES, UpstreamRoute, parse_upstream
+from proxy.upstream.routing import APP_LINK_PATHS, request_host
 
-__all__ = ["HOST_HEADER_POLICIES", "UpstreamRoute", "parse_upstream"]
+__all__ = [
+    "APP_LINK_PATHS",
+    "HOST_HEADER_POLICIES",
+    "Forwarder",
+    "UpstreamRoute",
+    "parse_upstream",
+    "request_host",
+]

@@ -30,7 +30,12 @@ class UpstreamRoute:
         return f"{self.scheme}://{self.upstream_host}{port}"
 
     def host_header_value(self) -> str:
-        return self.host if self.host_header == "custom" else self.upstream_host
+        """`custom`: the tracking host; `upstream`: the upstream's authority (its name,
+        and its port unless the scheme's default, as RFC 9110 §7.2 has it)."""
+        if self.host_header == "custom":
+            return self.host
+        default = 443 if self.scheme == "https" else 80
+        return self.upstream_host if self.port == default else f"{self.upstream_host}:{self.port}"
 
 
 def parse_upstream(host: str, url: str, host_header: str = "custom") -> UpstreamRoute:

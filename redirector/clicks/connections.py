@@ -15,7 +15,7 @@ import contextlib
 import logging
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from aiohttp import web
@@ -25,7 +25,7 @@ from redirector.clicks.deadlines import BUSY, ConnectionLimits
 from redirector.clicks.fallback import FallbackHandler, fallback_server
 from redirector.clicks.fast_path import ClickProtocol, HttpDate
 from redirector.clicks.log_budget import LogBudget
-from redirector.clicks.routes import ClickState, PublicHandler
+from redirector.clicks.routes import ClickState
 
 log = logging.getLogger("trackway.public")
 
@@ -52,7 +52,10 @@ def fd_limit() -> int:
 
 class ClickConnections:
     def __init__(
-        self, state: ClickState, handler: PublicHandler, limits: ConnectionLimits
+        self,
+        state: ClickState,
+        handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
+        limits: ConnectionLimits,
     ) -> None:
         self.state = state
         self.limits = limits

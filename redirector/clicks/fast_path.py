@@ -4,7 +4,8 @@ Through aiohttp's request machinery (request, header and response objects, a tas
 request) a click cost a worker about 87 µs of CPU; answered here, about 44 µs with the
 writer faked out (CPU times under wrk on this project's 2-core machine, 2026-12-01).
 So each connection starts here: a request that `request_head` calls plain (`GET` or
-`HEAD` of `/c/…`, `/o/…`, `/healthz`, no body, no odd header) is verified, handed to
+`HEAD` of `/c/…`, `/o/…`, `/healthz`, no body, no odd header) for a host whose clicks
+trackway serves (`ClickState.serves_host`: not a proxied one) is verified, handed to
 the writer and answered from this protocol's callbacks, with no task and no objects
 beyond the hit. At the first request that is not plain, the connection and every byte
 not yet answered go to aiohttp's `RequestHandler`, which serves it from then on (other
@@ -174,6 +175,10 @@ class ClickProtocol(asyncio.Protocol):
                 self._hand_over(transport)
                 return
             assert isinstance(request, PlainRequest)
+            serves_host = self.connections.state.serves_host
+            if serves_host is not None and not serves_host(request.host):
+                self._hand_over(transport)
+                return
             self.buffer = self.buffer[request.head_bytes :]
             if not self._answer_now(transport, request):
                 return

@@ -24,6 +24,7 @@ class PlainRequest(NamedTuple):
     keep_alive: bool
     user_agent: str
     forwarded_for: str  # every X-Forwarded-For value, joined by ", " (as one list), or ""
+    host: str  # the Host header's value, as sent
 
 
 class _Verdict:
@@ -105,6 +106,7 @@ def parse_plain(buffer: bytes) -> PlainRequest | _Verdict:
         keep_alive,
         _text(_field(fields, names, b"\nuser-agent:")),
         _text(_every_field(fields, names, b"\nx-forwarded-for:")),
+        _text(_field(fields, names, b"\nhost:")),
     )
 
 

@@ -52,6 +52,10 @@ class ClickState:
     writer: SpoolWriter
     settings: ClickSettings
     proxies: TrustedProxies = field(default_factory=TrustedProxies)  # for X-Forwarded-For
+    # Whether the click routes answer for a Host header's value: None, for every host.
+    # The fast path hands any other request to aiohttp, whose handler routes it (a
+    # proxied host's request is forwarded, an unknown host's is misdirected).
+    serves_host: Callable[[str], bool] | None = None
     _counters: dict[tuple[str, int], object] = field(default_factory=dict)
 
     def count(self, route: str, status: int) -> None:

@@ -38,5 +38,8 @@ def test_host_header_policies() -> None:
     assert route.host_header_value() == "sendgrid.net"
     assert parse_upstream("t.ex.com", "https://sendgrid.net").host_header_value() == "t.ex.com"
     assert route.upstream == "https://sendgrid.net"
+    assert parse_upstream("t.ex.com", "http://up.test:8080", "upstream").host_header_value() == (
+        "up.test:8080"
+    )
     with pytest.raises(InvalidInput):
         parse_upstream("t.ex.com", "https://sendgrid.net", "other")

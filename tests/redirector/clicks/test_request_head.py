@@ -37,7 +37,7 @@ def test_a_browser_click() -> None:
         "Accept-Language: en",
     )
     assert parse_plain(raw + b"GET /next") == PlainRequest(
-        len(raw), False, "/c/Ab-_09", True, UA, ""
+        len(raw), False, "/c/Ab-_09", True, UA, "", "links.example.com"
     )
 
 

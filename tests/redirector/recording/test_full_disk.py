@@ -51,10 +51,11 @@ def metric(server: ServerProcess, name: str, **labels: str) -> float:
 
 def fill(folder: Path) -> Path:
     ballast = folder / "ballast"
-    with ballast.open("wb") as f, contextlib.suppress(OSError):
+    # Unbuffered: a buffered file keeps the bytes of a partial last write and raises
+    # ENOSPC again as it closes, depending on how the free space aligns.
+    with ballast.open("wb", buffering=0) as f, contextlib.suppress(OSError):
         while True:
             f.write(b"\xff" * 65536)
-            f.flush()
     return ballast
 
 

@@ -1,0 +1,210 @@
+"""A proxied host's requests forwarded to its upstream, the answers streamed back.
+Network I/O.
+
+One `ClientSession` per worker pools keep-alive connections to the upstreams. Names
+resolve through `[dns] nameservers` when set; TLS is verified against the upstream's
+name, which is also the SNI, with the system's CAs and `[proxy] ca_bundle`. Nothing is
+followed (a 3xx goes back as it came), decompressed, cached or held: both bodies pass
+through in chunks, each written before the next is read, so a worker holds a few
+chunks per request whatever the size. The URL is always the route's scheme, host and
+port with the request's path and query as they came: nothing in a request chooses
+where trackway connects.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import client_exceptions as errors
+from aiohttp import web
+from aiohttp.resolver import AsyncResolver
+from yarl import URL
+
+from config import DnsSettings, ProxySettings
+from proxy.upstream.headers import request_headers, response_headers
+from proxy.upstream.pages import error_page
+from proxy.upstream.route import UpstreamRoute
+from redirector import metrics
+from redirector.clicks import TrustedProxies
+
+log = logging.getLogger("trackway.proxy")
+
+# SparkPost asks proxies to look its name up again every 10 s (`resolver … valid=10s`):
+# the platforms move their tracking hosts between addresses.
+DNS_CACHE_SECONDS = 10
+CHUNK_BYTES = 64 * 1024
+# The client sent these or nothing: aiohttp adds none of its own.
+_NO_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class Forwarder:
+    def __init__(self, proxy: ProxySettings, dns: DnsSettings, proxies: TrustedProxies) -> None:
+        self.settings = proxy
+        self.dns = dns
+        self.proxies = proxies
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        context = ssl.create_default_context()
+        if self.settings.ca_bundle:
+            context.load_verify_locations(self.settings.ca_bundle)
+        resolver = (
+            AsyncResolver(
+                nameservers=list(self.dns.nameservers), timeout=self.dns.timeout, tries=2
+            )
+            if self.dns.nameservers
+            else None
+        )
+        connector = aiohttp.TCPConnector(
+            limit=0,  # the public listener's connection cap bounds these
+            ttl_dns_cache=DNS_CACHE_SECONDS,
+            resolver=resolver,
+            ssl=context,
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),  # one user's cookies are never another's
+            auto_decompress=False,
+            skip_auto_headers=_NO_AUTO_HEADERS,
+            timeout=aiohttp.ClientTimeout(
+                total=None,
+                sock_connect=self.settings.connect_timeout,
+                sock_read=self.settings.read_timeout,
+            ),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def forward(self, request: web.BaseRequest, route: UpstreamRoute) -> web.StreamResponse:
+        """Answer `request` with what `route`'s upstream answers (or 413, 502, 504)."""
+        if self._session is None:
+            self._session = self._open()
+        length = request.content_length
+        if length is not None and length > self.settings.max_body_bytes:
+            return self._refuse_body(route)
+        # Absolute-form (`GET http://elsewhere/ HTTP/1.1`): only its path and query count.
+        target = request.raw_path
+        if not target.startswith("/"):
+            target = request.rel_url.raw_path_qs
+        path, _, query = target.partition("?")
+        url = URL.build(
+            scheme=route.scheme,
+            host=route.upstream_host,
+            port=route.port,
+            path=path,
+            query_string=query,
+            encoded=True,
+        )
+        headers = request_headers(
+            list(request.headers.items()),
+            host_header=route.host_header_value(),
+            custom_host=route.host,
+            scheme=request.scheme,
+            peer=request.remote or "",
+            proxies=self.proxies,
+        )
+        body = _Body(request, self.settings.max_body_bytes) if request.body_exists else None
+        started = time.monotonic()
+        try:
+            upstream = await self._session.request(
+                request.method,
+                url,
+                headers=headers,
+                data=body.chunks() if body is not None else None,
+                allow_redirects=False,
+                server_hostname=route.upstream_host if route.scheme == "https" else None,
+            )
+        except Exception as e:
+            if body is not None and body.too_large:
+                return self._refuse_body(route)
+            return self._failed(route, e)
+        instruments = metrics.instruments()
+        instruments.proxy_upstream_seconds.observe(time.monotonic() - started)
+        try:
+            return await self._stream_back(request, route, upstream)
+        finally:
+            upstream.close()  # a no-op once read to its end: the connection is pooled
+
+    async def _stream_back(
+        self,
+        request: web.BaseRequest,
+        route: UpstreamRoute,
+        upstream: aiohttp.ClientResponse,
+    ) -> web.StreamResponse:
+        answer = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        for name, value in response_headers(list(upstream.headers.items())):
+            answer.headers.add(name, value)
+        metrics.instruments().proxy_requests.labels(route.host, str(upstream.status)).inc()
+        try:
+            await answer.prepare(request)
+            async for chunk in upstream.content.iter_chunked(CHUNK_BYTES):
+                await answer.write(chunk)
+            await answer.write_eof()
+        except (TimeoutError, aiohttp.ClientError) as e:
+            # The head went out: the client learns of the cut from the connection.
+            self._note(route, failure(e)[1], f"after the answer's head: {e!r}")
+            if request.transport is not None:
+                request.transport.abort()
+        except ConnectionError:
+            pass  # the client left: the upstream's connection is closed, not pooled
+        return answer
+
+    def _refuse_body(self, route: UpstreamRoute) -> web.Response:
+        metrics.instruments().proxy_requests.labels(route.host, "413").inc()
+        page = error_page(413)
+        page.force_close()  # what is left of the body is not read
+        return page
+
+    def _failed(self, route: UpstreamRoute, error: Exception) -> web.Response:
+        status, reason = failure(error)
+        self._note(route, reason, f"answered {status}: {error!r}")
+        metrics.instruments().proxy_requests.labels(route.host, str(status)).inc()
+        return error_page(status)
+
+    def _note(self, route: UpstreamRoute, reason: str, what: str) -> None:
+        metrics.instruments().proxy_upstream_errors.labels(route.host, reason).inc()
+        log.warning("proxy %s -> %s: %s, %s", route.host, route.upstream, reason, what)
+
+
+def failure(error: BaseException) -> tuple[int, str]:
+    """The status and the counted reason of a failed forward."""
+    if isinstance(error, errors.ConnectionTimeoutError):
+        return 504, "connect_timeout"
+    if isinstance(error, TimeoutError):
+        return 504, "read_timeout"
+    if isinstance(error, errors.ClientConnectorDNSError):
+        return 502, "dns"
+    if isinstance(error, errors.ClientSSLError):
+        return 502, "tls"
+    if isinstance(error, errors.ClientConnectorError):
+        return 502, "refused"
+    return 502, "broken"
+
+
+class _Body:
+    """A request's body as it arrives, cut off past `cap` bytes."""
+
+    def __init__(self, request: web.BaseRequest, cap: int) -> None:
+        self.request = request
+        self.cap = cap
+        self.too_large = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        sent = 0
+        async for chunk in self.request.content.iter_chunked(CHUNK_BYTES):
+            sent += len(chunk)
+            if sent > self.cap:
+                self.too_large = True
+                raise BodyTooLarge(f"over {self.cap} bytes")
+            yield chunk
