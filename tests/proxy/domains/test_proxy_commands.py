@@ -90,7 +90,7 @@ async def test_https_green_once_the_upstream_answers_as_forwarded(
     assert (upstreams[0].hosts, upstreams[0].sni) == ([HOST], [PLATFORM])
     doc = await proxied(world, url, "upstream")
     assert doc["upstream_check"] == "ok"
-    assert upstreams[0].hosts[-1] == PLATFORM
+    assert upstreams[0].hosts[-1] == f"{PLATFORM}:{upstreams[0].port}"  # its name, its port
 
 
 async def test_any_http_answer_is_an_upstream_reached(
@@ -230,7 +230,7 @@ async def test_admin_api_proxy(
     assert resp.status == 200
     doc = await resp.json()
     assert (doc["mode"], doc["upstream"], doc["upstream_check"]) == ("proxy", url, "ok")
-    assert upstreams[0].hosts == [PLATFORM]
+    assert upstreams[0].hosts == [f"{PLATFORM}:{upstreams[0].port}"]
     shown = await (await client.get(f"/api/domains/{HOST}", headers=auth)).json()
     assert shown["mode"] == "proxy"
     for body, status, error in [

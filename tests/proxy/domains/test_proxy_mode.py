@@ -118,7 +118,7 @@ def test_set_proxy_and_back_keeps_the_last_checks(tmp_path: Path) -> None:
         service.set_proxy(HOST, "http://eu.mailgun.org:8080", "upstream")
         (route,) = service.proxy_routes().values()
         assert (route.upstream, route.host_header_value()) == (
-            "http://eu.mailgun.org:8080", "eu.mailgun.org"
+            "http://eu.mailgun.org:8080", "eu.mailgun.org:8080"  # a Host names a port not 80
         )  # fmt: skip
         host = service.set_redirect(HOST)
         assert (host.mode, host.upstream, host.host_header) == ("redirect", None, "custom")
