@@ -70,6 +70,13 @@ class Instruments:
             multiprocess_mode="livesum",
             registry=registry,
         )
+        self.events_lost = Counter(
+            "trackway_events_lost",
+            "Events whose clicks were answered but which were never made durable: held in "
+            "memory past its cap (the oldest dropped), or still held when their process "
+            "stopped",
+            registry=registry,
+        )
         self.spool_damaged_bytes = Counter(
             "trackway_spool_damaged_bytes",
             "Bytes of spool files skipped as damaged (the good records around them loaded)",

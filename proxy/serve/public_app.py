@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Container, Mapping
 from pathlib import Path
 from ssl import SSLContext
+from typing import overload
 
 from aiohttp import web
 
@@ -20,6 +21,7 @@ from config import Settings
 from proxy.data_folder import open_loader, open_spool
 from proxy.domains.checks import CHECK_PATH, host_token
 from proxy.domains.service import check_secret
+from proxy.serve.tls_listener import TlsListener
 from proxy.upstream.forwarder import Forwarder
 from proxy.upstream.pages import error_page
 from proxy.upstream.route import UpstreamRoute
@@ -147,18 +149,31 @@ class PublicService:
         return await self.clicks(request)
 
     def protocol(self) -> asyncio.Protocol:
-        """A connection's protocol, for every public listener (HTTP and TLS)."""
+        """A connection's protocol, for the HTTP listeners."""
         return self.connections.protocol()
 
-    async def listen(self, sock: socket.socket, ssl: SSLContext | None = None) -> asyncio.Server:
-        """Serve a listening socket (`proxy.serve.listeners.bind_socket`)."""
-        loop = asyncio.get_running_loop()
+    @overload
+    async def listen(self, sock: socket.socket) -> asyncio.Server: ...
+
+    @overload
+    async def listen(
+        self, sock: socket.socket, ssl: SSLContext, challenges: ChallengeStore | None = None
+    ) -> TlsListener: ...
+
+    async def listen(
+        self,
+        sock: socket.socket,
+        ssl: SSLContext | None = None,
+        challenges: ChallengeStore | None = None,
+    ) -> asyncio.Server | TlsListener:
+        """Serve a listening socket (`proxy.serve.listeners.bind_socket`), with TLS if
+        `ssl` (answering TLS-ALPN-01 from `challenges` if given); `close()` the listener
+        returned to stop accepting."""
         if ssl is None:
-            return await loop.create_server(self.protocol, sock=sock)
-        # A TLS handshake holds a descriptor before its connection counts: the head's time.
-        return await loop.create_server(
-            self.protocol, sock=sock, ssl=ssl, ssl_handshake_timeout=self.limits.head_seconds
-        )
+            return await asyncio.get_running_loop().create_server(self.protocol, sock=sock)
+        listener = TlsListener(self.connections, ssl, challenges)  # counted from accept
+        listener.start(sock)
+        return listener
 
     async def close(self, timeout: float = 10.0) -> None:
         """After the listeners stopped accepting: finish the requests in flight, make

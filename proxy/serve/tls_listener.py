@@ -1,90 +1,104 @@
-"""A TLS listener that reads the ClientHello before the handshake (TLS-ALPN-01).
+"""The TLS listener: it accepts connections itself, each counted from its accept.
 
-Python's SNI callback cannot see which ALPN protocols a client offers, and a CA
-validating TLS-ALPN-01 must get the validation certificate (RFC 8737) while every other
-client keeps getting the real one. So with `acme.challenge = "tls-alpn-01"` the worker
-accepts TLS connections itself, peeks at the ClientHello, and only then starts TLS with
-the right context. Otherwise aiohttp's own TLS site is used.
+asyncio's own TLS listener counts a connection only once its handshake is done (see
+`redirector.clicks.tls_handshake`): here each accepted connection is in the table of
+the click connections at once, so the head deadline and the connection cap cover its
+handshake, and it is handed to the click protocol as the handshake ends.
+
+With `acme.challenge = "tls-alpn-01"` it also reads the ClientHello before the
+handshake: Python's SNI callback cannot see which ALPN protocols a client offers, and a
+CA validating TLS-ALPN-01 must get the validation certificate (RFC 8737) while every
+other client keeps getting the real one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import ssl
-from collections.abc import Callable
 
 from certs.challenges import ChallengeStore
-from certs.sni import SniCertificates, challenge_context
+from certs.sni import challenge_context
 from certs.tls_alpn import ACME_TLS_ALPN, ClientHello, NeedMore, parse_client_hello
+from redirector.clicks import ClickConnections
+from redirector.clicks.tls_handshake import TlsHandshake
 
 log = logging.getLogger("trackway.tls")
 PEEK_BYTES = 16384
-PEEK_SECONDS = 10.0
-HANDSHAKE_SECONDS = 10.0
 
 
-class PeekingTlsListener:
+class TlsListener:
     def __init__(
         self,
-        protocol_factory: Callable[[], asyncio.Protocol],
-        certificates: SniCertificates,
-        challenges: ChallengeStore,
+        connections: ClickConnections,
+        context: ssl.SSLContext,
+        challenges: ChallengeStore | None = None,
     ) -> None:
-        self.protocol_factory = protocol_factory
-        self.context = certificates.server_context()
+        """`challenges`: answer TLS-ALPN-01 validations from there (peeking)."""
+        self.connections = connections
+        self.context = context
         self.challenges = challenges
-        self._sock: socket.socket | None = None
+        self.sockets: list[socket.socket] = []
         self._accepting: asyncio.Task[None] | None = None
-        self._handshakes: set[asyncio.Task[None]] = set()
 
     def start(self, sock: socket.socket) -> None:
         """Accept on `sock`, a listening socket (non-blocking), until `close`."""
-        self._sock = sock
+        self.sockets = [sock]
         self._accepting = asyncio.create_task(self._accept_loop(sock))
 
-    async def close(self) -> None:
+    def close(self) -> None:
+        """Stop accepting; connections being accepted are the table's to close."""
         if self._accepting is not None:
-            self._accepting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._accepting
-        if self._sock is not None:
-            self._sock.close()
-        for task in list(self._handshakes):
-            task.cancel()
+            self._accepting.cancel()  # and so the socket closes
 
     async def _accept_loop(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            try:
-                conn, _ = await loop.sock_accept(sock)
-            except OSError as e:  # EMFILE and the like: wait, do not spin
-                log.error("accept failed: %s", e)
-                await asyncio.sleep(0.1)
-                continue
-            task = loop.create_task(self._start_tls(conn))
-            self._handshakes.add(task)
-            task.add_done_callback(self._handshakes.discard)
-
-    async def _start_tls(self, conn: socket.socket) -> None:
-        loop = asyncio.get_running_loop()
-        conn.setblocking(False)
         try:
-            hello = await asyncio.wait_for(_peek_hello(conn), PEEK_SECONDS)
+            while True:
+                try:
+                    conn, _ = await loop.sock_accept(sock)
+                except OSError as e:  # EMFILE and the like: wait, do not spin
+                    log.error("accept failed: %s", e)
+                    await asyncio.sleep(0.1)
+                    continue
+                handshake = self.connections.handshake()  # counted from now: the cap sees it
+                handshake.waiting = loop.create_task(self._start_tls(conn, handshake))
+        finally:
+            sock.close()
+
+    async def _start_tls(self, conn: socket.socket, handshake: TlsHandshake) -> None:
+        loop = asyncio.get_running_loop()
+        limits = self.connections.limits
+        handed = False  # from then on the transport owns the socket, and closes it
+        try:
+            conn.setblocking(False)
             context = self.context
-            if hello is not None and hello.server_name and ACME_TLS_ALPN in hello.alpn:
-                paths = await loop.run_in_executor(
-                    None, self.challenges.tls_alpn_paths, hello.server_name
-                )
-                if paths is not None:
-                    context = challenge_context(str(paths[0]), str(paths[1]))
+            if self.challenges is not None:
+                context = await self._context_for(conn, self.challenges)
+            handed = True
+            # The sweep closes it at its head deadline; this timer only backs it up.
             await loop.connect_accepted_socket(
-                self.protocol_factory, conn, ssl=context, ssl_handshake_timeout=HANDSHAKE_SECONDS
+                lambda: handshake,
+                conn,
+                ssl=context,
+                ssl_handshake_timeout=limits.head_seconds + 2 * limits.sweep_seconds,
             )
-        except (OSError, TimeoutError, ssl.SSLError, ConnectionError):
-            conn.close()
+        except (Exception, asyncio.CancelledError):  # the client's doing, or closed by us
+            self.connections.open.discard(handshake)
+            if not handed:
+                conn.close()
+
+    async def _context_for(
+        self, conn: socket.socket, challenges: ChallengeStore
+    ) -> ssl.SSLContext:
+        hello = await _peek_hello(conn)
+        if hello is not None and hello.server_name and ACME_TLS_ALPN in hello.alpn:
+            loop = asyncio.get_running_loop()
+            paths = await loop.run_in_executor(None, challenges.tls_alpn_paths, hello.server_name)
+            if paths is not None:
+                return challenge_context(str(paths[0]), str(paths[1]))
+        return self.context
 
 
 async def _peek_hello(conn: socket.socket) -> ClientHello | None:

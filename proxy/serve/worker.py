@@ -22,7 +22,7 @@ from config import Settings
 from proxy.domains.proxy_routes import LiveRoutes
 from proxy.serve.processes import SHUTDOWN_SECONDS, run_child, stop_event
 from proxy.serve.public_app import PublicService
-from proxy.serve.tls_listener import PeekingTlsListener
+from proxy.serve.tls_listener import TlsListener
 
 log = logging.getLogger("trackway.server")
 CERT_RELOAD_SECONDS = 2.0
@@ -52,19 +52,14 @@ async def _worker(
     service = PublicService(settings, loads_spool=False, routes=routes.current)
     await service.start()
     watching = asyncio.create_task(routes.watch())
-    listeners = [await service.listen(http)]
+    listeners: list[asyncio.Server | TlsListener] = [await service.listen(http)]
     reloader = None
-    peeking: PeekingTlsListener | None = None
     if https is not None:
         certificates = SniCertificates(CertStore(settings.data))
         certificates.reload(force=True)
-        if settings.acme.challenge == "tls-alpn-01":
-            peeking = PeekingTlsListener(
-                service.protocol, certificates, ChallengeStore(settings.data)
-            )
-            peeking.start(https)
-        else:
-            listeners.append(await service.listen(https, certificates.server_context()))
+        alpn = settings.acme.challenge == "tls-alpn-01"
+        challenges = ChallengeStore(settings.data) if alpn else None
+        listeners.append(await service.listen(https, certificates.server_context(), challenges))
         reloader = asyncio.create_task(_reload_certificates(certificates))
     ready()
     await stop.wait()
@@ -73,8 +68,6 @@ async def _worker(
         reloader.cancel()
     for listener in listeners:
         listener.close()  # stop accepting; open connections stay for their answers
-    if peeking is not None:
-        await peeking.close()
     await service.close(SHUTDOWN_SECONDS)  # answers what is in flight, makes it durable
 
 

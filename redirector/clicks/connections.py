@@ -1,7 +1,8 @@
 """Every open connection of the public listeners, whichever path serves it.
 
 A connection starts on the fast path (`ClickProtocol`) and may be handed over to aiohttp
-(`FallbackHandler`); both note their phase (`deadlines`) in this one table. A sweep
+(`FallbackHandler`); both note their phase (`deadlines`) in this one table, as does a
+TLS connection before, from its accept until its handshake ends (`TlsHandshake`). A sweep
 closes the connections past their deadline; a new connection at the cap closes those
 nearest theirs. Each close by the server is counted in
 `trackway_connections_closed_total{reason}` (`idle`, `head`, `body`, `cap`). Malformed
@@ -26,6 +27,7 @@ from redirector.clicks.fallback import FallbackHandler, fallback_server
 from redirector.clicks.fast_path import ClickProtocol, HttpDate
 from redirector.clicks.log_budget import LogBudget
 from redirector.clicks.routes import ClickState
+from redirector.clicks.tls_handshake import TlsHandshake
 
 log = logging.getLogger("trackway.public")
 
@@ -69,8 +71,16 @@ class ClickConnections:
         self._log_budget = LogBudget()
 
     def protocol(self) -> ClickProtocol:
-        """The protocol factory for `loop.create_server` and the TLS listener."""
+        """The protocol factory for `loop.create_server`, and for a TLS connection once
+        its handshake is done."""
         return ClickProtocol(self)
+
+    def handshake(self) -> TlsHandshake:
+        """A TLS connection just accepted, in the table from now on (its handshake, the
+        protocol its TLS transport is made with). At the cap, others make room."""
+        entry = TlsHandshake(self, self.clock())
+        self.admit(entry)
+        return entry
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()

@@ -2,8 +2,9 @@
 
 From the hand-over on, aiohttp's `RequestHandler` serves a connection. This subclass
 keeps it under the same deadlines as the fast path's (it notes its phase, which the
-sweeps of `ClickConnections` read) and turns aiohttp's traceback for each malformed
-request into a count and, now and then, one line.
+sweeps of `ClickConnections` read; an answer waiting for a client that does not read
+is the client's doing, under a deadline, as on the fast path) and turns aiohttp's
+traceback for each malformed request into a count and, now and then, one line.
 """
 
 from __future__ import annotations
@@ -87,6 +88,20 @@ class FallbackHandler(web.RequestHandler):
         super().data_received(data)
         if self.phase == BODY and self._body is not None and self._body.is_eof():
             self._rest()
+
+    async def _drain_helper(self) -> None:
+        # aiohttp waits here, and only here, for the client to read what was written:
+        # the event is durable by then, so the wait is under a deadline, as on the fast
+        # path (IDLE or HEAD from when it began, as what was received ends).
+        if self.phase != BUSY or not self.writing_paused:
+            return await super()._drain_helper()
+        self.phase = IDLE if self._at_rest else HEAD
+        self.since = self._connections.clock()
+        try:
+            await super()._drain_helper()
+        finally:
+            if self.phase in (IDLE, HEAD):
+                self.phase = BUSY
 
     def head_done(self) -> None:
         """A request's head was read: it is being answered."""

@@ -14,7 +14,8 @@ the events are held in memory (up to MAX_HELD_BYTES) and tried again every secon
 the clicks are answered all the same; so are they after APPEND_SECONDS when the disk
 hangs. Such events are durable only once written: until then they are counted in
 `trackway_events_not_durable`, the log says so every minute, and a process that dies
-loses them.
+loses them. Past MAX_HELD_BYTES the oldest held batches are dropped (the newest kept):
+counted in `trackway_events_lost_total` and logged.
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ REMIND_SECONDS = 60.0  # while events are held, how often the log says so again
 
 class _Outcome(NamedTuple):
     """An append, as the spool thread tells the loop: the seconds it took (None: it
-    failed, or there was nothing to write) and the events held in memory after it."""
+    failed, or there was nothing to write), the events held in memory after it and
+    those it dropped to keep within MAX_HELD_BYTES."""
 
     seconds: float | None
     held: int
+    lost: int = 0
 
 
 class SpoolWriter:
@@ -52,8 +55,8 @@ class SpoolWriter:
         self._gatherer: Gatherer[Hit] = Gatherer(self._submit)
         # One thread: appends stay in order and the file has one writer.
         self._thread = concurrent.futures.ThreadPoolExecutor(1, "trackway-spool")
-        self._held: list[bytes] = []  # the disk refused them: written with the next batch
-        self._held_events = 0
+        # The disk refused them, oldest first: written with the next batch.
+        self._held: list[tuple[bytes, int]] = []  # (payload, its events)
         self._failing = False
         self._next_reminder = 0.0
         # Seen on the loop: events held after the last append, and events answered
@@ -82,11 +85,12 @@ class SpoolWriter:
         loop = asyncio.get_running_loop()
         if self._retry is not None:
             self._retry.cancel()
-        await loop.run_in_executor(self._thread, self._append, b"", 0)  # a last try for held
+        last = await loop.run_in_executor(self._thread, self._append, b"", 0)  # held
         await loop.run_in_executor(self._thread, self.spool.release)
         self._thread.shutdown()
-        if self._held:
-            log.error("%d events could not be written to the spool: lost", self._held_events)
+        self._count_lost(last.lost + last.held)
+        if last.held:
+            log.error("%d events could not be written to the spool: lost", last.held)
 
     def _submit(self, batch: Batch[Hit]) -> None:
         # Encoded here, metrics counted on the loop: the thread holds the GIL for as
@@ -139,9 +143,15 @@ class SpoolWriter:
 
     def _retried(self, future: concurrent.futures.Future[_Outcome]) -> None:
         if future.exception() is None:
-            self._held_seen = future.result().held
+            outcome = future.result()
+            self._held_seen = outcome.held
             self._show_not_durable()
+            self._count_lost(outcome.lost)
         self._schedule_retry()
+
+    def _count_lost(self, lost: int) -> None:
+        if lost:
+            metrics.instruments().events_lost.inc(lost)
 
     def _show_not_durable(self) -> None:
         not_durable = self._held_seen + self._answered_early
@@ -156,28 +166,39 @@ class SpoolWriter:
 
     def _append(self, payload: bytes, count: int) -> _Outcome:
         """In the spool thread: write `payload` (and what is held) or hold it."""
-        if self._held:
-            self._held.append(payload)
-            payload, self._held = b"".join(self._held), []
-            count, self._held_events = count + self._held_events, 0
-        if not payload:
+        batches = [*self._held, (payload, count)] if payload else self._held
+        self._held = []
+        if not batches:
             return _Outcome(None, 0)
+        count = sum(events for _, events in batches)
         started = time.perf_counter()
         try:
-            self.spool.append_encoded(payload)
+            self.spool.append_encoded(b"".join(data for data, _ in batches))
         except Exception as e:  # OSError mostly; whatever it is, no click may hang on it
-            self._hold(payload, count, e)
-            return _Outcome(None, self._held_events)
+            lost = self._hold(batches, e)
+            return _Outcome(None, count - lost, lost)
         if self._failing:
             log.info("the spool takes writes again: %d held events written", count)
             self._failing = False
         return _Outcome(time.perf_counter() - started, 0)
 
-    def _hold(self, payload: bytes, count: int, error: Exception) -> None:
-        if len(payload) > MAX_HELD_BYTES:  # memory is not a spool: keep the newest
-            log.error("the spool has refused writes too long: %d events lost", count)
-            payload, count = b"", 0
-        self._held, self._held_events = ([payload] if payload else []), count
+    def _hold(self, batches: list[tuple[bytes, int]], error: Exception) -> int:
+        """Hold `batches` but the oldest beyond MAX_HELD_BYTES; the events dropped."""
+        size = sum(len(data) for data, _ in batches)
+        lost = 0
+        while batches and size > MAX_HELD_BYTES:  # memory is not a spool: keep the newest
+            data, events = batches.pop(0)
+            size -= len(data)
+            lost += events
+        if lost:
+            log.error(
+                "the spool has refused writes too long: %d events lost (the oldest held: "
+                "memory holds %d bytes at most)",
+                lost,
+                MAX_HELD_BYTES,
+            )
+        self._held = batches
+        count = sum(events for _, events in batches)
         now = time.monotonic()
         if not self._failing or now >= self._next_reminder:
             log.error(
@@ -189,3 +210,4 @@ class SpoolWriter:
             )
             self._failing = True
             self._next_reminder = now + REMIND_SECONDS
+        return lost

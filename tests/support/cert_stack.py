@@ -21,7 +21,7 @@ from proxy.domains.service import open_domain_service
 from proxy.serve.cert_maintenance import maintain_once
 from proxy.serve.listeners import bind_socket
 from proxy.serve.public_app import PublicService
-from proxy.serve.tls_listener import PeekingTlsListener
+from proxy.serve.tls_listener import TlsListener
 from redirector import Claims, load_keyring, sign
 from tests.support.challtestsrv import ChallTestSrv, free_port
 from tests.support.pebble import Pebble
@@ -58,9 +58,8 @@ class Stack:
                 challenge="tls-alpn-01" if alpn else "http-01",
             ),
         )
-        self.peeking: PeekingTlsListener | None = None
         self.certificates = SniCertificates(CertStore(self.settings.data))
-        self.listeners: list[asyncio.Server] = []
+        self.listeners: list[asyncio.Server | TlsListener] = []
         self.public: PublicService | None = None
 
     async def start(self) -> None:
@@ -69,21 +68,18 @@ class Stack:
         self.public = PublicService(self.settings)
         await self.public.start()
         self.certificates.reload(force=True)
+        context = self.certificates.server_context()
         if self.alpn:
-            self.peeking = PeekingTlsListener(
-                self.public.protocol, self.certificates, ChallengeStore(self.settings.data)
-            )
-            self.peeking.start(bind_socket("127.0.0.1", self.https_port))
+            challenges = ChallengeStore(self.settings.data)
+            https = bind_socket("127.0.0.1", self.https_port)
+            self.listeners.append(await self.public.listen(https, context, challenges))
             return
         self.listeners.append(await self.public.listen(bind_socket("127.0.0.1", self.http_port)))
-        context = self.certificates.server_context()
         self.listeners.append(
             await self.public.listen(bind_socket("127.0.0.1", self.https_port), context)
         )
 
     async def stop(self) -> None:
-        if self.peeking is not None:
-            await self.peeking.close()
         for listener in self.listeners:
             listener.close()
         if self.public is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -139,6 +140,37 @@ async def test_at_the_cap_the_connections_nearest_their_deadline_go_first(
         writer.close()
     for writer in clicks:
         writer.close()
+
+
+async def not_reading(port: int) -> Stream:
+    """A connection whose client reads nothing: its receive buffer is 2 KiB."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    return await asyncio.open_connection(sock=sock)
+
+
+@pytest.mark.parametrize("path", ["/nothing?x=1", "/healthz"])  # aiohttp's path, the fast path
+async def test_a_pipelining_client_that_does_not_read_is_closed_at_a_deadline(
+    serve: Serve, make_token: TokenMaker, path: str
+) -> None:
+    port = await serve(**short_deadlines())
+    before = sum(closed_by_us(reason) for reason in DEADLINES)
+    reader, writer = await not_reading(port)
+    try:
+        writer.write(get(path) * 20_000)  # far more answers than its buffers hold
+        start = time.monotonic()
+        while sum(closed_by_us(reason) for reason in DEADLINES) == before:
+            assert time.monotonic() - start < max(DEADLINES.values()) + 10, "never closed"
+            await asyncio.sleep(0.05)
+        assert await seconds_until_closed(reader, 5) < 5
+    finally:
+        writer.transport.abort()  # or the server's shutdown would wait for it
+    click_reader, click_writer = await connect(port)  # clicks are still served
+    click_writer.write(get(f"/c/{make_token()}"))
+    assert (await response(click_reader))[0] == 302
+    click_writer.close()
 
 
 def bad_requests(reason: str) -> float:

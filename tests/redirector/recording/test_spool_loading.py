@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import threading
 import time
@@ -11,13 +12,14 @@ from pathlib import Path
 import pytest
 
 from config import ClickSettings
+from redirector import metrics
 from redirector.links.tokens import Claims
 from redirector.recording import spool_writer
 from redirector.recording.bot_rules import BurstPolicy
 from redirector.recording.event_store import EventFilter, SqliteEventStore, StoreUnavailable
 from redirector.recording.events import Event
 from redirector.recording.hits import Hit, event_from_hit
-from redirector.recording.spool import Spool
+from redirector.recording.spool import Spool, encode_hits
 from redirector.recording.spool_loader import SpoolLoader
 from redirector.recording.spool_writer import SpoolWriter
 
@@ -89,6 +91,48 @@ async def test_a_full_disk_holds_events_and_still_answers(
         await asyncio.sleep(0.02)
     assert [e.recipient_id for e in Spool(tmp_path).read_all()] == ["held"]
     await writer.close()
+
+
+def events_lost() -> float:
+    value = metrics.instruments().registry.get_sample_value("trackway_events_lost_total")
+    return value or 0.0
+
+
+async def test_past_the_cap_the_oldest_held_events_are_dropped_and_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    one_batch = len(encode_hits([hit("r0")]))  # each click below is a batch of its own
+    monkeypatch.setattr(spool_writer, "MAX_HELD_BYTES", 3 * one_batch + one_batch // 2)
+    monkeypatch.setattr(spool_writer, "RETRY_SECONDS", 0.05)
+    spool = BreakableSpool(tmp_path)
+    writer = SpoolWriter(spool)
+    writer.start()
+    before = events_lost()
+    spool.broken = True
+    for i in range(8):
+        await asyncio.wait_for(writer.record(hit(f"r{i}")), 5)  # answered all the same
+    assert events_lost() == before + 5
+    said = re.findall(r"refused writes too long: (\d+) events lost", caplog.text)
+    assert sum(int(n) for n in said) == 5
+    spool.broken = False
+    for _ in range(100):
+        if list(Spool(tmp_path).read_all()):
+            break
+        await asyncio.sleep(0.02)
+    assert [e.recipient_id for e in Spool(tmp_path).read_all()] == ["r5", "r6", "r7"]
+    await writer.close()
+    assert events_lost() == before + 5
+
+
+async def test_events_still_held_at_the_end_are_counted_lost(tmp_path: Path) -> None:
+    spool = BreakableSpool(tmp_path)
+    writer = SpoolWriter(spool)
+    writer.start()
+    before = events_lost()
+    spool.broken = True
+    await asyncio.wait_for(writer.record(hit("held")), 5)
+    await writer.close()
+    assert events_lost() == before + 1
 
 
 class HangingSpool(Spool):
