@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -69,15 +70,8 @@ class ServerSettings:
         in_range(
             "server.max_connections", self.max_connections, 0, 1_000_000, " (0: from the fd limit)"
         )
-        networks = []
-        for network in self.trusted_proxies:
-            try:
-                networks.append(str(ipaddress.ip_network(network.strip(), strict=False)))
-            except ValueError:
-                raise SettingsError(
-                    f"server.trusted_proxies: {network!r} is not an address or network (CIDR)"
-                ) from None
-        object.__setattr__(self, "trusted_proxies", tuple(networks))
+        networks = parse_networks("server.trusted_proxies", self.trusted_proxies)
+        object.__setattr__(self, "trusted_proxies", networks)
 
 
 CLIENT_IP_MODES = ("full", "anonymised", "none")
@@ -153,13 +147,8 @@ class CheckSettings:
     def __post_init__(self) -> None:
         for key in ("http_port", "https_port"):
             in_range(f"checks.{key}", getattr(self, key), 1, 65535, " (a port)")
-        for network in self.allowed_networks:
-            try:
-                ipaddress.ip_network(network, strict=False)
-            except ValueError:
-                raise SettingsError(
-                    f"checks.allowed_networks: {network!r} is not a network such as 10.0.0.0/8"
-                ) from None
+        networks = parse_networks("checks.allowed_networks", self.allowed_networks)
+        object.__setattr__(self, "allowed_networks", networks)
         in_range("checks.interval", self.interval, None, 7 * 86400, " seconds")
         in_range("checks.timeout", self.timeout, None, 120, " seconds")
 
@@ -246,7 +235,7 @@ class Settings:
         for region, host in self.regions.items():
             host = host.strip().lower().rstrip(".")
             # A name: custom hosts are CNAMEs to it, which cannot point at an IP address.
-            if not host or "/" in host or ":" in host or host.rpartition(".")[2].isdigit():
+            if not host or "/" in host or ":" in host or is_ip_literal(host):
                 raise SettingsError(f"regions.{region}: a host name such as t.trackway.example")
             regions[region] = host
         object.__setattr__(self, "regions", regions)
@@ -286,6 +275,30 @@ def in_range(key: str, value: float, low: float | None, high: float, unit: str =
     if not ok:
         span = f"more than 0, at most {high}" if low is None else f"from {low} to {high}"
         raise SettingsError(f"{key}: {span}{unit}, got {value!r}")
+
+
+def parse_networks(key: str, values: tuple[str, ...]) -> tuple[str, ...]:
+    """CIDR networks (a bare address is its own network), normalised; SettingsError
+    naming `key` for anything else."""
+    networks = []
+    for value in values:
+        try:
+            networks.append(str(ipaddress.ip_network(value.strip(), strict=False)))
+        except ValueError:
+            raise SettingsError(
+                f"{key}: {value!r} is not an address or a network such as 10.0.0.0/8"
+            ) from None
+    return tuple(networks)
+
+
+def is_ip_literal(name: str) -> bool:
+    """An address in any form a resolver takes for one (127.1, 0x7f.1, 0177.0.0.1 …);
+    and a numeric last label, which no top-level domain is (RFC 3696 §2). Pure."""
+    try:
+        socket.inet_aton(name)  # parses, no I/O
+    except OSError:
+        return name.rpartition(".")[2].isdigit()
+    return True
 
 
 def parse_host_port(value: str, key: str) -> tuple[str, int]:

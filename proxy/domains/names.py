@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-import socket
 
+from config.settings import is_ip_literal
 from proxy.domains.errors import InvalidDomain
 
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -24,21 +24,11 @@ def normalise(name: str) -> str:
     except UnicodeError:
         raise DomainNameError(f"{name!r} is not a valid domain name") from None
     labels = text.split(".")
-    if _is_ip_literal(text):
+    if is_ip_literal(text):
         raise DomainNameError(f"{name!r} is an IP address, not a domain name")
     if len(text) > 253 or len(labels) < 2 or not all(_LABEL.fullmatch(lb) for lb in labels):
         raise DomainNameError(f"{name!r} is not a valid domain name (e.g. links.example.com)")
     return text
-
-
-def _is_ip_literal(text: str) -> bool:
-    """An address in any form a resolver takes for one (127.1, 0x7f.1, 0177.0.0.1 …);
-    and a numeric last label, which no top-level domain is (RFC 3696 §2)."""
-    try:
-        socket.inet_aton(text)  # parses, no I/O
-    except OSError:
-        return text.rpartition(".")[2].isdigit()
-    return True
 
 
 def is_within(host: str, domain: str) -> bool:

@@ -122,8 +122,11 @@ class PublicService:
 
     def _serves_host(self, authority: str) -> bool:
         """Whether the click routes answer for this Host: it is ours and not proxied."""
+        routes = self.routes()
+        if not routes and self.own_hosts is None:  # the usual case: no host to parse
+            return True
         host = request_host(authority)
-        return host not in self.routes() and (self.own_hosts is None or host in self.own_hosts())
+        return host not in routes and (self.own_hosts is None or host in self.own_hosts())
 
     async def _route(self, request: web.BaseRequest) -> web.StreamResponse:
         """aiohttp's requests: forwarded, misdirected, or the click routes'."""
