@@ -1,6 +1,7 @@
-"""The live map of proxied tracking hosts in a running worker: where each one's requests go.
+"""The live map of tracking hosts in a running worker: which hosts are ours, and where
+each proxied one's requests go.
 
-The click path reads it per request (`current()`: memory only); `watch()` keeps it in
+The click path reads it per request (`current()`, `own_hosts()`: memory only); `watch()` keeps it in
 step with `domains.db` whichever process changed it (`trackway domains proxy` from the
 CLI, the admin API): it looks at the store's version about every second and reads the
 routes again when it moved. SQLite is read on one thread of its own, so the event loop
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from types import MappingProxyType
 
@@ -38,17 +39,30 @@ class _RouteReader:
         )
         self.seen: int | None = None
 
-    def changed_routes(self) -> dict[str, UpstreamRoute] | None:
-        """The routes if the store changed since the last read that succeeded, else None."""
+    def changed_routes(self) -> tuple[dict[str, UpstreamRoute], frozenset[str]] | None:
+        """The proxied hosts' routes and every tracking host of the store, if it changed
+        since the last read that succeeded, else None."""
         version = self.store.version()
         if version == self.seen:
             return None
         routes = self.service.proxy_routes()
+        hosts = frozenset(h.host for h in self.store.hosts())
         self.seen = version
-        return routes
+        return routes, hosts
 
     def close(self) -> None:
         self.store.close()
+
+
+class EveryHost:
+    """Every host is ours: a server that knows no tracking host at all (a first run, a
+    test on 127.0.0.1) serves its links whatever the Host."""
+
+    def __contains__(self, host: object) -> bool:
+        return True
+
+
+EVERY_HOST = EveryHost()
 
 
 class LiveRoutes:
@@ -56,10 +70,19 @@ class LiveRoutes:
         self.settings = settings
         self.poll_seconds = poll_seconds
         self._routes: Mapping[str, UpstreamRoute] = MappingProxyType({})
+        self._settings_hosts = settings.own_hosts()
+        self._own: Container[str] = self._settings_hosts or EVERY_HOST
 
     def current(self) -> Mapping[str, UpstreamRoute]:
         """The proxied hosts' routes as last read (read-only)."""
         return self._routes
+
+    def own_hosts(self) -> Container[str]:
+        """The hosts whose requests are ours: the settings' hosts (base URL, regions,
+        `tracking_hosts`) and every tracking host of the store, proxied or not. Any
+        host when there is none (`EVERY_HOST`). A request for another host is answered
+        421 but on trackway's own paths (`proxy.upstream.routing`)."""
+        return self._own
 
     def load(self) -> None:
         """Read the routes now, blocking: once, before a worker serves. A failure is
@@ -67,7 +90,7 @@ class LiveRoutes:
         try:
             reader = _RouteReader(self.settings)
             try:
-                self._set(reader.changed_routes() or {})
+                self._set(reader.changed_routes() or ({}, frozenset()))
             finally:
                 reader.close()
         except Exception:
@@ -101,7 +124,9 @@ class LiveRoutes:
                 pool.submit(reader.close)
             pool.shutdown(wait=False)
 
-    def _set(self, routes: Mapping[str, UpstreamRoute]) -> None:
+    def _set(self, read: tuple[Mapping[str, UpstreamRoute], frozenset[str]]) -> None:
+        routes, hosts = read
+        self._own = (self._settings_hosts | hosts) or EVERY_HOST
         if routes != self._routes:
             log.info(
                 "proxied hosts: %s",

@@ -20,6 +20,7 @@ from certs.challenges import ChallengeStore, is_token
 from config import Settings
 from proxy.data_folder import open_loader, open_spool
 from proxy.domains.checks import CHECK_PATH, host_token
+from proxy.domains.proxy_routes import EVERY_HOST
 from proxy.domains.service import check_secret
 from proxy.serve.tls_listener import TlsListener
 from proxy.upstream.forwarder import Forwarder
@@ -58,6 +59,10 @@ def no_routes() -> Mapping[str, UpstreamRoute]:
     return {}
 
 
+def every_host() -> Container[str]:
+    return EVERY_HOST
+
+
 class PublicService:
     """The public listener's handler with what it needs: key ring, writer, key reloads.
 
@@ -69,8 +74,8 @@ class PublicService:
 
     `routes()` gives the proxied hosts (normalised host -> route), read at each request
     (default: none). `own_hosts()` gives the hosts whose links are ours; a request for
-    any other host is misdirected (421) but on trackway's own paths. Default (None):
-    every host is ours, so any Host gets clicks served.
+    any other host is misdirected (421) but on trackway's own paths. Default: every
+    host is ours (`EVERY_HOST`), so any Host gets clicks served.
     """
 
     def __init__(
@@ -80,7 +85,7 @@ class PublicService:
         loads_spool: bool = True,
         store_factory: Callable[[], EventStore] | None = None,
         routes: Callable[[], Mapping[str, UpstreamRoute]] = no_routes,
-        own_hosts: Callable[[], Container[str]] | None = None,
+        own_hosts: Callable[[], Container[str]] = every_host,
     ) -> None:
         self.settings = settings
         self.routes = routes
@@ -102,7 +107,7 @@ class PublicService:
         self.own_paths = tuple(own)
         self.clicks = PublicHandler(self.state, own)
         self.forwarder = Forwarder(settings.proxy, settings.dns, self.state.proxies)
-        if routes is not no_routes or own_hosts is not None:
+        if routes is not no_routes or own_hosts is not every_host:
             self.state.serves_host = self._serves_host
         self.handler: Handler = self._route if self.state.serves_host else self.clicks
         self._reloader: asyncio.Task[None] | None = None
@@ -123,10 +128,11 @@ class PublicService:
     def _serves_host(self, authority: str) -> bool:
         """Whether the click routes answer for this Host: it is ours and not proxied."""
         routes = self.routes()
-        if not routes and self.own_hosts is None:  # the usual case: no host to parse
+        own = self.own_hosts()
+        if not routes and own is EVERY_HOST:  # no host to parse
             return True
         host = request_host(authority)
-        return host not in routes and (self.own_hosts is None or host in self.own_hosts())
+        return host not in routes and host in own
 
     async def _route(self, request: web.BaseRequest) -> web.StreamResponse:
         """aiohttp's requests: forwarded, misdirected, or the click routes'."""
@@ -136,7 +142,7 @@ class PublicService:
             request.path,
             scheme=request.scheme,
             proxied=route is not None,
-            ours=self.own_hosts is None or host in self.own_hosts(),
+            ours=host in self.own_hosts(),
             own_paths=self.own_paths,
             redirect_http=self.settings.proxy.redirect_http,
         )
@@ -147,7 +153,7 @@ class PublicService:
             return web.Response(
                 status=308, headers={"Location": location, "Cache-Control": "no-store"}
             )
-        if verdict == MISDIRECTED:
+        if verdict == MISDIRECTED and not self.clicks.is_signed_link(request.path):
             return error_page(421)
         return await self.clicks(request)
 

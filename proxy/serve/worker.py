@@ -46,10 +46,12 @@ async def _worker(
     ready: Callable[[], None],
 ) -> None:
     stop = stop_event()
-    routes = LiveRoutes(settings)  # proxied hosts: a change reaches us within seconds
+    routes = LiveRoutes(settings)  # our hosts, proxied ones: a change reaches us in seconds
     routes.load()
     # The writer process loads the spool.
-    service = PublicService(settings, loads_spool=False, routes=routes.current)
+    service = PublicService(
+        settings, loads_spool=False, routes=routes.current, own_hosts=routes.own_hosts
+    )
     await service.start()
     watching = asyncio.create_task(routes.watch())
     listeners: list[asyncio.Server | TlsListener] = [await service.listen(http)]

@@ -4,7 +4,8 @@ A proxied host's requests go to its upstream, but for the paths trackway answers
 itself on every host (ACME HTTP-01 challenges, the domain check, the app-link files):
 those prove or describe the domain, so the platform behind it must not answer them.
 A host that is not one of ours gets only those paths; anything else is misdirected
-(421, RFC 9110 §15.5.20): trackway serves no links there and connects nowhere for it.
+(421, RFC 9110 §15.5.20): trackway connects nowhere for it. The caller serves a link
+that verifies (signed by us) whatever its Host: refusing it would lose a real click.
 """
 
 from __future__ import annotations

@@ -163,6 +163,15 @@ class PublicHandler:
         # Other routes by path prefix (domain checks, ACME challenges), wired by the caller.
         self.prefixes = tuple((prefixes or {}).items())
 
+    def is_signed_link(self, path: str) -> bool:
+        """Whether `path` is a click or open link that we signed: ours whatever Host it
+        came with (a server reached by its address, a host not configured yet)."""
+        if path.startswith("/c/"):
+            return click_claims(self.state, path[3:]) is not None
+        if path.startswith("/o/"):
+            return open_claims(self.state, path[3:]) is not None
+        return False
+
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         if request.method not in ("GET", "HEAD"):
             return web.Response(

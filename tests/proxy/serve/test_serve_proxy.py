@@ -59,10 +59,10 @@ def cli(data: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str
     )  # fmt: skip
 
 
-def get(port: int, path: str) -> tuple[int, bytes]:
+def get(port: int, path: str, host: str = HOST) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
-        conn.request("GET", path, headers={"Host": HOST})
+        conn.request("GET", path, headers={"Host": host})
         resp = conn.getresponse()
         return resp.status, resp.read()
     finally:
@@ -89,7 +89,8 @@ def test_proxy_mode_from_the_cli_reaches_the_running_server(
     with ServerProcess(data, "--config", str(config), workers=2) as server:
         port = server.ports["public"]
         cli(data, config, "domains", "add", "example.com", HOST)
-        assert get(port, "/landing?a=1")[0] == 404  # redirect mode: not one of our routes
+        # Redirect mode, once the workers know the host: not one of our routes.
+        until(lambda: all(get(port, "/landing?a=1")[0] == 404 for _ in range(6)))
 
         on = cli(data, config, "domains", "proxy", HOST, "--upstream",
                  f"http://127.0.0.1:{upstream.server_address[1]}")  # fmt: skip
@@ -104,3 +105,27 @@ def test_proxy_mode_from_the_cli_reaches_the_running_server(
         for _ in range(6):
             assert get(port, "/landing?a=1")[0] == 404
         assert len(upstream.seen) == forwarded  # nothing forwarded once it is off
+
+
+def test_a_host_that_is_not_ours_is_misdirected_in_serve(
+    tmp_path: Path, upstream: Upstream
+) -> None:
+    """Our hosts: the settings' and the store's (proxied or not), followed live."""
+    config = tmp_path / "trackway.toml"
+    config.write_text(
+        '[regions]\nus = "t.example.net"\n'
+        f'[dns]\nnameservers = ["127.0.0.1:{free_port()}"]\ntimeout = 0.5\n'
+        '[checks]\nallowed_networks = ["127.0.0.0/8"]\ntimeout = 2\n'
+    )
+    data = tmp_path / "data"
+    other = f"127.0.0.1:{upstream.server_address[1]}"
+    with ServerProcess(data, "--config", str(config), workers=2) as server:
+        port = server.ports["public"]
+        assert get(port, "/x", host="t.example.net")[0] == 404  # a region host: ours
+        assert get(port, "/x", host=other)[0] == 421
+        assert get(port, "/c/AQxx", host="elsewhere.example.org")[0] == 421  # forged
+        assert get(port, "/healthz", host=other)[0] == 200  # trackway's own paths
+        assert get(port, "/x", host=HOST)[0] == 421  # not a tracking host yet
+        cli(data, config, "domains", "add", "example.com", HOST)
+        until(lambda: all(get(port, "/x")[0] == 404 for _ in range(6)))
+    assert upstream.seen == []  # nothing in a request made trackway connect there

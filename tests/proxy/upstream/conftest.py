@@ -15,7 +15,7 @@ import trustme
 
 from config import DnsSettings, ProxySettings, Settings
 from proxy.serve.listeners import bind_socket
-from proxy.serve.public_app import PublicService
+from proxy.serve.public_app import PublicService, every_host
 from proxy.upstream import UpstreamRoute
 from redirector import metrics
 from tests.support.challtestsrv import ChallTestSrv
@@ -72,7 +72,7 @@ async def front(
         service = PublicService(
             configured,
             routes=lambda: routes,
-            own_hosts=None if own_hosts is None else (lambda: own_hosts),
+            own_hosts=every_host if own_hosts is None else (lambda: own_hosts),
         )
         await service.start()
         listener = await service.listen(bind_socket("127.0.0.1", 0))

@@ -156,6 +156,26 @@ async def test_by_default_every_host_gets_clicks(front: Front, make_token: Token
     assert status == 302
 
 
+async def test_a_link_we_signed_is_served_whatever_the_host(
+    front: Front, http_upstream: Upstream, elsewhere: Upstream, make_token: TokenMaker
+) -> None:
+    """A valid click reached through an address or a host not configured yet is a real
+    click: served, not lost to a 421. A forged one there is misdirected."""
+    port = await front(route_to(http_upstream), own_hosts={OURS})
+    token = make_token("https://example.com/landing")
+    for host in (f"127.0.0.1:{elsewhere.port}", "not-configured.example"):
+        status, answer = await exchange(
+            port, f"GET /c/{token} HTTP/1.1\nHost: {host}\nConnection: close\n"
+        )
+        assert status == 302
+        assert b"Location: https://example.com/landing\r\n" in answer
+        status, _ = await exchange(
+            port, f"GET /c/{token[:-2]}xx HTTP/1.1\nHost: {host}\nConnection: close\n"
+        )
+        assert status == 421
+    assert http_upstream.received == elsewhere.received == []
+
+
 async def test_a_body_over_the_cap_is_a_413_before_and_while_reading(
     front: Front, http_upstream: Upstream
 ) -> None:
