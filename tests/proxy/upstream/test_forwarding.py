@@ -182,3 +182,65 @@ async def test_connections_to_the_upstream_are_kept_alive(
         async with client.get(f"http://127.0.0.1:{port}/", headers={"Host": CUSTOM}) as r:
             await r.read()
     assert len({g.header("X-Peer-Port")[0] for g in http_upstream.received}) == 1
+
+
+async def test_an_upstream_that_never_completes_the_connection_is_a_504(
+    front: Front, client: aiohttp.ClientSession
+) -> None:
+    """It accepts TCP but never answers the TLS handshake: the connect timeout (TLS
+    included) ends it, long before the read timeout would."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept_and_say_nothing(_: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        held.append(w)
+
+    silent = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
+    route = UpstreamRoute(CUSTOM, "https", "127.0.0.1", silent.sockets[0].getsockname()[1])
+    port = await front({CUSTOM: route}, connect_timeout=0.3, read_timeout=20)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        async with client.get(f"http://127.0.0.1:{port}/x", headers={"Host": CUSTOM}) as r:
+            assert r.status == 504
+            assert "Gateway timeout" in await r.text()
+        assert loop.time() - started < 5
+        assert held  # it was reached, and said nothing
+        assert (
+            sample("trackway_proxy_upstream_errors_total", host=CUSTOM, reason="connect_timeout")
+            >= 1
+        )
+    finally:
+        for w in held:
+            w.close()
+        silent.close()
+        await silent.wait_closed()
+
+
+async def test_an_upstream_that_dies_mid_answer_ends_the_clients_answer(
+    front: Front, client: aiohttp.ClientSession
+) -> None:
+    """Headers and part of the body went out: the client's answer cannot become a 502
+    any more, so its connection is closed (a short body, never a hang), and counted."""
+
+    async def half_an_answer(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.readuntil(b"\r\n\r\n")
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 100)
+        await w.drain()
+        w.close()
+
+    dying = await asyncio.start_server(half_an_answer, "127.0.0.1", 0)
+    route = UpstreamRoute(CUSTOM, "http", "127.0.0.1", dying.sockets[0].getsockname()[1])
+    port = await front({CUSTOM: route})
+    broken = sample("trackway_proxy_upstream_errors_total", host=CUSTOM, reason="broken")
+    try:
+        async with client.get(f"http://127.0.0.1:{port}/x", headers={"Host": CUSTOM}) as r:
+            assert r.status == 200
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await asyncio.wait_for(r.read(), 10)
+        now = sample("trackway_proxy_upstream_errors_total", host=CUSTOM, reason="broken")
+        assert now == broken + 1
+        async with client.get(f"http://127.0.0.1:{port}/healthz") as r:
+            assert r.status == 200  # the server goes on
+    finally:
+        dying.close()
+        await dying.wait_closed()
