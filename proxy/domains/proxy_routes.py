@@ -2,11 +2,11 @@
 each proxied one's requests go.
 
 The click path reads it per request (`current()`, `own_hosts()`: memory only);
-`watch()` keeps it in step with `domains.db` whichever process changed it
-(`trackway domains proxy` from the CLI, the admin API): it looks at the store's version about every second and reads the
-routes again when it moved. SQLite is read on one thread of its own, so the event loop
-never waits on it; a failed read keeps the last good map, said in one log line until a
-read succeeds again.
+`watch()` keeps it in step with `domains.db` whichever process changed it (`trackway
+domains proxy` from the CLI, the admin API): it looks at the store's version about every
+second and reads the routes again when it moved. SQLite is read on one thread of its
+own, so the event loop never waits on it; a failed read keeps the last good map, said in
+one log line until a read succeeds again.
 """
 
 from __future__ import annotations
