@@ -27,11 +27,13 @@ import hstspreload
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import AsyncResolver
 
-from config import CheckSettings, DnsSettings
+from config import CheckSettings, DnsSettings, ProxySettings
 from proxy.domains.addresses import IPNetwork, allowed_networks, refusal, refused
 from proxy.domains.hsts import StsPolicy, names_to_check, parse_sts
 from proxy.domains.status import DnsAnswer, HstsFinding, Probe
+from proxy.upstream.pages import proxy_status_error
 from proxy.upstream.route import UpstreamRoute
+from proxy.upstream.trust import upstream_tls_context
 
 CHECK_PATH = "/.well-known/trackway/check/"
 MAX_CNAME_CHAIN = 8
@@ -64,6 +66,7 @@ class Checker:
     session: aiohttp.ClientSession
     tls: ssl.SSLContext
     allowed: tuple[IPNetwork, ...] = ()
+    upstream_tls: ssl.SSLContext | None = None  # default: `tls`
 
     async def cname_chain(self, host: str) -> DnsAnswer:
         chain: list[str] = []
@@ -144,12 +147,36 @@ class Checker:
                 headers={"Host": route.host_header_value()},
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=self.checks.timeout),
-                ssl=self.tls if tls else False,
+                ssl=(self.upstream_tls or self.tls) if tls else False,
                 server_hostname=route.upstream_host if tls else None,
             ):
                 return Probe(True)
         except (aiohttp.ClientError, OSError, TimeoutError) as e:
             return _failure(e)
+
+    async def upstream_through_us(self, host: str) -> Probe:
+        """Whether `GET https://host/`, sent to trackway as a browser would, reaches the
+        upstream: any answer but trackway's own refusals (421: not proxied here; a 502
+        or 504 saying why in `Proxy-Status`) came from the upstream."""
+        url = f"https://{host}:{self.checks.https_port}/"
+        try:
+            _refuse_an_address(host, self.allowed)
+            async with self.session.get(
+                url,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=self.checks.timeout),
+                ssl=self.tls,
+                server_hostname=host,
+            ) as resp:
+                status, header = resp.status, resp.headers.get("Proxy-Status", "")
+        except (aiohttp.ClientError, OSError, TimeoutError) as e:
+            return _failure(e)
+        error = proxy_status_error(header)
+        if error is not None:
+            return Probe(False, f"through {url}: trackway answered {status}: {error}")
+        if status == 421:
+            return Probe(False, f"{url} answered 421: the server there does not proxy {host}")
+        return Probe(True)
 
     async def https_probe(self, host: str, token: str, have_certificate: bool) -> Probe | None:
         """None (off) when nothing listens for HTTPS and no certificate is ours to serve."""
@@ -268,13 +295,19 @@ class GuardedResolver(AbstractResolver):
 
 
 @contextlib.asynccontextmanager
-async def open_checker(checks: CheckSettings, dns: DnsSettings) -> AsyncIterator[Checker]:
+async def open_checker(
+    checks: CheckSettings, dns: DnsSettings, proxy: ProxySettings | None = None
+) -> AsyncIterator[Checker]:
     """A checker whose HTTP requests, too, resolve names through the configured DNS, and
-    connect only where `[checks] allowed_networks` and `addresses.refusal` allow."""
+    connect only where `[checks] allowed_networks` and `addresses.refusal` allow. An
+    upstream's TLS is verified as the forwarder does (`proxy`'s trust)."""
     allowed = allowed_networks(checks.allowed_networks)
     resolver = GuardedResolver(
         AsyncResolver(nameservers=_nameservers(dns), timeout=dns.timeout, tries=2), allowed
     )
     connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False, force_close=True)
     async with aiohttp.ClientSession(connector=connector) as session:
-        yield Checker(checks, make_resolver(dns), session, tls_context(checks), allowed)
+        upstream_tls = upstream_tls_context(proxy) if proxy is not None else None
+        yield Checker(
+            checks, make_resolver(dns), session, tls_context(checks), allowed, upstream_tls
+        )

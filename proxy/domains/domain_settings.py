@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from config import CheckSettings, DnsSettings, Settings
+from config import CheckSettings, DnsSettings, ProxySettings, Settings
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class DomainSettings:
     fallback_link_base: str  # … without a region, or with one no longer configured
     checks: CheckSettings
     dns: DnsSettings
+    proxy: ProxySettings  # the upstream check trusts what the forwarder trusts
     data: Path  # the data folder, where the check secret is
     own_hosts: frozenset[str]  # the settings' hosts: regions', the base URL's …
 
@@ -30,6 +31,7 @@ class DomainSettings:
             fallback_link_base=settings.default_link_base(),
             checks=settings.checks,
             dns=settings.dns,
+            proxy=settings.proxy,
             data=settings.data,
             own_hosts=settings.own_hosts(),
         )

@@ -5,7 +5,9 @@ on it when the CNAME is right, HTTP answers and no HSTS policy covers the name; 
 region's default tracking host. Never an http link on a host that HSTS covers.
 
 A host in proxy mode has one more check, `upstream_check`: whether its upstream answers
-a request as the forwarder sends it. Its `https` is green only when that is `ok` too.
+a request as the forwarder sends it, and, once trackway serves HTTPS for the host,
+whether a request to `https://host/` through trackway reaches it. Its `https` is green
+only when that is `ok` too.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ where trackway connects.
 from __future__ import annotations
 
 import logging
-import ssl
 import time
 from collections.abc import AsyncIterator
 
@@ -28,6 +27,7 @@ from config import DnsSettings, ProxySettings
 from proxy.upstream.headers import request_headers, response_headers
 from proxy.upstream.pages import error_page
 from proxy.upstream.route import UpstreamRoute
+from proxy.upstream.trust import upstream_tls_context
 from redirector import metrics
 from redirector.clicks import TrustedProxies
 
@@ -53,9 +53,7 @@ class Forwarder:
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
-        context = ssl.create_default_context()
-        if self.settings.ca_bundle:
-            context.load_verify_locations(self.settings.ca_bundle)
+        context = upstream_tls_context(self.settings)
         resolver = (
             AsyncResolver(
                 nameservers=list(self.dns.nameservers), timeout=self.dns.timeout, tries=2
@@ -170,7 +168,7 @@ class Forwarder:
         status, reason = failure(error)
         self._note(route, reason, f"answered {status}: {error!r}")
         metrics.instruments().proxy_requests.labels(route.host, str(status)).inc()
-        return error_page(status)
+        return error_page(status, reason)
 
     def _note(self, route: UpstreamRoute, reason: str, what: str) -> None:
         metrics.instruments().proxy_upstream_errors.labels(route.host, reason).inc()

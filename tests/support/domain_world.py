@@ -9,6 +9,7 @@ import json
 import os
 import ssl
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import trustme
@@ -41,6 +42,8 @@ class World:
         self.dns = dns
         self.sts: dict[str, str] = {}  # host -> Strict-Transport-Security it serves
         self.https_answers_checks = True
+        # What its HTTPS answers but the check path (a proxied host's request through us).
+        self.https_answer: Callable[[], web.Response] = lambda: web.Response(text="hello")
         self.runners: list[web.BaseRunner] = []
         self.listeners: list[asyncio.Server] = []
         self.public: PublicService | None = None
@@ -63,10 +66,11 @@ class World:
         assert self.public is not None
         if request.path.startswith(CHECK_PATH) and self.https_answers_checks:
             return await self.public.handler(request)
+        answer = self.https_answer()
         header = self.sts.get(request.url.host or "")
-        return web.Response(
-            text="hello", headers={"Strict-Transport-Security": header} if header else {}
-        )
+        if header:
+            answer.headers["Strict-Transport-Security"] = header
+        return answer
 
     async def _serve(self, handler: Any, port: int, context: ssl.SSLContext | None) -> None:
         runner = web.ServerRunner(web.Server(handler))
@@ -113,6 +117,7 @@ async def run_cli(world: World, *args: str) -> tuple[int, str, str]:
         f"[checks]\nhttp_port = {checks.http_port}\nhttps_port = {checks.https_port}\n"
         f"ca_bundle = {json.dumps(checks.ca_bundle)}\ntimeout = 3\n"
         f"allowed_networks = {json.dumps(list(checks.allowed_networks))}\n"
+        f"[proxy]\nca_bundle = {json.dumps(world.settings.proxy.ca_bundle)}\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKWAY_")}
     proc = await asyncio.create_subprocess_exec(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import trustme
 
-from config import CheckSettings, DnsSettings, Settings
+from config import CheckSettings, DnsSettings, ProxySettings, Settings
 from tests.support.challtestsrv import ChallTestSrv, free_port
 from tests.support.challtestsrv import dns as dns
 from tests.support.domain_world import EU, LOOPBACK, US, World
@@ -34,6 +34,7 @@ async def world_factory(tmp_path: Path, dns: ChallTestSrv, ca: trustme.CA) -> As
         http_port: int | None = None,
         https_port: int | None = None,
         allowed: tuple[str, ...] = LOOPBACK,
+        proxy_trusts_ca: bool = True,
     ) -> World:
         settings = Settings(
             data=tmp_path / f"data{len(worlds)}",
@@ -46,6 +47,7 @@ async def world_factory(tmp_path: Path, dns: ChallTestSrv, ca: trustme.CA) -> As
                 timeout=3,
                 allowed_networks=allowed,
             ),
+            proxy=ProxySettings(ca_bundle=str(ca_file) if proxy_trusts_ca else ""),
         )
         world = World(settings, dns)
         worlds.append(world)

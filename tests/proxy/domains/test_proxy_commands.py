@@ -130,6 +130,53 @@ async def test_an_unreachable_upstream_fails_with_its_reason(
     assert all(not u.hosts for u in upstreams)  # no HTTP request reached it
 
 
+async def test_the_upstream_check_trusts_what_the_forwarder_trusts(
+    world_factory: Any, ca: trustme.CA, upstreams: list[Upstream]
+) -> None:
+    """The checks' own CA bundle (for the sender's hosts) is not the proxy's: an
+    upstream the forwarder would refuse is not `ok`."""
+    world = await world_factory(https="green", proxy_trusts_ca=False)
+    world.dns.set_cname(HOST, US)
+    await add_and_verify(world)
+    doc = await proxied(world, await start_upstream(upstreams, ca.issue_cert(PLATFORM)))
+    assert doc["upstream_check"] == "failing"
+    assert "certificate not trusted" in doc["reasons"]["upstream_check"]
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "reason"),
+    [
+        (421, {}, "answered 421: the server there does not proxy links.example.com"),
+        (502, {"Proxy-Status": "trackway; error=connection_refused"}, "connection_refused"),
+        (504, {"Proxy-Status": 'cdn, trackway; error="connection_timeout"'}, "connection_tim"),
+    ],
+)
+async def test_https_is_green_only_when_a_request_through_us_reaches_the_upstream(
+    world_factory: Any,
+    ca: trustme.CA,
+    upstreams: list[Upstream],
+    status: int,
+    headers: dict[str, str],
+    reason: str,
+) -> None:
+    """The upstream answers the checker directly, but the request sent to the custom
+    host over HTTPS (to the server there, trackway) gets trackway's own refusal."""
+    world = await world_factory(https="green")
+    world.https_answer = lambda: web.Response(status=status, headers=headers)
+    world.dns.set_cname(HOST, US)
+    await add_and_verify(world)
+    doc = await proxied(world, await start_upstream(upstreams, ca.issue_cert(PLATFORM)))
+    assert (doc["upstream_check"], doc["https"]) == ("failing", "failing")
+    assert reason in doc["reasons"]["upstream_check"]
+    assert doc["link_base"] != f"https://{HOST}"
+    # The platform's own 502 passed on by us is an upstream reached.
+    world.https_answer = lambda: web.Response(status=502, headers={"Proxy-Status": "cdn"})
+    doc = await proxied(world, f"https://{PLATFORM}:{upstreams[0].port}")
+    assert (doc["upstream_check"], doc["https"], doc["link_base"]) == (
+        "ok", "green", f"https://{HOST}"
+    )  # fmt: skip
+
+
 async def test_no_upstream_check_before_ownership_is_verified(
     world_factory: Any, upstreams: list[Upstream]
 ) -> None:

@@ -159,6 +159,7 @@ async def test_a_slow_upstream_is_a_504(
         assert r.status == 504
         assert r.headers["Cache-Control"] == "no-store"
         assert "Gateway timeout" in await r.text()
+        assert r.headers["Proxy-Status"] == "trackway; error=connection_read_timeout"
     assert loop.time() - started < 1.9  # answered at the read timeout, not the upstream's pace
     assert sample("trackway_proxy_upstream_errors_total", host=CUSTOM, reason="read_timeout") >= 1
     assert sample("trackway_proxy_requests_total", host=CUSTOM, status="504") >= 1
@@ -171,6 +172,7 @@ async def test_a_dead_upstream_is_a_502(front: Front, client: aiohttp.ClientSess
         assert r.status == 502
         assert r.headers["Cache-Control"] == "no-store"
         assert "Bad gateway" in await r.text()
+        assert r.headers["Proxy-Status"] == "trackway; error=connection_refused"
     assert sample("trackway_proxy_upstream_errors_total", host=CUSTOM, reason="refused") >= 1
 
 
@@ -203,6 +205,7 @@ async def test_an_upstream_that_never_completes_the_connection_is_a_504(
         async with client.get(f"http://127.0.0.1:{port}/x", headers={"Host": CUSTOM}) as r:
             assert r.status == 504
             assert "Gateway timeout" in await r.text()
+            assert r.headers["Proxy-Status"] == "trackway; error=connection_timeout"
         assert loop.time() - started < 5
         assert held  # it was reached, and said nothing
         assert (
