@@ -65,9 +65,10 @@ class ServeStack:
 
 @contextmanager
 def serve_stack(
-    tmp_path: Path, dns: ChallTestSrv, acme: str = "", checks: str = ""
+    tmp_path: Path, dns: ChallTestSrv, acme: str = "", checks: str = "", more: str = ""
 ) -> Iterator[ServeStack]:
-    """`acme`, `checks`: more lines for those sections of the settings."""
+    """`acme`, `checks`: more lines for those sections of the settings; `more`: other
+    sections."""
     http_port, https_port = free_port(), free_port()
     with Pebble(tmp_path / "pebble", dns=dns.nameserver, http_port=http_port) as pebble:
         root = tmp_path / "pebble-root.pem"
@@ -79,7 +80,7 @@ def serve_stack(
             f'[checks]\nhttp_port = {http_port}\nhttps_port = {https_port}\nca_bundle = "{root}"\n'
             f'timeout = 3\nallowed_networks = ["127.0.0.0/8"]\n{checks}'
             f'[acme]\ndirectory = "{pebble.directory}"\nca_bundle = "{pebble.ca_file}"\n'
-            f'email = "ops@example.com"\n{acme}'
+            f'email = "ops@example.com"\n{acme}{more}'
         )
         data = tmp_path / "data"
         extra = ["--config", str(config), "--https", f"127.0.0.1:{https_port}"]
