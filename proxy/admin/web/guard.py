@@ -32,7 +32,7 @@ LOGIN_PATH = "/ui/login"
 SESSIONS = web.AppKey("web_sessions", Sessions)
 # Reached without a session: the login form and what it loads.
 OPEN_PATHS = frozenset({LOGIN_PATH, "/ui/static/admin.js", "/ui/static/admin.css"})
-_SESSION = "trackway_web_session"
+_SESSION = web.RequestKey("trackway_web_session", Session)
 
 SECURITY_HEADERS = {
     # No inline script or style: the page's one script and stylesheet are static routes.
@@ -51,8 +51,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def session_of(request: web.Request) -> Session:
     """The request's session; the guard has found it before any handler runs."""
-    session: Session = request[_SESSION]
-    return session
+    return request[_SESSION]
 
 
 def message_page(
