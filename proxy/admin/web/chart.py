@@ -11,7 +11,15 @@ from proxy.admin.web.markup import Html, join, render
 __all__ = ["DayCounts", "day_chart"]
 
 HEIGHT = 160  # of the bars' area, in SVG units
-BAR, GAP, DAY_GAP, LEFT, BOTTOM, TOP = 12, 2, 14, 36, 34, 22
+BAR, GAP, DAY_GAP, LEFT, BOTTOM, TOP = 14, 2, 16, 36, 24, 12
+MIN_WIDTH = 360  # a day or two still look like a chart
+
+_LEGEND = """<ul class="legend">
+<li><span class="swatch human clicks"></span>human clicks</li>
+<li><span class="swatch bot clicks"></span>bot clicks</li>
+<li><span class="swatch human opens"></span>human opens</li>
+<li><span class="swatch bot opens"></span>bot opens</li>
+</ul>"""
 
 
 @dataclass(frozen=True)
@@ -45,13 +53,14 @@ def _bar(x: float, counts: tuple[int, int], scale: float, kind: str, day: str) -
 
 
 def day_chart(days: Sequence[DayCounts]) -> Html:
-    """Per day a clicks bar and an opens bar, each humans (below) and bots (above)."""
+    """Per day a clicks bar (left) and an opens bar (right), each humans (below) and bots
+    (above), and the legend."""
     if not days:
         return Html('<p class="muted">No clicks or opens yet.</p>')
     peak = max(max(d.human_clicks + d.bot_clicks, d.human_opens + d.bot_opens) for d in days)
     scale = HEIGHT / max(peak, 1)
     step = 2 * BAR + GAP + DAY_GAP
-    width = LEFT + step * len(days) + 10
+    width = max(MIN_WIDTH, LEFT + step * len(days) + 10)
     bars, labels = [], []
     for i, d in enumerate(days):
         x = LEFT + i * step
@@ -68,14 +77,13 @@ def day_chart(days: Sequence[DayCounts]) -> Html:
     return render(
         '<svg class="chart" role="img" aria-label="Clicks and opens per day" '
         'viewBox="0 0 $width $height" width="$width" height="$height">'
-        '<text x="0" y="14">$legend</text>'
         '<text x="$axis" y="$top_y" text-anchor="end">$peak</text>'
         '<text x="$axis" y="$zero_y" text-anchor="end">0</text>'
         '<line x1="$left" y1="$zero_line" x2="$width" y2="$zero_line" stroke="#a0a6b0"></line>'
-        "$bars$labels</svg>",
+        "$bars$labels</svg>$legend",
         width=width,
         height=TOP + HEIGHT + BOTTOM,
-        legend="per day: clicks (left), opens (right); darker humans, lighter bots",
+        legend=Html(_LEGEND),
         axis=LEFT - 4,
         top_y=TOP + 10,
         zero_y=TOP + HEIGHT,

@@ -141,17 +141,17 @@ def domains_page(
 
 
 def _host_summary(host: HostDescription) -> Html:
-    dots = join(
+    lights = join(
         render(
-            '<span class="light light-$c" title="$t: $s"></span>',
-            c=li.colour,
-            t=li.check,
-            s=li.state,
+            '<span class="light light-$colour" title="$state"></span>$check ',
+            colour=li.colour,
+            state=li.state,
+            check=li.check,
         )
         for li in host_lights(host)
     )
     return render(
-        "$dots <code>$host</code> ($mode)", dots=dots, host=host.status.host, mode=host.mode
+        "<code>$host</code> ($mode): $lights", host=host.status.host, mode=host.mode, lights=lights
     )
 
 
@@ -163,7 +163,6 @@ _DOMAIN = """<section class="card" id="ownership">
 <p>Prove you own $domain with this DNS record:</p>
 <table class="records"><thead><tr><th>Name</th><th>Type</th><th>Value</th></tr></thead>
 <tbody><tr><td>$txt_name</td><td>TXT</td><td>$txt_value</td></tr></tbody></table>
-$ownership_error
 <p>$verify</p>
 </section>
 <section class="card" id="links">
@@ -190,10 +189,6 @@ def domain_page(
         ownership=ownership,
         txt_name=_copyable("txt-name", domain.txt_record.name),
         txt_value=_copyable("txt-value", domain.txt_record.value),
-        ownership_error=when(
-            domain.ownership_error,
-            render('<p>Last error: <span class="reason">$e</span></p>', e=domain.ownership_error),
-        ),
         verify=_button(_path(domain.domain, "/verify"), "Verify", csrf),
         link_base=link_base,
         link_reason=when(link_reason, render(': <span class="reason">$r</span>', r=link_reason)),

@@ -72,6 +72,13 @@ svg.chart .human.clicks { fill: #2f6fd0; }
 svg.chart .bot.clicks { fill: #9dbbea; }
 svg.chart .human.opens { fill: #1f9d55; }
 svg.chart .bot.opens { fill: #9ed6b5; }
+ul.legend { list-style: none; padding: 0; display: flex; gap: 1.2em; font-size: .9em; }
+.swatch { display: inline-block; width: .9em; height: .9em; margin-right: .3em;
+  vertical-align: middle; }
+.swatch.human.clicks { background: #2f6fd0; }
+.swatch.bot.clicks { background: #9dbbea; }
+.swatch.human.opens { background: #1f9d55; }
+.swatch.bot.opens { background: #9ed6b5; }
 """
 
 

@@ -154,4 +154,5 @@ def test_the_chart_scales_to_the_busiest_day() -> None:
     svg = day_chart([DayCounts("2026-09-21", 30, 10, 5, 0), DayCounts("2026-09-22", 1, 0, 0, 0)])
     heights = [float(h) for h in re.findall(r'height="([\d.]+)"', svg)[1:]]
     assert max(heights) == 120.0  # 30 of 40 on a 160-unit scale
+    assert "bot opens" in svg  # the legend
     assert "No clicks" in day_chart([])
