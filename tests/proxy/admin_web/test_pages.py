@@ -5,10 +5,13 @@ listener."""
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
+import trustme
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -210,3 +213,29 @@ async def test_never_on_the_public_listener(
         assert "trackway_session" not in resp.cookies
         assert "password" not in body
         assert "Log in" not in body
+
+
+async def test_the_cookie_is_secure_over_https(web_settings: Settings) -> None:
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    runner = web.AppRunner(build_admin_app(web_settings, admin_token(web_settings.data)))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=server_context).start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            resp = await session.post(
+                f"https://127.0.0.1:{port}/ui/login",
+                data={"token": admin_token(web_settings.data)},
+                allow_redirects=False,
+                ssl=client_context,
+            )
+            assert resp.status == 303
+            cookie = resp.headers["Set-Cookie"]
+    finally:
+        await runner.cleanup()
+    assert "; Secure" in cookie
+    assert "HttpOnly" in cookie
