@@ -1,5 +1,6 @@
 """The admin listener: `/api/events`, `/api/stats`, `/api/domains`, `/api/certs`,
-`/metrics`, `/healthz`; `/api/*` behind the admin token.
+`/metrics`, `/healthz`; `/api/*` behind the admin token; the admin page under `/ui/`
+(`web`, behind a login with the same token).
 
 `app` builds the application, `domain_routes` the domain and certificate routes,
 `query` parses filters (shared with the CLI), `errors` maps the error tree to HTTP

@@ -1,4 +1,5 @@
-"""The admin listener: `/api/events`, `/api/stats`, `/metrics`, `/healthz`.
+"""The admin listener: `/api/events`, `/api/stats`, `/metrics`, `/healthz`, and the admin
+page under `/ui/` (`proxy.admin.web`).
 
 `/api/*` needs `Authorization: Bearer <token>` (the token is in the data folder). Reads
 run in a thread of their own so that a slow query never stalls the loop; so does a
@@ -26,6 +27,7 @@ from proxy.admin.domain_routes import add_domain_routes
 from proxy.admin.errors import error_responses
 from proxy.admin.host_metrics import certificate_families, host_families
 from proxy.admin.query import QueryError, event_filter
+from proxy.admin.web import Readers, add_admin_pages
 from proxy.data_folder import open_spool, open_store
 from proxy.domains.service import open_domain_service
 from redirector import metrics
@@ -136,6 +138,19 @@ async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
 
 
+def _readers(state: AdminState) -> Readers:
+    """The admin page reads as `/api/stats` and `/api/events` do, in the same thread."""
+
+    async def in_thread(fn: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(state.executor, fn)
+
+    return Readers(
+        stats=lambda message_id: read_stats(state.reader(), state.spool, message_id),
+        events=lambda flt: read_events(state.reader_if_available(), state.spool, flt),
+        in_thread=in_thread,
+    )
+
+
 def build_admin_app(settings: Settings, token: str) -> web.Application:
     app = web.Application(middlewares=[bearer_auth, error_responses])
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackway-admin")
@@ -152,6 +167,7 @@ def build_admin_app(settings: Settings, token: str) -> web.Application:
     app.router.add_get("/api/events", api_events)
     app.router.add_get("/api/stats", api_stats)
     add_domain_routes(app, settings)
+    add_admin_pages(app, settings, token, _readers(app[ADMIN_STATE]))
     app.router.add_get("/metrics", metrics_page)
     app.router.add_get("/healthz", healthz)
     return app

@@ -1,0 +1,127 @@
+"""The domain screens' handlers: each form does what the admin API's route does, through
+the same `DomainService` calls, then shows the domain again (POST, redirect, GET)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from aiohttp import web
+
+from config import Settings
+from config.errors import InvalidInput
+from proxy.admin.web.domain_views import domain_page, domains_page
+from proxy.admin.web.guard import session_of
+from proxy.admin.web.markup import Html, page
+from proxy.domains.descriptions import HostDescription
+from proxy.domains.errors import HostProxied
+from proxy.domains.service import open_domain_service
+
+__all__ = ["DOMAIN_SETTINGS", "add_domain_pages"]
+
+DOMAIN_SETTINGS = web.AppKey("web_domain_settings", Settings)
+LIST = "/ui/domains"
+
+
+def _html(request: web.Request, title: str, body: Html) -> web.Response:
+    session = session_of(request)
+    text = page(title, body, session.csrf, session.take_notice())
+    return web.Response(text=text, content_type="text/html")
+
+
+def _back_to(name: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(f"{LIST}/{quote(name, safe='')}")
+
+
+async def _field(request: web.Request, name: str, required: bool = True) -> str | None:
+    value = (await request.post()).get(name)
+    text = value.strip() if isinstance(value, str) else ""
+    if required and not text:
+        raise InvalidInput(f"{name} is required")
+    return text or None
+
+
+async def list_page(request: web.Request) -> web.Response:
+    settings = request.app[DOMAIN_SETTINGS]
+    with open_domain_service(settings) as service:
+        domains = service.all_domains()
+    body = domains_page(domains, settings.regions, session_of(request).csrf)
+    return _html(request, "Domains", body)
+
+
+async def show(request: web.Request) -> web.StreamResponse:
+    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
+        described = service.describe(request.match_info["name"])
+        if isinstance(described, HostDescription):  # a host is shown on its domain's page
+            raise _back_to(described.sending_domain)
+        try:
+            base = service.link_base(described.domain)
+            url, reason = base.url, base.reason
+        except HostProxied as e:  # its links are the email platform's
+            url, reason = "the email platform's own links", str(e)
+    body = domain_page(described, url, reason, session_of(request).csrf)
+    return _html(request, described.domain, body)
+
+
+async def add(request: web.Request) -> web.StreamResponse:
+    domain_name = await _field(request, "domain")
+    host_name = await _field(request, "host", required=False)
+    region = await _field(request, "region", required=False)
+    assert domain_name is not None
+    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
+        domain, _ = service.add(domain_name, host_name, region)
+        await service.verify(domain.name)
+    session_of(request).notice = f"Added {domain.name}: create its DNS records, then Verify."
+    raise _back_to(domain.name)
+
+
+async def verify(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
+        statuses = await service.verify(name)
+        described = service.describe(name)
+    domain = (
+        described.sending_domain if isinstance(described, HostDescription) else described.domain
+    )
+    session_of(request).notice = f"Checked {name} ({len(statuses)} tracking host(s))."
+    raise _back_to(domain)
+
+
+async def remove(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
+        described = service.describe(name)
+        said = service.remove(name)
+    session_of(request).notice = said
+    if isinstance(described, HostDescription):
+        raise _back_to(described.sending_domain)
+    raise web.HTTPSeeOther(LIST)
+
+
+async def set_proxy(request: web.Request) -> web.StreamResponse:
+    upstream = await _field(request, "upstream")
+    host_header = await _field(request, "host_header", required=False)
+    assert upstream is not None
+    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
+        host = service.set_proxy(request.match_info["name"], upstream, host_header or "custom")
+        await service.verify(host.host)
+    session_of(request).notice = f"{host.host} is in proxy mode: requests go to {upstream}."
+    raise _back_to(host.sending_domain)
+
+
+async def set_redirect(request: web.Request) -> web.StreamResponse:
+    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
+        host = service.set_redirect(request.match_info["name"])
+        await service.verify(host.host)
+    session_of(request).notice = f"{host.host} is in redirect mode: trackway's own links."
+    raise _back_to(host.sending_domain)
+
+
+def add_domain_pages(app: web.Application, settings: Settings) -> None:
+    app[DOMAIN_SETTINGS] = settings
+    app.router.add_get("/domains", list_page)
+    app.router.add_post("/domains", add)
+    app.router.add_get("/domains/{name}", show)
+    app.router.add_post("/domains/{name}/verify", verify)
+    app.router.add_post("/domains/{name}/remove", remove)
+    app.router.add_post("/domains/{name}/proxy", set_proxy)
+    app.router.add_post("/domains/{name}/redirect", set_redirect)
