@@ -20,6 +20,7 @@ import ssl
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiodns
 import aiohttp
@@ -251,6 +252,17 @@ def _nameservers(dns: DnsSettings) -> list[str] | None:
     return list(dns.nameservers) or None  # None: the system's resolvers
 
 
+class CheckerSettings(Protocol):
+    """What a checker uses of the settings (`Settings`, `DomainSettings`)."""
+
+    @property
+    def checks(self) -> CheckSettings: ...
+    @property
+    def dns(self) -> DnsSettings: ...
+    @property
+    def proxy(self) -> ProxySettings: ...
+
+
 class AddressRefused(OSError):
     """The checks do not connect to that address; the message says why, and how to
     allow it."""
@@ -295,19 +307,18 @@ class GuardedResolver(AbstractResolver):
 
 
 @contextlib.asynccontextmanager
-async def open_checker(
-    checks: CheckSettings, dns: DnsSettings, proxy: ProxySettings | None = None
-) -> AsyncIterator[Checker]:
+async def open_checker(settings: CheckerSettings) -> AsyncIterator[Checker]:
     """A checker whose HTTP requests, too, resolve names through the configured DNS, and
     connect only where `[checks] allowed_networks` and `addresses.refusal` allow. An
-    upstream's TLS is verified as the forwarder does (`proxy`'s trust)."""
+    upstream's TLS is verified as the forwarder does (`[proxy]`'s trust)."""
+    checks, dns = settings.checks, settings.dns
     allowed = allowed_networks(checks.allowed_networks)
     resolver = GuardedResolver(
         AsyncResolver(nameservers=_nameservers(dns), timeout=dns.timeout, tries=2), allowed
     )
     connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False, force_close=True)
     async with aiohttp.ClientSession(connector=connector) as session:
-        upstream_tls = upstream_tls_context(proxy) if proxy is not None else None
+        upstream_tls = upstream_tls_context(settings.proxy)
         yield Checker(
             checks, make_resolver(dns), session, tls_context(checks), allowed, upstream_tls
         )

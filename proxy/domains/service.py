@@ -166,9 +166,7 @@ class DomainService:
         if self.store.domain(domain_name) is None:
             raise UnknownDomain(f"no domain or tracking host {name}; add it first")
         hosts = [host] if host else self.store.hosts(domain_name)
-        async with open_checker(
-            self.settings.checks, self.settings.dns, self.settings.proxy
-        ) as checker:
+        async with open_checker(self.settings) as checker:
             verified = await self._check_ownership(checker, domain_name)
             return list(
                 await asyncio.gather(*(self._check_host(checker, h, verified) for h in hosts))
@@ -226,8 +224,7 @@ class DomainService:
                 checker.upstream_probe(route) if route else asyncio.sleep(0),
             )
             if route is not None and https is not None and https.ok and upstream and upstream.ok:
-                # HTTPS is served and the upstream answers: does a request through
-                # trackway reach it? That is what makes https green in proxy mode.
+                # Served and answering: does a request through trackway reach it too?
                 upstream = await checker.upstream_through_us(host.host)
         else:
             # Whoever added the domain has not shown it is theirs: no connection to the
@@ -334,9 +331,7 @@ class DomainService:
         if not hosts:
             return []
         secret = check_secret(self.settings.data)
-        async with open_checker(
-            self.settings.checks, self.settings.dns, self.settings.proxy
-        ) as checker:
+        async with open_checker(self.settings) as checker:
             probes = await asyncio.gather(
                 *(checker.probe(host, host_token(secret, host), use_tls=False) for host in hosts)
             )

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from config import CheckSettings, DnsSettings
+from config import CheckSettings, Settings
 from proxy.domains.addresses import allowed_networks, refusal
 from proxy.domains.checks import open_checker
 from proxy.domains.errors import InvalidDomain
@@ -165,7 +165,7 @@ async def test_an_address_as_the_host_is_refused_without_connecting(host: str) -
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         checks = CheckSettings(http_port=listener.getsockname()[1], timeout=2)
-        async with open_checker(checks, DnsSettings()) as checker:
+        async with open_checker(Settings(checks=checks)) as checker:
             probe = await checker.probe(host, "token", use_tls=False)
         assert select.select([listener], [], [], 0.2)[0] == []
     address = host.strip("[]")
