@@ -122,7 +122,7 @@ def _build(cls: type[Any], values: Any, prefix: str, errors: list[str]) -> Any:
     for name, raw in values.items():
         key = prefix + name
         if name not in known:
-            errors.append(_unknown(cls, name, raw, prefix, known))
+            errors.append(_unknown(name, raw, prefix, known))
         elif _is_section(hints[name]):
             section = _build(hints[name], raw, key + ".", errors)
             if section is not None:
@@ -143,7 +143,10 @@ def _build(cls: type[Any], values: Any, prefix: str, errors: list[str]) -> Any:
     # at their (valid) defaults, shows every wrong one; what is wrong only together
     # (acme.eab_kid without acme.eab_hmac_key) shows when nothing is wrong alone.
     alone = [error for name, value in kwargs.items() for error in _check_alone(cls, name, value)]
-    errors.extend(alone or [whole] * bool(whole))
+    if alone:
+        errors.extend(alone)
+    elif whole:
+        errors.append(whole)
     return None
 
 
@@ -162,7 +165,7 @@ def _check_alone(cls: type[Any], name: str, value: Any) -> list[str]:
     return []
 
 
-def _unknown(cls: type[Any], name: str, raw: Any, prefix: str, known: list[str]) -> str:
+def _unknown(name: str, raw: Any, prefix: str, known: list[str]) -> str:
     """An unknown key named, with the known one it is likely a typo of."""
     what = UNKNOWN_SECTION if isinstance(raw, Mapping) and not prefix else UNKNOWN_SETTING
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
