@@ -29,4 +29,5 @@ class Unavailable(TrackwayError):
 
 
 class SettingsError(InvalidInput, ValueError):
-    """A setting is unknown or has a wrong value; the message names the key."""
+    """Settings unknown or with a wrong value: a line each, naming the key (every wrong
+    key of a file at once)."""

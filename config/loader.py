@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
 import math
 import tomllib
 import typing
@@ -17,6 +18,8 @@ from config.settings import Settings
 ENV_PREFIX = "TRACKWAY_"
 # Variables that choose where settings come from rather than being settings themselves.
 ENV_NOT_SETTINGS = frozenset({"TRACKWAY_CONFIG"})
+UNKNOWN_SETTING = "unknown setting: "
+UNKNOWN_SECTION = "unknown section: "
 
 
 def load_settings(
@@ -39,22 +42,26 @@ def load_settings(
         if value is not None:
             _set_dotted(tree, key.split("."), value, key)
             variables.pop(key, None)
-    try:
-        settings: Settings = _build(Settings, tree, "")
-    except SettingsError as e:
+    errors: list[str] = []
+    settings = _build(Settings, tree, "", errors)
+    if errors:
         # A value from the environment is invisible in any file: say which variable.
-        variable = variables.get(_named_key(str(e)))
-        if variable is None:
-            raise
-        raise SettingsError(f"${variable}: {e}") from None
+        lines = dict.fromkeys(_from_variable(e, variables) for e in errors)
+        raise SettingsError("\n".join(lines))
+    assert isinstance(settings, Settings)
     return settings
+
+
+def _from_variable(error: str, variables: Mapping[str, str]) -> str:
+    variable = variables.get(_named_key(error))
+    return error if variable is None else f"${variable}: {error}"
 
 
 def _named_key(message: str) -> str:
     """The dotted key an error message of this module starts with."""
-    unknown = "unknown setting: "
-    if message.startswith(unknown):
-        return message[len(unknown) :]
+    for unknown in (UNKNOWN_SETTING, UNKNOWN_SECTION):
+        if message.startswith(unknown):
+            return message[len(unknown) :].partition(" ")[0]
     return message.partition(":")[0]
 
 
@@ -102,23 +109,68 @@ def _is_section(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
 
-def _build(cls: type[Any], values: Mapping[str, Any], prefix: str) -> Any:
+def _build(cls: type[Any], values: Any, prefix: str, errors: list[str]) -> Any:
+    """`cls` made of `values`, or None with every wrong key's complaint added to `errors`
+    (all of them: a file is fixed in one go, not one error a run)."""
     if not isinstance(values, Mapping):
-        raise SettingsError(f"{prefix.rstrip('.')}: expected a table of settings")
+        errors.append(f"{prefix.rstrip('.')}: expected a table of settings")
+        return None
     hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise SettingsError(f"unknown setting: {prefix}{unknown[0]}")
+    known = [f.name for f in dataclasses.fields(cls)]
+    found = len(errors)
     kwargs: dict[str, Any] = {}
     for name, raw in values.items():
         key = prefix + name
-        tp = hints[name]
-        kwargs[name] = _build(tp, raw, key + ".") if _is_section(tp) else _coerce(tp, raw, key)
+        if name not in known:
+            errors.append(_unknown(name, raw, prefix, known))
+        elif _is_section(hints[name]):
+            section = _build(hints[name], raw, key + ".", errors)
+            if section is not None:
+                kwargs[name] = section
+        else:
+            try:
+                kwargs[name] = _coerce(hints[name], raw, key)
+            except SettingsError as e:
+                errors.append(str(e))
+    if len(errors) == found:
+        try:
+            return cls(**kwargs)
+        except SettingsError as e:
+            whole = str(e)
+    else:
+        whole = ""
+    # The checks of a section stop at their first complaint: each value alone, the others
+    # at their (valid) defaults, shows every wrong one; what is wrong only together
+    # (acme.eab_kid without acme.eab_hmac_key) shows when nothing is wrong alone.
+    alone = [error for name, value in kwargs.items() for error in _check_alone(cls, name, value)]
+    if alone:
+        errors.extend(alone)
+    elif whole:
+        errors.append(whole)
+    return None
+
+
+def _check_alone(cls: type[Any], name: str, value: Any) -> list[str]:
+    """The complaints about one field's value, each wrong item of a list or table apart."""
     try:
-        return cls(**kwargs)
-    except TypeError as e:  # pragma: no cover - guarded by the unknown-key check
-        raise SettingsError(str(e)) from None
+        cls(**{name: value})
+    except SettingsError as e:
+        if isinstance(value, dict) and len(value) > 1:
+            parts: list[Any] = [{k: v} for k, v in value.items()]
+        elif isinstance(value, tuple) and len(value) > 1:
+            parts = [(item,) for item in value]
+        else:
+            return [str(e)]
+        return [m for part in parts for m in _check_alone(cls, name, part)] or [str(e)]
+    return []
+
+
+def _unknown(name: str, raw: Any, prefix: str, known: list[str]) -> str:
+    """An unknown key named, with the known one it is likely a typo of."""
+    what = UNKNOWN_SECTION if isinstance(raw, Mapping) and not prefix else UNKNOWN_SETTING
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+    return f"{what}{prefix}{name}{hint}"
 
 
 def _coerce(tp: Any, raw: Any, key: str) -> Any:

@@ -11,7 +11,7 @@ from pathlib import Path
 from config import Settings, load_settings
 from config.datafolder import check_data_folder, close_to_others
 from config.errors import TrackwayError
-from proxy.cli import certs, domains, events, keys, links, rewrite, serve
+from proxy.cli import certs, config_check, domains, events, keys, links, rewrite, serve
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         events,
         domains,
         certs,
+        config_check,
     ):
         module.register(commands, common)
     return parser
@@ -70,8 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)  # every file and folder any trackway process makes is the owner's alone
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler: Handler = args.handler
     try:
+        standalone: Callable[[argparse.Namespace], int] | None = getattr(args, "standalone", None)
+        if standalone is not None:  # a command that reads the settings itself
+            return standalone(args)
+        handler: Handler = args.handler
         settings = load_settings(args.config, os.environ, {"data": args.data})
         check_data_folder(settings.data)
         closed = close_to_others(settings.data)
@@ -79,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"trackway: {closed}", file=sys.stderr)
         return handler(args, settings)
     except TrackwayError as e:
-        print(f"trackway: {e}", file=sys.stderr)
+        for line in str(e).splitlines() or [""]:  # the settings' errors: one line each
+            print(f"trackway: {line}", file=sys.stderr)
         return exit_status(e)
     except BrokenPipeError:  # `trackway … | head` is not an error
         return 0
