@@ -39,6 +39,8 @@ class TrustedProxies:
 
 def client_address(peer: str, forwarded_for: Sequence[str], proxies: TrustedProxies) -> str:
     """`forwarded_for`: every X-Forwarded-For value of the request, in order."""
+    if peer[:7].lower() == "::ffff:":
+        peer = plain_peer(peer)
     if not forwarded_for or not (proxies.any_peer or proxies.networks):
         return peer
     if not proxies.any_peer:
@@ -56,6 +58,13 @@ def client_address(peer: str, forwarded_for: Sequence[str], proxies: TrustedProx
         if client not in proxies:
             break
     return peer if client is None else str(client)
+
+
+def plain_peer(peer: str) -> str:
+    """An IPv4 client of a dual-stack listener (`::ffff:192.0.2.1`) as IPv4, as it would
+    be on an IPv4 listener: anonymised and counted as the same client."""
+    address = parse_address(peer)
+    return peer if address is None else str(address)
 
 
 def parse_address(text: str) -> Address | None:

@@ -24,7 +24,7 @@ import email.utils
 import time
 from typing import TYPE_CHECKING, cast
 
-from redirector.clicks.client_address import client_address
+from redirector.clicks.client_address import client_address, plain_peer
 from redirector.clicks.deadlines import BUSY, HEAD, IDLE
 from redirector.clicks.request_head import NEED_MORE, NOT_PLAIN, PlainRequest, parse_plain
 from redirector.clicks.routes import (
@@ -107,6 +107,8 @@ class ClickProtocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and peer:  # as aiohttp's request.remote
             self._address = str(peer[0])
+            if self._address[:7].lower() == "::ffff:":
+                self._address = plain_peer(self._address)
         self.since = self.connections.clock()
         self.connections.admit(self)
 

@@ -4,11 +4,14 @@ valid IP addresses only; the same on both paths."""
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 import pytest
 
 from config import ClickSettings, ServerSettings, Settings
+from proxy.serve.public_app import PublicService
 from redirector.clicks.client_address import TrustedProxies, client_address, parse_address
 from tests.support.clicks import ListenerClient, TokenMaker, stored, with_clicks, with_server
 
@@ -106,3 +109,43 @@ async def test_trust_forwarded_for_keeps_working_from_the_right(
     )
     assert resp.status == 302
     assert [row["client_ip"] for row in await stored(settings)] == ["1.2.3.4"]
+
+
+@pytest.mark.parametrize(
+    ("peer", "expected"),
+    [
+        ("::ffff:127.0.0.1", "127.0.0.1"),  # an IPv4 client of an IPv6 listener
+        ("::FFFF:198.51.100.7", "198.51.100.7"),
+        ("2001:db8::1", "2001:db8::1"),
+        ("198.51.100.7", "198.51.100.7"),
+    ],
+)
+def test_an_ipv4_client_of_an_ipv6_listener_is_stored_as_ipv4(peer: str, expected: str) -> None:
+    """Stored as `::ffff:…`, an IPv4 client would be anonymised as IPv6 (a /48 of the
+    mapped range: nothing kept) and counted apart from itself on an IPv4 listener."""
+    assert client_address(peer, [], NONE) == expected
+    assert client_address(peer, ["203.0.113.9"], NONE) == expected
+
+
+async def test_both_paths_store_an_ipv4_client_of_an_ipv6_listener_as_ipv4(
+    make_token: TokenMaker, settings: Settings
+) -> None:
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # `--http [::]:PORT`
+    sock.bind(("::", 0))
+    sock.listen()
+    service = PublicService(settings)
+    await service.start()
+    listener = await service.listen(sock)
+    try:
+        async with aiohttp.ClientSession() as client:
+            for recipient, query in (("fast", ""), ("query", "?x=1")):  # aiohttp's path
+                url = f"http://127.0.0.1:{sock.getsockname()[1]}/c/"
+                token = make_token(recipient_id=recipient)
+                async with client.get(url + token + query, allow_redirects=False) as resp:
+                    assert resp.status == 302
+    finally:
+        listener.close()
+        await service.close()
+    rows = {row["recipient_id"]: row["client_ip"] for row in await stored(settings)}
+    assert rows == {"fast": "127.0.0.1", "query": "127.0.0.1"}
