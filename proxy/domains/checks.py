@@ -32,7 +32,7 @@ from config import CheckSettings, DnsSettings, ProxySettings
 from proxy.domains.addresses import IPNetwork, allowed_networks, refusal, refused
 from proxy.domains.hsts import StsPolicy, names_to_check, parse_sts
 from proxy.domains.status import DnsAnswer, HstsFinding, Probe
-from proxy.upstream.pages import proxy_status_error
+from proxy.upstream.headers import our_proxy_status
 from proxy.upstream.route import UpstreamRoute
 from proxy.upstream.trust import upstream_tls_context
 
@@ -157,8 +157,9 @@ class Checker:
 
     async def upstream_through_us(self, host: str) -> Probe:
         """Whether `GET https://host/`, sent to trackway as a browser would, reaches the
-        upstream: any answer but trackway's own refusals (421: not proxied here; a 502
-        or 504 saying why in `Proxy-Status`) came from the upstream."""
+        upstream: an answer that our forwarder passed on says so in `Proxy-Status`
+        (`received-status`); one that it could not get says why (`error`); any other
+        was not forwarded (a server that does not proxy this host, or not yet)."""
         url = f"https://{host}:{self.checks.https_port}/"
         try:
             _refuse_an_address(host, self.allowed)
@@ -169,15 +170,21 @@ class Checker:
                 ssl=self.tls,
                 server_hostname=host,
             ) as resp:
-                status, header = resp.status, resp.headers.get("Proxy-Status", "")
+                status, ours = (
+                    resp.status,
+                    our_proxy_status(resp.headers.getall("Proxy-Status", ())),
+                )
         except (aiohttp.ClientError, OSError, TimeoutError) as e:
             return _failure(e)
-        error = proxy_status_error(header)
-        if error is not None:
-            return Probe(False, f"through {url}: trackway answered {status}: {error}")
-        if status == 421:
-            return Probe(False, f"{url} answered 421: the server there does not proxy {host}")
-        return Probe(True)
+        if ours is not None and "error" in ours:
+            return Probe(False, f"through {url}: trackway answered {status}: {ours['error']}")
+        if ours is not None and "received-status" in ours:
+            return Probe(True)
+        return Probe(
+            False,
+            f"{url} answered {status}, not forwarded: the server there does not proxy "
+            f"{host} (yet)",
+        )
 
     async def https_probe(self, host: str, token: str, have_certificate: bool) -> Probe | None:
         """None (off) when nothing listens for HTTPS and no certificate is ours to serve."""

@@ -141,7 +141,7 @@ class Forwarder:
         upstream: aiohttp.ClientResponse,
     ) -> web.StreamResponse:
         answer = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-        for name, value in response_headers(list(upstream.headers.items())):
+        for name, value in response_headers(list(upstream.headers.items()), upstream.status):
             answer.headers.add(name, value)
         metrics.instruments().proxy_requests.labels(route.host, str(upstream.status)).inc()
         try:

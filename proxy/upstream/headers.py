@@ -6,6 +6,9 @@ headers say what trackway saw: `X-Forwarded-For` gets the peer's address appende
 an incoming value only when the peer is a proxy of ours: a client's own value is a
 claim anyone can make), `X-Forwarded-Proto` the scheme the request came in by,
 `X-Forwarded-Host` the custom host. Everything else (User-Agent, cookies …) is kept.
+An answer gets one header more, `Proxy-Status: trackway; received-status=NNN` (RFC 9209),
+after any the upstream sent: what says the answer came from the upstream through us, to
+a client as to the domain checks' request through trackway.
 """
 
 from __future__ import annotations
@@ -46,11 +49,14 @@ def connection_scoped(headers: Iterable[tuple[str, str]]) -> frozenset[str]:
 
 
 def _end_to_end(headers: Headers) -> Headers:
+    """`Proxy-*` headers are for a proxy (credentials, old connection options), but
+    `Proxy-Status`: every intermediary adds its member to it for the client."""
     scoped = connection_scoped(headers)
     return [
         (name, value)
         for name, value in headers
-        if (lower := name.lower()) not in scoped and not lower.startswith("proxy-")
+        if (lower := name.lower()) not in scoped
+        and (not lower.startswith("proxy-") or lower == "proxy-status")
     ]
 
 
@@ -88,9 +94,30 @@ def request_headers(
     ]
 
 
-def response_headers(headers: Headers) -> Headers:
-    """The upstream's answer's headers as the client gets them: all but hop-by-hop."""
-    return _end_to_end(headers)
+PROXY_NAME = "trackway"  # our member of `Proxy-Status`
+
+
+def response_headers(headers: Headers, received_status: int | None = None) -> Headers:
+    """The upstream's answer's headers as the client gets them: all but hop-by-hop, and
+    our `Proxy-Status` member for an answer of `received_status`."""
+    kept = _end_to_end(headers)
+    if received_status is not None:
+        kept.append(("Proxy-Status", f"{PROXY_NAME}; received-status={received_status}"))
+    return kept
+
+
+def our_proxy_status(values: Iterable[str]) -> dict[str, str] | None:
+    """The parameters of our member of `Proxy-Status` (every value of the header, in
+    order; the last member of ours, the one nearest the client), or None."""
+    ours = None
+    for member in ",".join(values).split(","):
+        name, *params = member.split(";")
+        if name.strip() == PROXY_NAME:
+            ours = {}
+            for param in params:
+                key, _, value = param.strip().partition("=")
+                ours[key] = value.strip('"')
+    return ours
 
 
 def is_trusted(peer: str, proxies: TrustedProxies) -> bool:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-PROXY_NAME = "trackway"
+from proxy.upstream.headers import PROXY_NAME
+
 _PAGES = {
     413: ("Request too large", "This request's body is larger than this server forwards."),
     421: ("Misdirected request", "This server does not serve this host name."),
@@ -43,16 +44,3 @@ def error_page(status: int, reason: str | None = None) -> web.Response:
         charset="utf-8",
         headers=headers,
     )
-
-
-def proxy_status_error(header: str) -> str | None:
-    """The error trackway gave in a `Proxy-Status` header, or None (not ours, none)."""
-    for member in header.split(","):
-        name, _, params = member.strip().partition(";")
-        if name.strip() != PROXY_NAME:
-            continue
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key == "error":
-                return value.strip('"') or None
-    return None

@@ -73,10 +73,15 @@ async def proxied(world: World, upstream: str, host_header: str = "custom") -> d
         return service.describe(HOST).as_dict()
 
 
+def forwarded() -> web.Response:
+    return web.Response(status=302, headers={"Proxy-Status": "trackway; received-status=302"})
+
+
 async def test_https_green_once_the_upstream_answers_as_forwarded(
     world_factory: Any, ca: trustme.CA, upstreams: list[Upstream]
 ) -> None:
     world = await world_factory(https="green")
+    world.https_answer = forwarded  # as trackway's forwarder answers
     world.dns.set_cname(HOST, US)
     assert (await add_and_verify(world))["https"] == "green"
     url = await start_upstream(upstreams, ca.issue_cert(PLATFORM))
@@ -146,7 +151,9 @@ async def test_the_upstream_check_trusts_what_the_forwarder_trusts(
 @pytest.mark.parametrize(
     ("status", "headers", "reason"),
     [
-        (421, {}, "answered 421: the server there does not proxy links.example.com"),
+        (421, {}, "answered 421, not forwarded: the server there does not proxy links."),
+        (404, {}, "answered 404, not forwarded"),  # a worker not told yet: our click route
+        (421, {"Proxy-Status": "trackway; error=x"}, "trackway answered 421: x"),
         (502, {"Proxy-Status": "trackway; error=connection_refused"}, "connection_refused"),
         (504, {"Proxy-Status": 'cdn, trackway; error="connection_timeout"'}, "connection_tim"),
     ],
@@ -169,8 +176,9 @@ async def test_https_is_green_only_when_a_request_through_us_reaches_the_upstrea
     assert (doc["upstream_check"], doc["https"]) == ("failing", "failing")
     assert reason in doc["reasons"]["upstream_check"]
     assert doc["link_base"] != f"https://{HOST}"
-    # The platform's own 502 passed on by us is an upstream reached.
-    world.https_answer = lambda: web.Response(status=502, headers={"Proxy-Status": "cdn"})
+    # The platform's own 502 (or its CDN's) passed on by us is an upstream reached.
+    ours = {"Proxy-Status": "cdn; error=x, trackway; received-status=502"}
+    world.https_answer = lambda: web.Response(status=502, headers=ours)
     doc = await proxied(world, f"https://{PLATFORM}:{upstreams[0].port}")
     assert (doc["upstream_check"], doc["https"], doc["link_base"]) == (
         "ok", "green", f"https://{HOST}"

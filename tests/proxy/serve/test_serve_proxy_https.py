@@ -29,6 +29,7 @@ class Platform(http.server.ThreadingHTTPServer):
     def __init__(self, ca: trustme.CA) -> None:
         self.seen: list[tuple[str, str, str, str | None]] = []  # method, path, Host, SNI
         self.sni: list[str | None] = []
+        self.through_trackway: list[str] = []  # paths that came forwarded over HTTPS
         super().__init__(("127.0.0.1", 0), _Answer)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert(PLATFORM).configure_cert(context)
@@ -43,6 +44,8 @@ class _Answer(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         sni = self.server.sni[-1] if self.server.sni else None
         self.server.seen.append(("GET", self.path, self.headers.get("Host", ""), sni))
+        if self.headers.get("X-Forwarded-Proto") == "https":
+            self.server.through_trackway.append(self.path)
         self.send_response(302)
         self.send_header("Location", "https://shop.example.com/landing")
         self.send_header("Set-Cookie", "platform=1; Secure")
@@ -90,7 +93,7 @@ def test_a_proxied_host_gets_https_end_to_end(
         )  # fmt: skip
         assert status["link_base"] == f"https://{HOST}"
         checked = len(upstream.seen)
-        assert checked >= 1  # the checks reached it, directly and through trackway
+        assert upstream.through_trackway[-1:] == ["/"]  # the check's request through us
 
         # A recipient's click on the platform's link, over HTTPS to the custom host
         # (SNI and certificate name: the custom host's, the certificate Pebble's).
@@ -109,3 +112,4 @@ def test_a_proxied_host_gets_https_end_to_end(
             assert answer.getheader("Location") == "https://shop.example.com/landing"
             assert answer.getheader("Set-Cookie") == "platform=1; Secure"
         assert upstream.seen[checked:] == [("GET", "/ls/click?upn=abc%20d", HOST, PLATFORM)]
+        assert answer.getheader("Proxy-Status") == "trackway; received-status=302"

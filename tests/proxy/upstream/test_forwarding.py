@@ -105,6 +105,8 @@ async def test_a_redirect_is_passed_on_unchanged_never_followed(
         assert r.headers["Location"] == "https://dest.example/a?b=1"
         assert r.headers.getall("Set-Cookie") == ["sid=1; Secure; HttpOnly", "seen=yes"]
         assert r.headers["Cache-Control"] == "private, max-age=0"
+        # RFC 9209: what says the answer came from the upstream through us.
+        assert r.headers.getall("Proxy-Status") == ["trackway; received-status=302"]
     assert [g.target for g in http_upstream.received] == ["/redirect"]
 
 

@@ -6,7 +6,12 @@ import ipaddress
 
 import pytest
 
-from proxy.upstream.headers import Headers, request_headers, response_headers
+from proxy.upstream.headers import (
+    Headers,
+    our_proxy_status,
+    request_headers,
+    response_headers,
+)
 from redirector.clicks import TrustedProxies
 
 PROXIES = TrustedProxies((ipaddress.ip_network("10.0.0.0/8"),))
@@ -122,3 +127,27 @@ def test_response_headers_keep_repeats_and_cookies() -> None:
         ("Location", "https://dest.example/?q=%20"),
     ]
     assert response_headers(headers) == headers
+
+
+def test_our_proxy_status_member_goes_after_the_upstreams() -> None:
+    headers = [("Proxy-Status", "cdn; error=connection_timeout"), ("X-A", "1")]
+    out = response_headers(headers, 504)
+    assert out == [*headers, ("Proxy-Status", "trackway; received-status=504")]
+    assert our_proxy_status(value for name, value in out if name == "Proxy-Status") == {
+        "received-status": "504"
+    }
+
+
+@pytest.mark.parametrize(
+    ("values", "ours"),
+    [
+        ([], None),
+        (["cdn; error=x"], None),
+        (["trackway; error=connection_refused"], {"error": "connection_refused"}),
+        (['trackway; error="dns_error"'], {"error": "dns_error"}),
+        (["trackway; received-status=200", "trackway; error=x"], {"error": "x"}),  # nearest
+        (["trackwayz; received-status=200"], None),
+    ],
+)
+def test_our_proxy_status(values: list[str], ours: dict[str, str] | None) -> None:
+    assert our_proxy_status(values) == ours
