@@ -11,7 +11,7 @@ from pathlib import Path
 from config import Settings, load_settings
 from config.datafolder import check_data_folder, close_to_others
 from config.errors import TrackwayError
-from proxy.cli import certs, domains, events, keys, links, rewrite, serve
+from proxy.cli import certs, db, domains, events, keys, links, rewrite, serve
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         events,
         domains,
         certs,
+        db,
     ):
         module.register(commands, common)
     return parser
