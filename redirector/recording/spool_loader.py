@@ -5,7 +5,9 @@ Clicks are made durable in their process's spool file before they are answered; 
 loads those files into SQLite in big transactions (cheap per event) and finds bursts on
 the way, since it is the one place that sees every event of the data folder. When the
 database cannot take a batch, nothing is lost: the events stay in their files and the
-load is tried again after `retry_seconds`.
+load is tried again after `retry_seconds`, then less often while it keeps failing
+(`load_pacing.retry_delay`); one line is logged when it starts failing, one when it
+works again. The store is SQLite or PostgreSQL (`EventStore`): one pipeline.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from redirector.recording.burst_tracker import BurstTracker, Remark
 from redirector.recording.cpu_idle import CpuIdleMeter
 from redirector.recording.event_store import EventStore, StoreUnavailable
 from redirector.recording.events import Event
-from redirector.recording.load_pacing import rest_after_load
+from redirector.recording.load_pacing import rest_after_load, retry_delay
 from redirector.recording.spool import Spool
 
 log = logging.getLogger("trackway.writer")
@@ -79,6 +81,7 @@ class SpoolLoader:
         self.retry_seconds = retry_seconds
         self._loads = 0
         self._failing_since: float | None = None
+        self._failures = 0  # failed loads in a row
         self._next_try = 0.0
 
     def load(self) -> int:
@@ -112,7 +115,8 @@ class SpoolLoader:
             self.bursts.remember(events)
         except Exception as e:
             self.store.close()
-            self._next_try = now + self.retry_seconds
+            self._failures += 1
+            self._next_try = now + retry_delay(self._failures, self.retry_seconds)
             metrics.instruments().spool_events.set(len(events))
             if self._failing_since is None:
                 self._failing_since = now
@@ -122,6 +126,7 @@ class SpoolLoader:
             self.spool.taken(taken)
         except OSError as e:  # loaded, not deleted: loading it again records nothing twice
             log.error("cannot delete loaded spool files: %s", e)
+        self._failures = 0
         if self._failing_since is not None:
             log.info("database available again; loading the spool")
             self._failing_since = None

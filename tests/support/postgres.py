@@ -15,14 +15,16 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
 import psycopg
+import pytest
 
 from tests.support.challtestsrv import free_port
 
-__all__ = ["PostgresCluster", "postgres_bin"]
+__all__ = ["PostgresCluster", "postgres_bin", "postgres_cluster", "postgres_url"]
 
 USER = "trackway"
 
@@ -117,3 +119,16 @@ class PostgresCluster:
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway cluster for the whole session."""
+    with PostgresCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PostgresCluster) -> str:
+    """A database of the test's own, empty."""
+    return postgres_cluster.new_database()
