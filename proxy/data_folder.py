@@ -36,12 +36,14 @@ def client_salt(data: Path) -> bytes:
     return read_or_create_secret(data / CLIENT_SALT_FILE, lambda: secrets.token_bytes(32))
 
 
-def open_store(settings: Settings, readers: int = 1) -> EventStore:
+def open_store(settings: Settings, pooled: bool = False) -> EventStore:
     """The event store the settings name: PostgreSQL (`[store] url`, its schema migrated
-    first, up to `readers` connections) or the data folder's SQLite database."""
+    first; `pooled` for a long-lived reader) or the data folder's SQLite database."""
     if settings.store.url:
         return PostgresEventStore(
-            settings.store.url, retention_days=settings.store.retention_days, pool_size=readers
+            settings.store.url,
+            retention_days=settings.store.retention_days,
+            pool_size=2 if pooled else 0,
         )
     ensure_data_dir(settings.data)
     return SqliteEventStore(

@@ -47,7 +47,7 @@ class AdminState:
     def reader(self) -> EventStore:
         """The database, opened on first use; StoreUnavailable if it cannot be."""
         if self.store is None:
-            self.store = open_store(self.settings)
+            self.store = open_store(self.settings, pooled=True)
         return self.store
 
     def reader_if_available(self) -> EventStore | None:

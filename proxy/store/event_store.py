@@ -15,9 +15,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool
 
-from proxy.store.connection import open_pool, unavailable_on_errors
+from proxy.store.connection import (
+    Connections,
+    SingleConnection,
+    open_pool,
+    unavailable_on_errors,
+)
 from proxy.store.migrate import apply_migrations
 from proxy.store.migrations import EVENT_COLUMN_TYPES
 from proxy.store.partitions import Month, expired, months_of
@@ -59,12 +63,13 @@ _PARTITIONS = (
 
 
 class PostgresEventStore:
-    """`pool_size` connections at most: 1 for a loader, a few for readers."""
+    """`pool_size` 0: one connection (a loader, a command); more: a pool of that many
+    (long-lived readers)."""
 
-    def __init__(self, url: str, *, retention_days: int = 0, pool_size: int = 1) -> None:
+    def __init__(self, url: str, *, retention_days: int = 0, pool_size: int = 0) -> None:
         apply_migrations(url)
         self.retention_days = retention_days
-        self._pool: ConnectionPool = open_pool(url, pool_size)
+        self._pool: Connections = open_pool(url, pool_size) if pool_size else SingleConnection(url)
         self._months: set[Month] = set()  # partitions known to exist
         self._next_retention = 0.0
 
