@@ -42,8 +42,12 @@ def month_of(t: float) -> Month:
 
 
 def months_of(times: Iterable[float]) -> set[Month]:
-    """The months of `times` (a batch's events: most are in one)."""
-    return {month_of(t) for t in times}
+    """The months of `times` (a batch's events: most are in one, looked at once)."""
+    listed = list(times)
+    if not listed:
+        return set()
+    first, last = month_of(min(listed)), month_of(max(listed))
+    return {first} if first == last else {month_of(t) for t in listed}
 
 
 def month_of_name(name: str) -> Month | None:

@@ -26,7 +26,7 @@ from redirector.recording.cpu_idle import CpuIdleMeter
 from redirector.recording.event_store import EventStore, StoreUnavailable
 from redirector.recording.events import Event
 from redirector.recording.load_pacing import rest_after_load, retry_delay
-from redirector.recording.spool import Spool
+from redirector.recording.spool import Spool, Taken
 
 log = logging.getLogger("trackway.writer")
 LOAD_LIMIT = 20_000  # events in one transaction
@@ -83,6 +83,10 @@ class SpoolLoader:
         self._failing_since: float | None = None
         self._failures = 0  # failed loads in a row
         self._next_try = 0.0
+        # The next batch, read while this one is written (the database works in its own
+        # process meanwhile): only with a backlog; dropped when this one fails.
+        self._ahead: concurrent.futures.Future[Taken] | None = None
+        self._reader: concurrent.futures.ThreadPoolExecutor | None = None
 
     def load(self) -> int:
         """Load what the files hold now; the number of events loaded (0: none, or the
@@ -91,7 +95,7 @@ class SpoolLoader:
         if now < self._next_try:
             return 0
         try:
-            taken = self.spool.take(LOAD_LIMIT)
+            taken = self._take()
             if not taken.events:
                 self.spool.taken(taken)  # deletes files that are done, if any
                 return 0
@@ -100,6 +104,8 @@ class SpoolLoader:
             self._next_try = now + self.retry_seconds
             return 0
         started = time.perf_counter()
+        if len(taken.events) >= LOAD_LIMIT:
+            self._read_ahead(taken)
         # Workers' files interleave; bursts are found in time order (ids are).
         events = sorted(taken.events, key=lambda e: e.id)
         try:
@@ -114,6 +120,7 @@ class SpoolLoader:
                 self._write_one_by_one(store, events, remarks)
             self.bursts.remember(events)
         except Exception as e:
+            self._drop_ahead()
             self.store.close()
             self._failures += 1
             self._next_try = now + retry_delay(self._failures, self.retry_seconds)
@@ -138,6 +145,21 @@ class SpoolLoader:
         metrics.instruments().spool_events.set(0 if len(events) < LOAD_LIMIT else len(events))
         return len(events)
 
+    def _take(self) -> Taken:
+        ahead, self._ahead = self._ahead, None
+        return ahead.result() if ahead is not None else self.spool.take(LOAD_LIMIT)
+
+    def _read_ahead(self, taken: Taken) -> None:
+        if self._reader is None:
+            self._reader = concurrent.futures.ThreadPoolExecutor(1, "trackway-spool-reader")
+        self._ahead = self._reader.submit(self.spool.take, LOAD_LIMIT, taken)
+
+    def _drop_ahead(self) -> None:
+        """Its offsets assume the batch before it committed: read again later."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            concurrent.futures.wait([ahead])
+
     def _write_one_by_one(
         self, store: EventStore, events: list[Event], remarks: list[Remark]
     ) -> None:
@@ -159,6 +181,10 @@ class SpoolLoader:
             pass
 
     def close(self) -> None:
+        self._drop_ahead()
+        if self._reader is not None:
+            self._reader.shutdown()
+            self._reader = None
         self.store.close()
 
 
