@@ -10,6 +10,12 @@ into SQLite (`synchronous = full`, the default). Then, the store's statements al
 (no spool): binary COPY against psycopg's `executemany` into the events table. The last line is
 `postgresql_events_per_s=<n> sqlite_events_per_s=<n> ratio_postgresql_vs_sqlite=<n>`.
 Target (issue 14): PostgreSQL at least 50k events/s.
+
+Measured here (psycopg 3.3.9, PostgreSQL 15.18, the shared 2-core machine at a load
+average of 3.4, default options): the loader into PostgreSQL 25,096 events/s, into
+SQLite 34,328 (ratio 0.73); the statements alone 67,478 rows/s by binary COPY against
+37,455 by `executemany` (psycopg 3.3 pipelines it). The store's own part is within the
+target; the loader's shared work (reading the spool, finding bursts) is what is short.
 """
 
 from __future__ import annotations
