@@ -281,12 +281,17 @@ def normalise_base_url(value: str, key: str) -> str:
 
 
 def redacted_store_url(url: str) -> str:
-    """`url` without its password (what may be printed or logged). Pure."""
+    """`url` without its password, in the user part or as `?password=` (what may be
+    printed or logged). Pure."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    query = "&".join(
+        "password=***" if pair.partition("=")[0] == "password" else pair
+        for pair in parts.query.split("&")
+    )
+    return parts._replace(query=query).geturl()
 
 
 def in_range(key: str, value: float, low: float | None, high: float, unit: str = "") -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -62,6 +62,16 @@ _PARTITIONS = (
 )
 
 
+def _row(event: Event) -> tuple[Any, ...]:
+    return event.storable_values()
+
+
+def _row_without_nul(event: Event) -> tuple[Any, ...]:
+    return tuple(
+        v.replace("\x00", "\ufffd") if isinstance(v, str) else v for v in event.storable_values()
+    )
+
+
 class PostgresEventStore:
     """`pool_size` 0: one connection (a loader, a command); more: a pool of that many
     (long-lived readers)."""
@@ -79,13 +89,12 @@ class PostgresEventStore:
             if needed:
                 self._create_partitions(conn, needed)
             try:
-                with conn.transaction():
-                    for remark in remarks:
-                        conn.execute(
-                            _MARK_BURST, (remark.message_id, remark.client_key, remark.since)
-                        )
-                    if events:
-                        self._insert(conn, events)
+                try:
+                    self._write(conn, events, remarks, _row)
+                except psycopg.DataError:
+                    # PostgreSQL's text holds no NUL, which SQLite stores: the batch
+                    # again, with each NUL as U+FFFD (rare; checked only then).
+                    self._write(conn, events, remarks, _row_without_nul)
             except psycopg.errors.CheckViolation:
                 # No partition for a row: dropped meanwhile (retention, another server).
                 self._months.clear()
@@ -94,13 +103,23 @@ class PostgresEventStore:
                 self._next_retention = time.monotonic() + RETENTION_EVERY
                 self._drop_expired(conn, time.time())
 
-    def _insert(self, conn: psycopg.Connection[Any], events: Sequence[Event]) -> None:
-        conn.execute(_LOAD_TABLE)
-        with conn.cursor().copy(_COPY) as copy:
-            copy.set_types(EVENT_COLUMN_TYPES)
-            for event in events:
-                copy.write_row(event.storable_values())
-        conn.execute(_MOVE)
+    def _write(
+        self,
+        conn: psycopg.Connection[Any],
+        events: Sequence[Event],
+        remarks: Sequence[Remark],
+        row: Callable[[Event], tuple[Any, ...]],
+    ) -> None:
+        with conn.transaction():
+            for remark in remarks:
+                conn.execute(_MARK_BURST, (remark.message_id, remark.client_key, remark.since))
+            if events:
+                conn.execute(_LOAD_TABLE)
+                with conn.cursor().copy(_COPY) as copy:
+                    copy.set_types(EVENT_COLUMN_TYPES)
+                    for event in events:
+                        copy.write_row(row(event))
+                conn.execute(_MOVE)
 
     def _create_partitions(self, conn: psycopg.Connection[Any], months: set[Month]) -> None:
         with conn.transaction():

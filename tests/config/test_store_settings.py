@@ -31,6 +31,10 @@ def test_the_password_is_never_shown() -> None:
     assert "s3cret" not in repr(settings)
     assert redacted_store_url(URL) == "postgresql://trackway:***@db.internal:5432/trackway"
     assert redacted_store_url("postgresql://trackway@db/t") == "postgresql://trackway@db/t"
+    assert (
+        redacted_store_url("postgresql://db/t?user=u&password=s3cret&sslmode=require")
+        == "postgresql://db/t?user=u&password=***&sslmode=require"
+    )
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,15 @@ def test_a_batch_loaded_twice_is_stored_once(store: PostgresEventStore, postgres
     store.close()
 
 
+def test_a_nul_which_postgresql_cannot_hold_becomes_u_fffd(store: PostgresEventStore) -> None:
+    odd = event("odd")
+    odd.user_agent = "bad\x00agent"
+    store.write_batch([event("fine"), odd])
+    agents = {e.recipient_id: e.user_agent for e in store.query(EventFilter())}
+    assert agents == {"fine": "Mozilla/5.0 \ufffd", "odd": "bad\ufffdagent"}
+    store.close()
+
+
 def test_query_filters_and_pages(store: PostgresEventStore) -> None:
     events = [event("a"), event("b", kind="open"), event("c", link=1), event("a", link=2)]
     store.write_batch(events)
