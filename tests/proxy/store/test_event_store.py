@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from config import Settings, StoreSettings
+from proxy.data_folder import open_store
 from proxy.store.event_store import PostgresEventStore
 from proxy.store.partitions import month_of
 from redirector.recording.burst_tracker import Remark
@@ -132,3 +135,43 @@ def test_months_get_partitions_and_retention_drops_old_ones(postgres_url: str) -
     pruning.write_batch([event("old-again", t=old)])  # a late event: its month made anew
     assert "old-again" in {e.recipient_id for e in pruning.query(EventFilter())}
     pruning.close()
+
+
+def test_two_servers_making_the_same_new_month_at_once(postgres_url: str) -> None:
+    stores = [PostgresEventStore(postgres_url) for _ in range(2)]
+    june = datetime(2031, 6, 1, tzinfo=UTC).timestamp()
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def load(store: PostgresEventStore, name: str) -> None:
+        start.wait()
+        try:
+            store.write_batch([event(f"{name}{i}", t=june + i) for i in range(100)])
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [
+        threading.Thread(target=load, args=(store, name))
+        for store, name in zip(stores, "ab", strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert count(postgres_url) == 200
+    assert stores[0].partitions().count("events_2031_06") == 1
+    for store in stores:
+        store.close()
+
+
+def test_the_settings_choose_the_store(postgres_url: str, tmp_path: Path) -> None:
+    chosen = open_store(
+        Settings(data=tmp_path, store=StoreSettings(url=postgres_url, retention_days=90))
+    )
+    assert isinstance(chosen, PostgresEventStore)
+    assert chosen.retention_days == 90
+    chosen.close()
+    sqlite = open_store(Settings(data=tmp_path))
+    assert isinstance(sqlite, SqliteEventStore)
+    sqlite.close()
