@@ -25,6 +25,7 @@ from config.settings import (
     ServerSettings,
     Settings,
     StoreSettings,
+    redacted_store_url,
 )
 
 __all__ = [
@@ -44,4 +45,5 @@ __all__ = [
     "TrackwayError",
     "Unavailable",
     "load_settings",
+    "redacted_store_url",
 ]

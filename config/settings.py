@@ -75,6 +75,7 @@ class ServerSettings:
 
 
 CLIENT_IP_MODES = ("full", "anonymised", "none")
+POSTGRES_SCHEMES = ("postgresql", "postgres")
 SYNCHRONOUS_MODES = ("full", "normal")
 
 
@@ -112,8 +113,19 @@ class StoreSettings:
     # the database with a tenth of one CPU (the database lags behind the spool) until
     # 64 MiB wait, then at full speed; "normal": always at full speed, beside the workers.
     load_priority: str = "idle"
+    # "postgresql://user:pass@host:5432/trackway" (issue 14): events are loaded into
+    # PostgreSQL, shared by several servers; empty: SQLite in the data folder. Holds a
+    # password: never logged or repr'd (`redacted_store_url` shows it).
+    url: str = field(default="", repr=False)
+    # PostgreSQL: months of events older than this are dropped (whole partitions); 0: kept.
+    retention_days: int = 0
 
     def __post_init__(self) -> None:
+        url = self.url.strip()
+        object.__setattr__(self, "url", url)
+        if url and urlsplit(url).scheme not in POSTGRES_SCHEMES:
+            raise SettingsError("store.url: a postgresql://user:password@host:port/db URL")
+        in_range("store.retention_days", self.retention_days, 0, 100 * 366, " days (0: keep)")
         if self.synchronous not in SYNCHRONOUS_MODES:
             raise SettingsError(f"store.synchronous: one of {', '.join(SYNCHRONOUS_MODES)}")
         if self.load_priority not in ("idle", "normal"):
@@ -266,6 +278,20 @@ def normalise_base_url(value: str, key: str) -> str:
     if parts.query or parts.fragment:
         raise SettingsError(f"{key}: a base URL has no query or fragment")
     return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
+
+
+def redacted_store_url(url: str) -> str:
+    """`url` without its password, in the user part or as `?password=` (what may be
+    printed or logged). Pure."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    query = "&".join(
+        "password=***" if pair.partition("=")[0] == "password" else pair
+        for pair in parts.query.split("&")
+    )
+    return parts._replace(query=query).geturl()
 
 
 def in_range(key: str, value: float, low: float | None, high: float, unit: str = "") -> None:

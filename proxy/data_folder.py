@@ -8,6 +8,7 @@ from pathlib import Path
 
 from config import Settings
 from config.datafolder import DataFolderError, ensure_data_dir, read_or_create_secret
+from proxy.store.event_store import PostgresEventStore
 from redirector.recording.bot_rules import BurstPolicy
 from redirector.recording.event_store import DATABASE_FILE, EventStore, SqliteEventStore
 from redirector.recording.hits import event_from_hit
@@ -35,7 +36,15 @@ def client_salt(data: Path) -> bytes:
     return read_or_create_secret(data / CLIENT_SALT_FILE, lambda: secrets.token_bytes(32))
 
 
-def open_store(settings: Settings) -> SqliteEventStore:
+def open_store(settings: Settings, pooled: bool = False) -> EventStore:
+    """The event store the settings name: PostgreSQL (`[store] url`, its schema migrated
+    first; `pooled` for a long-lived reader) or the data folder's SQLite database."""
+    if settings.store.url:
+        return PostgresEventStore(
+            settings.store.url,
+            retention_days=settings.store.retention_days,
+            pool_size=2 if pooled else 0,
+        )
     ensure_data_dir(settings.data)
     return SqliteEventStore(
         settings.data / DATABASE_FILE,

@@ -18,6 +18,9 @@ from redirector.links.keyring import SigningKey
 from redirector.links.tokens import sign
 from redirector.recording.event_store import EventStore
 from tests.support.clicks import LONG_AGO, ListenerClient, TokenMaker
+from tests.support.postgres import postgres_cluster, postgres_url
+
+__all__ = ["postgres_cluster", "postgres_url"]  # fixtures of every folder
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from proxy.data_folder import open_spool, open_store
 from proxy.domains.service import open_domain_service
 from redirector import metrics
 from redirector.recording.event_reader import read_events, read_stats
-from redirector.recording.event_store import SqliteEventStore, StoreUnavailable
+from redirector.recording.event_store import EventStore, StoreUnavailable
 from redirector.recording.spool import Spool
 
 log = logging.getLogger("trackway.admin")
@@ -44,15 +44,15 @@ class AdminState:
     token: str
     spool: Spool
     executor: ThreadPoolExecutor
-    store: SqliteEventStore | None = None
+    store: EventStore | None = None
 
-    def reader(self) -> SqliteEventStore:
+    def reader(self) -> EventStore:
         """The database, opened on first use; StoreUnavailable if it cannot be."""
         if self.store is None:
-            self.store = open_store(self.settings)
+            self.store = open_store(self.settings, pooled=True)
         return self.store
 
-    def reader_if_available(self) -> SqliteEventStore | None:
+    def reader_if_available(self) -> EventStore | None:
         try:
             return self.reader()
         except StoreUnavailable:

@@ -13,8 +13,9 @@ from proxy.admin.query import QueryError, event_filter
 from proxy.cli.output import CliError, iso_utc
 from proxy.data_folder import open_spool, open_store
 from redirector.recording.event_reader import read_events, read_stats
-from redirector.recording.event_store import StoreUnavailable
+from redirector.recording.event_store import EventFilter, EventStore, StoreUnavailable
 from redirector.recording.events import Event
+from redirector.recording.spool import Spool
 
 # The columns of `events export`, in the order users' scripts read them: the event's
 # public fields (events.PUBLIC_FIELDS) and `timestamp` (unix seconds) beside `time`.
@@ -94,7 +95,17 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
     except StoreUnavailable as e:
         print(f"trackway: {e}; exporting the spool only", file=sys.stderr)
         store = None
-    spool = open_spool(settings)
+    try:
+        _export(args, store, open_spool(settings), flt)
+    finally:
+        if store is not None:
+            store.close()
+    return 0
+
+
+def _export(
+    args: argparse.Namespace, store: EventStore | None, spool: Spool, flt: EventFilter
+) -> None:
     out = sys.stdout
     writer = csv.DictWriter(out, EXPORT_FIELDS) if args.format == "csv" else None
     if writer is not None:
@@ -117,11 +128,14 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
         flt = type(flt)(**{**flt.__dict__, "after_id": page[-1].id})
     if writer is None:
         out.write("\n]\n" if not first else "]\n")
-    return 0
 
 
 def stats_command(args: argparse.Namespace, settings: Settings) -> int:
-    stats = read_stats(open_store(settings), open_spool(settings), args.message_id)
+    store = open_store(settings)
+    try:
+        stats = read_stats(store, open_spool(settings), args.message_id)
+    finally:
+        store.close()
     if args.json:
         print(json.dumps(stats.as_dict(), indent=2))
         return 0

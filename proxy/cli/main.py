@@ -11,7 +11,7 @@ from pathlib import Path
 from config import Settings, load_settings
 from config.datafolder import check_data_folder, close_to_others
 from config.errors import TrackwayError
-from proxy.cli import certs, config_check, domains, events, keys, links, rewrite, serve
+from proxy.cli import certs, config_check, db, domains, events, keys, links, rewrite, serve
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         domains,
         certs,
         config_check,
+        db,
     ):
         module.register(commands, common)
     return parser

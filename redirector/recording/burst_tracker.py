@@ -54,8 +54,8 @@ class BurstTracker:
             earlier = self._recent.get(key, ())
             seen = {event_id for _, _, event_id in earlier}
             hits = [e for event_id, e in by_id.items() if event_id not in seen]
-            if not hits:
-                continue
+            if len(earlier) + len(hits) < self.policy.links:
+                continue  # too few hits to hold that many links: most clients, at once
             marks, stored_since = burst_marks(
                 [(link, t) for link, t, _ in earlier],
                 [(e.link_index, e.time) for e in hits],

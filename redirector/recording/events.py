@@ -81,7 +81,8 @@ class Event:
 
     def storable_values(self) -> tuple[Any, ...]:
         """`as_values()` with every text as valid Unicode, which a database requires."""
-        return tuple(storable(v) if isinstance(v, str) else v for v in self.as_values())
+        # A list comprehension: the loader's hot loop (a generator costs twice as much).
+        return tuple([storable(v) if v.__class__ is str else v for v in self.as_values()])
 
     def public(self) -> dict[str, Any]:
         """The exported form (API, `events export`): every field but the client key."""

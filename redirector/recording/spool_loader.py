@@ -5,7 +5,9 @@ Clicks are made durable in their process's spool file before they are answered; 
 loads those files into SQLite in big transactions (cheap per event) and finds bursts on
 the way, since it is the one place that sees every event of the data folder. When the
 database cannot take a batch, nothing is lost: the events stay in their files and the
-load is tried again after `retry_seconds`.
+load is tried again after `retry_seconds`, then less often while it keeps failing
+(`load_pacing.retry_delay`); one line is logged when it starts failing, one when it
+works again. The store is SQLite or PostgreSQL (`EventStore`): one pipeline.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from redirector.recording.burst_tracker import BurstTracker, Remark
 from redirector.recording.cpu_idle import CpuIdleMeter
 from redirector.recording.event_store import EventStore, StoreUnavailable
 from redirector.recording.events import Event
-from redirector.recording.load_pacing import rest_after_load
-from redirector.recording.spool import Spool
+from redirector.recording.load_pacing import rest_after_load, retry_delay
+from redirector.recording.spool import Spool, Taken
 
 log = logging.getLogger("trackway.writer")
 LOAD_LIMIT = 20_000  # events in one transaction
@@ -79,7 +81,12 @@ class SpoolLoader:
         self.retry_seconds = retry_seconds
         self._loads = 0
         self._failing_since: float | None = None
+        self._failures = 0  # failed loads in a row
         self._next_try = 0.0
+        # The next batch, read while this one is written (the database works in its own
+        # process meanwhile): only with a backlog; dropped when this one fails.
+        self._ahead: concurrent.futures.Future[Taken] | None = None
+        self._reader: concurrent.futures.ThreadPoolExecutor | None = None
 
     def load(self) -> int:
         """Load what the files hold now; the number of events loaded (0: none, or the
@@ -88,7 +95,7 @@ class SpoolLoader:
         if now < self._next_try:
             return 0
         try:
-            taken = self.spool.take(LOAD_LIMIT)
+            taken = self._take()
             if not taken.events:
                 self.spool.taken(taken)  # deletes files that are done, if any
                 return 0
@@ -97,6 +104,8 @@ class SpoolLoader:
             self._next_try = now + self.retry_seconds
             return 0
         started = time.perf_counter()
+        if len(taken.events) >= LOAD_LIMIT:
+            self._read_ahead(taken)
         # Workers' files interleave; bursts are found in time order (ids are).
         events = sorted(taken.events, key=lambda e: e.id)
         try:
@@ -111,8 +120,10 @@ class SpoolLoader:
                 self._write_one_by_one(store, events, remarks)
             self.bursts.remember(events)
         except Exception as e:
+            self._drop_ahead()
             self.store.close()
-            self._next_try = now + self.retry_seconds
+            self._failures += 1
+            self._next_try = now + retry_delay(self._failures, self.retry_seconds)
             metrics.instruments().spool_events.set(len(events))
             if self._failing_since is None:
                 self._failing_since = now
@@ -122,6 +133,7 @@ class SpoolLoader:
             self.spool.taken(taken)
         except OSError as e:  # loaded, not deleted: loading it again records nothing twice
             log.error("cannot delete loaded spool files: %s", e)
+        self._failures = 0
         if self._failing_since is not None:
             log.info("database available again; loading the spool")
             self._failing_since = None
@@ -132,6 +144,21 @@ class SpoolLoader:
         metrics.instruments().load_batch_seconds.observe(time.perf_counter() - started)
         metrics.instruments().spool_events.set(0 if len(events) < LOAD_LIMIT else len(events))
         return len(events)
+
+    def _take(self) -> Taken:
+        ahead, self._ahead = self._ahead, None
+        return ahead.result() if ahead is not None else self.spool.take(LOAD_LIMIT)
+
+    def _read_ahead(self, taken: Taken) -> None:
+        if self._reader is None:
+            self._reader = concurrent.futures.ThreadPoolExecutor(1, "trackway-spool-reader")
+        self._ahead = self._reader.submit(self.spool.take, LOAD_LIMIT, taken)
+
+    def _drop_ahead(self) -> None:
+        """Its offsets assume the batch before it committed: read again later."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            concurrent.futures.wait([ahead])
 
     def _write_one_by_one(
         self, store: EventStore, events: list[Event], remarks: list[Remark]
@@ -154,6 +181,10 @@ class SpoolLoader:
             pass
 
     def close(self) -> None:
+        self._drop_ahead()
+        if self._reader is not None:
+            self._reader.shutdown()
+            self._reader = None
         self.store.close()
 
 

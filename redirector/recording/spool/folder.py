@@ -195,16 +195,21 @@ class Spool:
 
     # -- loading -------------------------------------------------------------------
 
-    def take(self, limit: int = 50_000) -> Taken:
-        """Events not loaded yet, oldest files first, at most about `limit`."""
+    def take(self, limit: int = 50_000, after: Taken | None = None) -> Taken:
+        """Events not loaded yet, oldest files first, at most about `limit`. `after`: a
+        take not committed yet, whose events are left out (reading the next batch while
+        that one is written; dropped, unless that one is committed). May run in another
+        thread than `taken`, which only ever removes files and moves offsets forward."""
         taken = Taken()
         own = self._own.path if self._own is not None else None
+        skipped = set(after.finished) if after is not None else set()
+        offsets = {**self._offsets, **after.offsets} if after is not None else self._offsets
         for path in self.files():
             if len(taken.events) >= limit:
                 break
-            if path in self._kept_in_place:
+            if path in self._kept_in_place or path in skipped:
                 continue
-            start = self._offsets.get(path, 0)
+            start = offsets.get(path, 0)
             try:
                 # Checked before reading: a file nobody holds gets no more writes.
                 done = path != own and _nobody_holds(path)

@@ -3,7 +3,12 @@ from __future__ import annotations
 import pytest
 
 from redirector.recording.cpu_idle import CpuIdleMeter
-from redirector.recording.load_pacing import CATCH_UP_BYTES, YIELD_SHARE, rest_after_load
+from redirector.recording.load_pacing import (
+    CATCH_UP_BYTES,
+    YIELD_SHARE,
+    rest_after_load,
+    retry_delay,
+)
 
 
 def test_busy_cpus_get_most_of_the_time_back() -> None:
@@ -21,6 +26,20 @@ def test_busy_cpus_get_most_of_the_time_back() -> None:
 )
 def test_full_speed(idle_share: float, backlog: int, priority: str) -> None:
     assert rest_after_load(0.01, idle_share, backlog, priority) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("retry", "delays"),
+    [
+        (5.0, [5, 10, 20, 30, 30]),  # doubling, at most 30 s apart
+        (0.2, [0.2, 0.4, 0.8, 1.6, 1.6]),  # at most 8 times the interval
+        (120.0, [120, 120, 120]),  # a longer interval is kept as it is
+    ],
+)
+def test_retries_back_off(retry: float, delays: list[float]) -> None:
+    got = [retry_delay(failures, retry) for failures in range(1, len(delays) + 1)]
+    assert got == pytest.approx(delays)
+    assert retry_delay(10_000, retry) == pytest.approx(delays[-1])
 
 
 class FakeStat:

@@ -1,0 +1,225 @@
+"""The PostgreSQL `EventStore`: events of every server on one database.
+
+A batch goes in with binary COPY into a temporary table, then one INSERT … ON
+CONFLICT DO NOTHING into `events` (an event loaded twice is stored once), in one
+transaction with the batch's burst re-marks: never a statement per event. The
+month partitions a batch needs are made first, under an advisory lock (servers may
+race for a new month); with `retention_days`, months past it are dropped, hourly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psycopg
+
+from proxy.store.connection import (
+    Connections,
+    SingleConnection,
+    open_pool,
+    unavailable_on_errors,
+)
+from proxy.store.migrate import apply_migrations
+from proxy.store.migrations import EVENT_COLUMN_TYPES
+from proxy.store.partitions import Month, expired, months_of
+from redirector.recording.burst_tracker import Remark
+from redirector.recording.event_store import EventFilter, LinkStats, StoredStats
+from redirector.recording.events import CLICK, COLUMNS, OPEN, Event, event_id_floor
+
+__all__ = ["PostgresEventStore"]
+
+log = logging.getLogger("trackway.store")
+PARTITION_LOCK = int.from_bytes(b"trackpar", "big")
+RETENTION_EVERY = 3600.0  # seconds between looks for months past retention
+
+_COLUMN_LIST = ", ".join(COLUMNS)
+_SELECT = f"SELECT {_COLUMN_LIST} FROM events"
+_LOAD_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS events_load "
+    "(LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+)
+_COPY = f"COPY events_load ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)"
+_MOVE = (
+    f"INSERT INTO events ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM events_load "
+    "ON CONFLICT (id, time) DO NOTHING"
+)
+_MARK_BURST = (
+    "UPDATE events SET bot = 1, reasons = CASE WHEN reasons = '' THEN 'burst' "
+    "ELSE reasons || ',burst' END WHERE message_id = %s AND client_key = %s AND time >= %s "
+    "AND kind != 'open' AND ',' || reasons || ',' NOT LIKE '%%,burst,%%'"
+)
+# Human events, bot events, distinct recipients among the human ones.
+_COUNTS = (
+    "COUNT(*) FILTER (WHERE bot = 0), COUNT(*) FILTER (WHERE bot = 1), "
+    "COUNT(DISTINCT recipient_id) FILTER (WHERE bot = 0)"
+)
+_PARTITIONS = (
+    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+    "WHERE i.inhparent = 'events'::regclass"
+)
+
+
+def _row(event: Event) -> tuple[Any, ...]:
+    return event.storable_values()
+
+
+def _row_without_nul(event: Event) -> tuple[Any, ...]:
+    return tuple(
+        v.replace("\x00", "\ufffd") if isinstance(v, str) else v for v in event.storable_values()
+    )
+
+
+class PostgresEventStore:
+    """`pool_size` 0: one connection (a loader, a command); more: a pool of that many
+    (long-lived readers)."""
+
+    def __init__(self, url: str, *, retention_days: int = 0, pool_size: int = 0) -> None:
+        apply_migrations(url)
+        self.retention_days = retention_days
+        self._pool: Connections = open_pool(url, pool_size) if pool_size else SingleConnection(url)
+        self._months: set[Month] = set()  # partitions known to exist
+        self._next_retention = 0.0
+
+    def write_batch(self, events: Sequence[Event], remarks: Sequence[Remark] = ()) -> None:
+        with unavailable_on_errors(), self._pool.connection() as conn:
+            needed = months_of(e.time for e in events) - self._months
+            if needed:
+                self._create_partitions(conn, needed)
+            try:
+                try:
+                    self._write(conn, events, remarks, _row)
+                except psycopg.DataError:
+                    # PostgreSQL's text holds no NUL, which SQLite stores: the batch
+                    # again, with each NUL as U+FFFD (rare; checked only then).
+                    self._write(conn, events, remarks, _row_without_nul)
+            except psycopg.errors.CheckViolation:
+                # No partition for a row: dropped meanwhile (retention, another server).
+                self._months.clear()
+                raise
+            if self.retention_days and time.monotonic() >= self._next_retention:
+                self._next_retention = time.monotonic() + RETENTION_EVERY
+                self._drop_expired(conn, time.time())
+
+    def _write(
+        self,
+        conn: psycopg.Connection[Any],
+        events: Sequence[Event],
+        remarks: Sequence[Remark],
+        row: Callable[[Event], tuple[Any, ...]],
+    ) -> None:
+        with conn.transaction():
+            for remark in remarks:
+                conn.execute(_MARK_BURST, (remark.message_id, remark.client_key, remark.since))
+            if events:
+                conn.execute(_LOAD_TABLE)
+                with conn.cursor().copy(_COPY) as copy:
+                    copy.set_types(EVENT_COLUMN_TYPES)
+                    for event in events:
+                        copy.write_row(row(event))
+                conn.execute(_MOVE)
+
+    def _create_partitions(self, conn: psycopg.Connection[Any], months: set[Month]) -> None:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
+            for month in sorted(months):
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {month.name} PARTITION OF events "
+                    f"FOR VALUES FROM ({month.start!r}) TO ({month.end!r})"
+                )
+        self._months |= months
+
+    def drop_expired(self, now: float) -> list[str]:
+        """Drops the months past `retention_days` at `now`; their names."""
+        with unavailable_on_errors(), self._pool.connection() as conn:
+            return self._drop_expired(conn, now)
+
+    def _drop_expired(self, conn: psycopg.Connection[Any], now: float) -> list[str]:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
+            names = [str(row[0]) for row in conn.execute(_PARTITIONS)]
+            dropped = expired(names, self.retention_days, now)
+            for name in dropped:
+                conn.execute(f"DROP TABLE {name}")
+        if dropped:
+            self._months.clear()
+            log.info("dropped events older than %d days: %s", self.retention_days, dropped)
+        return dropped
+
+    def partitions(self) -> list[str]:
+        with unavailable_on_errors(), self._pool.connection() as conn:
+            return sorted(str(row[0]) for row in conn.execute(_PARTITIONS))
+
+    def recent(self, since: float) -> list[Event]:
+        sql = f"{_SELECT} WHERE id >= %s AND kind != 'open' ORDER BY id"
+        return self._events(sql, (event_id_floor(since),))
+
+    def query(self, flt: EventFilter) -> list[Event]:
+        where: list[str] = []
+        params: list[object] = []
+        for column, value in (
+            ("message_id", flt.message_id),
+            ("recipient_id", flt.recipient_id),
+            ("kind", flt.kind),
+        ):
+            if value is not None:
+                where.append(f"{column} = %s")
+                params.append(value)
+        if flt.since is not None:
+            where.append("id >= %s")  # uses the key; see new_event_id
+            params.append(event_id_floor(flt.since))
+        if flt.after_id is not None:
+            where.append("id > %s")
+            params.append(flt.after_id)
+        sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
+        params.append(flt.limit)
+        return self._events(sql + " ORDER BY id LIMIT %s", params)
+
+    def _events(self, sql: str, params: Sequence[object]) -> list[Event]:
+        with unavailable_on_errors(), self._pool.connection() as conn:
+            return [Event.from_values(row) for row in conn.execute(sql, params)]
+
+    def stats(self, message_id: str, others: Sequence[Event] = ()) -> StoredStats:
+        with unavailable_on_errors(), self._pool.connection() as conn, conn.transaction():
+            # One snapshot: the loader may commit meanwhile.
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            links = [
+                LinkStats(int(r[0]), str(r[1]), r[2], int(r[3]), int(r[4]), int(r[5]))
+                for r in conn.execute(
+                    f"SELECT link_index, MIN(url), MIN(label), {_COUNTS} FROM events "
+                    "WHERE message_id = %s AND kind = 'click' GROUP BY link_index "
+                    "ORDER BY link_index",
+                    (message_id,),
+                )
+            ]
+            row = conn.execute(
+                f"SELECT {_COUNTS} FROM events WHERE message_id = %s AND kind = 'open'",
+                (message_id,),
+            ).fetchone()
+            assert row is not None  # an aggregate always has a row
+            opens = {"human_opens": row[0], "bot_opens": row[1], "unique_openers": row[2]}
+            return StoredStats(links, opens, *self._stored_of(conn, message_id, others))
+
+    def _stored_of(
+        self, conn: psycopg.Connection[Any], message_id: str, others: Sequence[Event]
+    ) -> tuple[frozenset[str], frozenset[tuple[int, str]], frozenset[str]]:
+        if not others:
+            return frozenset(), frozenset(), frozenset()
+        stored = conn.execute(
+            "SELECT id FROM events WHERE id = ANY(%s)", ([e.id for e in others],)
+        ).fetchall()
+        humans = conn.execute(
+            "SELECT DISTINCT kind, link_index, recipient_id FROM events WHERE message_id = %s "
+            "AND bot = 0 AND recipient_id = ANY(%s)",
+            (message_id, sorted({e.recipient_id for e in others})),
+        ).fetchall()
+        return (
+            frozenset(str(row[0]) for row in stored),
+            frozenset((int(r[1]), str(r[2])) for r in humans if r[0] == CLICK),
+            frozenset(str(r[2]) for r in humans if r[0] == OPEN),
+        )
+
+    def close(self) -> None:
+        self._pool.close()
