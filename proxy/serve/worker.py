@@ -49,7 +49,9 @@ async def _worker(
     routes = LiveRoutes(settings)  # proxied hosts: a change reaches us within seconds
     routes.load()
     # The writer process loads the spool.
-    service = PublicService(settings, loads_spool=False, routes=routes.current)
+    service = PublicService(
+        settings, loads_spool=False, routes=routes.current, app_links=routes.app_links
+    )
     await service.start()
     watching = asyncio.create_task(routes.watch())
     listeners: list[asyncio.Server | TlsListener] = [await service.listen(http)]

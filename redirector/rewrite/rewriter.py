@@ -122,8 +122,10 @@ class Rewriter:
             if reason is None and opted_out(link.attributes, rules):
                 reason = OPTED_OUT
             label = self._label(link.attributes) if rules.label_attribute else None
-            app = reason is None and bool(rules.app_link_attributes) and is_app_link(
-                link.attributes, rules
+            app = (
+                reason is None
+                and bool(rules.app_link_attributes)
+                and is_app_link(link.attributes, rules)
             )
             tracked = self._track(url, index, label, ctx, app) if reason is None else None
             if tracked is None:  # left for its reason, or its tracked link is too long
