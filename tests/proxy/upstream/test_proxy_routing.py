@@ -121,9 +121,6 @@ async def test_a_proxied_hosts_clicks_go_to_the_platform_and_ours_stay_ours(
     [
         "/.well-known/acme-challenge/abcdefghijklmnop",
         "/.well-known/trackway/check/abc",
-        "/.well-known/apple-app-site-association",
-        "/apple-app-site-association",
-        "/.well-known/assetlinks.json",
     ],
 )
 async def test_trackways_own_paths_are_never_forwarded(
@@ -131,7 +128,7 @@ async def test_trackways_own_paths_are_never_forwarded(
 ) -> None:
     port = await front(route_to(http_upstream), own_hosts={OURS}, redirect_http=True)
     status, _ = await exchange(port, f"GET {path} HTTP/1.1\nHost: {CUSTOM}\nConnection: close\n")
-    assert status == 404  # trackway's answer: no such challenge, check or file here
+    assert status == 404  # trackway's answer: no such challenge or check here
     assert http_upstream.received == []
 
 
