@@ -142,7 +142,8 @@ async def test_head_asks_without_a_click(
 
 def test_the_fast_path_takes_a_but_leaves_an_apps_json_to_aiohttp() -> None:
     plain = parse_plain(get("/a/AQtoken", "Accept: text/html"))
-    assert isinstance(plain, PlainRequest) and plain.path == "/a/AQtoken"
+    assert isinstance(plain, PlainRequest)
+    assert plain.path == "/a/AQtoken"
     assert parse_plain(get("/a/AQtoken", "Accept: application/json")) is NOT_PLAIN
     assert parse_plain(get("/a/AQtoken", "ACCEPT: Application/JSON")) is NOT_PLAIN
     assert isinstance(parse_plain(get("/c/AQtoken", "Accept: application/json")), PlainRequest)

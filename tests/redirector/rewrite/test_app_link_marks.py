@@ -22,7 +22,8 @@ def rewritten(rewriter: Rewriter, ctx: SendContext, tag: str) -> tuple[str, str]
     html = f'<p>Hi</p>{tag}Open</a>\n<a href="https://b.example/">plain</a>'
     result = rewriter.rewrite_html(html, ctx)
     first, second = result.links
-    assert first.tracked_url is not None and second.tracked_url is not None
+    assert first.tracked_url is not None
+    assert second.tracked_url is not None
     assert TRACKED.fullmatch(second.tracked_url)[1] == "c"  # type: ignore[index]
     match = TRACKED.fullmatch(first.tracked_url)
     assert match is not None
@@ -89,7 +90,8 @@ def test_the_setting_names_the_attributes(ring: KeyRing, ctx: SendContext, tmp_p
 def test_text_links_have_no_mark_and_stay_c(rewriter: Rewriter, ctx: SendContext) -> None:
     result = rewriter.rewrite_text('Open universal="true" https://app.example/item/1 now', ctx)
     (link,) = result.tracked
-    assert link.tracked_url is not None and "/c/" in link.tracked_url
+    assert link.tracked_url is not None
+    assert "/c/" in link.tracked_url
     assert link.app_link is False
 
 
@@ -107,7 +109,8 @@ def test_the_report_says_which_links_are_app_links(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.count(b"https://t.example.net/a/") == 1
     assert done.stdout.count(b"https://t.example.net/c/") == 1
-    assert b'universal="true"' in done.stdout and b'universal="false"' in done.stdout
+    assert b'universal="true"' in done.stdout
+    assert b'universal="false"' in done.stdout
     doc = json.loads(report.read_text("utf-8"))
     assert doc["app_links"] == 1
     assert [(link["app_link"], link["reason"]) for link in doc["links"]] == [
