@@ -160,5 +160,5 @@ def put_app_links(store: DomainStore, name: str, links: AppLinks) -> TrackingHos
     """Store a tracking host's files (`AppLinks()`: none); running servers serve them
     within seconds."""
     host = replace(app_links_of(store, name), app_links=links)
-    store.put_host(host)
+    store.put_app_links(host.host, links)
     return host

@@ -181,11 +181,19 @@ class DomainStore:
 
     def put_host(self, host: TrackingHost) -> None:
         row = dict(host.__dict__)
-        links = row.pop("app_links")
-        row["apple_app_site_association"], row["assetlinks"] = links.apple, links.android
+        # Written by `put_app_links` alone: a check that read the host before a change of
+        # its files, and writes its results after, must not undo that change.
+        del row["app_links"]
         row["checks"] = None if host.checks is None else json.dumps(host.checks.as_dict())
         row["status"] = None if host.status is None else json.dumps(host.status.as_dict())
         self.db.table("tracking_hosts").upsert(row, pk="host")
+
+    def put_app_links(self, host: str, links: AppLinks) -> None:
+        self.conn.execute(
+            "UPDATE tracking_hosts SET apple_app_site_association = ?, assetlinks = ? "
+            "WHERE host = ?",
+            (links.apple, links.android, host),
+        )
 
     def remove_host(self, host: str) -> None:
         self.conn.execute("DELETE FROM tracking_hosts WHERE host = ?", (host,))

@@ -4,6 +4,7 @@ and the admin API's `/api/domains/{host}/app-links`."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -17,6 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from config import Settings
 from proxy.admin.app import build_admin_app
+from proxy.app_links import put_app_links
 from proxy.cli.main import main
 from proxy.data_folder import admin_token
 from proxy.domains.store import DOMAINS_FILE, AppLinks, DomainStore, SendingDomain, TrackingHost
@@ -214,3 +216,17 @@ async def test_the_admin_api(data: Path, aiohttp_client: object, tmp_path: Path)
     resp = await client.get("/api/domains/nope.example.com/app-links", headers=auth)
     assert resp.status == 404
     assert (await client.get(path)).status == 401
+
+
+def test_a_check_that_read_the_host_before_a_change_does_not_undo_it(data: Path) -> None:
+    store = DomainStore(data)
+    try:
+        before = store.host(HOST)  # as the periodic checks read it, then wait on the network
+        assert before is not None
+        put_app_links(store, HOST, AppLinks('{"applinks":{}}', None))
+        store.put_host(dataclasses.replace(before, checked_at=5.0))  # the checks' results
+        after = store.host(HOST)
+        assert after is not None
+        assert (after.checked_at, after.app_links) == (5.0, AppLinks('{"applinks":{}}', None))
+    finally:
+        store.close()
