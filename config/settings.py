@@ -25,6 +25,11 @@ class RewriteSettings:
     opt_out_attributes: tuple[str, ...] = DEFAULT_OPT_OUT_ATTRIBUTES
     opt_out_classes: tuple[str, ...] = ("untracked",)
     label_attribute: str = "data-link-label"
+    # Attributes that mark a link to open in the sender's app (iOS universal links,
+    # Android App Links): signed under `/a/` instead of `/c/`, so that the association
+    # files can claim `/a/*` alone. Present counts, but with the value false (or 0, no,
+    # off; any case).
+    app_link_attributes: tuple[str, ...] = ("universal", "data-app-link")
     # The longest tracked link emitted, base URL included; a longer one is left as it was
     # (reason `too_long`). A click's request line, `GET <path> HTTP/1.1`, must fit the
     # click server's limits: 8,190 bytes for the whole head on the fast path (a longer

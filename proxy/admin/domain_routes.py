@@ -1,5 +1,6 @@
 """The admin API for domains and certificates: `/api/domains`, `/api/domains/{name}`,
-`…/verify`, `…/proxy`; `/api/certs`, `/api/certs/{host}`, `…/renew[?force=1]`."""
+`…/verify`, `…/proxy`, `…/app-links`; `/api/certs`, `/api/certs/{host}`,
+`…/renew[?force=1]`."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from aiohttp import web
 
 from config import Settings
 from config.errors import InvalidInput
+from proxy import app_links
 from proxy.admin.query import flag
 from proxy.domains.names import normalise
 from proxy.domains.service import DomainService, open_domain_service, renew_certificate
+from proxy.domains.store import AppLinks
 
 DOMAIN_SETTINGS = web.AppKey("domain_settings", Settings)
 
@@ -92,6 +95,34 @@ async def _checked(service: DomainService, host: str) -> web.Response:
     return web.json_response(service.describe(host).as_dict())
 
 
+async def show_app_links(request: web.Request) -> web.Response:
+    """`{"host", "apple": {...} | null, "android": [...] | null}`: the files served."""
+    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
+        host = app_links.app_links_of(service.store, request.match_info["name"])
+    return web.json_response(app_links.as_dict(host.host, host.app_links))
+
+
+async def set_app_links(request: web.Request) -> web.Response:
+    """`{"apple": {...} | null, "android": [...] | null}` replaces both files (null, or
+    left out: not served); validated as `trackway domains app-links` does."""
+    try:
+        text = await request.text()
+    except UnicodeDecodeError:
+        raise InvalidInput("request body: not UTF-8 text") from None
+    links = app_links.from_request(app_links.request_json(text))
+    return _put_app_links(request, links)
+
+
+async def remove_app_links(request: web.Request) -> web.Response:
+    return _put_app_links(request, AppLinks())
+
+
+def _put_app_links(request: web.Request, links: AppLinks) -> web.Response:
+    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
+        host = app_links.put_app_links(service.store, request.match_info["name"], links)
+    return web.json_response(app_links.as_dict(host.host, host.app_links))
+
+
 async def list_certs(request: web.Request) -> web.Response:
     with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
         certificates = [service.certificate(h).as_dict() for h in service.certificate_hosts()]
@@ -125,6 +156,9 @@ def add_domain_routes(app: web.Application, settings: Settings) -> None:
     app.router.add_delete("/api/domains/{name}", remove_domain)
     app.router.add_put("/api/domains/{name}/proxy", set_proxy)
     app.router.add_delete("/api/domains/{name}/proxy", set_redirect)
+    app.router.add_get("/api/domains/{name}/app-links", show_app_links)
+    app.router.add_put("/api/domains/{name}/app-links", set_app_links)
+    app.router.add_delete("/api/domains/{name}/app-links", remove_app_links)
     app.router.add_get("/api/certs", list_certs)
     app.router.add_get("/api/certs/{host}", show_cert)
     app.router.add_post("/api/certs/{host}/renew", renew_cert)

@@ -1,17 +1,20 @@
-"""`trackway domains add|verify|status|list|remove|proxy`."""
+"""`trackway domains add|verify|status|list|remove|proxy|app-links`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 from config import Settings
+from proxy import app_links
 from proxy.cli.output import CliError
 from proxy.domains.descriptions import DomainDescription, HostDescription
 from proxy.domains.service import TXT_PREFIX, open_domain_service
 from proxy.domains.status import HostStatus
+from proxy.domains.store import AppLinks
 from proxy.upstream.route import HOST_HEADER_POLICIES
 
 
@@ -82,6 +85,24 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     proxy.add_argument("--json", action="store_true")
     proxy.set_defaults(handler=proxy_command)
+    links = actions.add_parser(
+        "app-links",
+        parents=[common],
+        help="the iOS and Android app-link files of a tracking host",
+        description="Store the apple-app-site-association (--apple, a JSON object of at "
+        "most 128 KB) and assetlinks.json (--android, a JSON array) files that a tracking "
+        "host serves at /.well-known/apple-app-site-association, /apple-app-site-association "
+        "and /.well-known/assetlinks.json, over HTTP and HTTPS, never redirected, in "
+        "redirect and in proxy mode (where a file not set is the platform's to answer). "
+        "A file not given is kept; --off removes both. The running server serves a change "
+        "within seconds. Without options: what is stored.",
+    )
+    links.add_argument("host", metavar="TRACKING_HOST")
+    links.add_argument("--apple", metavar="FILE", type=Path, help="apple-app-site-association")
+    links.add_argument("--android", metavar="FILE", type=Path, help="assetlinks.json")
+    links.add_argument("--off", action="store_true", help="remove both files")
+    links.add_argument("--json", action="store_true")
+    links.set_defaults(handler=app_links_command)
 
 
 def add_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -152,6 +173,50 @@ def proxy_command(args: argparse.Namespace, settings: Settings) -> int:
         described = service.describe(host.host)
     _print(described, args.json)
     return 0
+
+
+def app_links_command(args: argparse.Namespace, settings: Settings) -> int:
+    if args.off and (args.apple or args.android):
+        raise CliError("--off removes both files: not with --apple or --android")
+    apple = android = None  # each file checked before anything is stored
+    if args.apple is not None:
+        apple = app_links.apple_file(_read(args.apple), str(args.apple))
+    if args.android is not None:
+        android = app_links.android_file(_read(args.android), str(args.android))
+    with open_domain_service(settings) as service:
+        host = app_links.app_links_of(service.store, args.host)
+        if args.off:
+            host = app_links.put_app_links(service.store, host.host, AppLinks())
+        elif apple is not None or android is not None:
+            kept = host.app_links
+            changed = AppLinks(
+                kept.apple if apple is None else apple,
+                kept.android if android is None else android,
+            )
+            host = app_links.put_app_links(service.store, host.host, changed)
+    if args.json:
+        print(json.dumps(app_links.as_dict(host.host, host.app_links), indent=2))
+        return 0
+    print(f"{host.host}: app links")
+    files = (
+        ("/.well-known/apple-app-site-association, /apple-app-site-association", "apple"),
+        ("/.well-known/assetlinks.json", "android"),
+    )
+    for paths, which in files:
+        text = getattr(host.app_links, which)
+        if text is None:
+            print(f"  {paths}: not set (--{which} FILE)")
+            continue
+        print(f"  {paths}: {len(text.encode())} bytes")
+        print("    " + json.dumps(json.loads(text), indent=2).replace("\n", "\n    "))
+    return 0
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise CliError(f"cannot read {path}: {e.strerror or e}") from None
 
 
 def _print(described: HostDescription | DomainDescription, as_json: bool) -> None:

@@ -22,7 +22,9 @@ from redirector.recording.spool import Spool
 EXPORT_FIELDS = (
     "id", "kind", "time", "timestamp", "message_id", "recipient_id", "link_index", "url",
     "bot", "reasons", "key_id", "user_agent", "client_ip",
-    "label",  # added later: new columns go last, so that scripts reading by position keep working
+    # Added later: new columns go last, so that scripts reading by position keep working.
+    "label",
+    "source",  # "app" when an app resolved an app link (`/a/`) as JSON, else "browser"
 )  # fmt: skip
 _PAGE = 10_000
 # A cell starting with one of these is a formula to a spreadsheet (`=HYPERLINK(…)` in a

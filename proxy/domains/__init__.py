@@ -4,10 +4,11 @@
 `service` carries out what users ask (add, verify, describe, remove, put a host in
 proxy or redirect mode, order a certificate for a host that is ready) with the stores it
 is given (`domain_settings`: what it uses of the settings); `store` keeps domains and
-hosts (with their mode) in `domains.db`; `checks` does the network I/O (connecting only
-where `addresses` allows); `proxy_routes` keeps a running worker's map of proxied hosts
-in step with the store; `status`, `link_bases`, `descriptions`, `names`, `addresses`
-and `hsts` are pure decisions and forms; `errors` says why an operation cannot be done.
+hosts (with their mode and app-link files) in `domains.db`; `checks` does the network
+I/O (connecting only where `addresses` allows); `proxy_routes` keeps a running worker's
+map of proxied hosts (and of app-link files) in step with the store; `status`,
+`link_bases`, `descriptions`, `names`, `addresses` and `hsts` are pure decisions and
+forms; `errors` says why an operation cannot be done.
 Imports `config`, `certs` (certificate state, orders on request) and `proxy.upstream.route`
 (a proxied host's route).
 """

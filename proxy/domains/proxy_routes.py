@@ -1,12 +1,13 @@
-"""The live map of tracking hosts in a running worker: which hosts are ours, and where
-each proxied one's requests go.
+"""The live map of tracking hosts in a running worker: which hosts are ours
+(`own_hosts()`), where each proxied host's requests go (`current()`), and the app-link
+files each host serves (`app_links()`).
 
-The click path reads it per request (`current()`, `own_hosts()`: memory only);
-`watch()` keeps it in step with `domains.db` whichever process changed it (`trackway
-domains proxy` from the CLI, the admin API): it looks at the store's version about every
-second and reads the routes again when it moved. SQLite is read on one thread of its
-own, so the event loop never waits on it; a failed read keeps the last good map, said in
-one log line until a read succeeds again.
+The click path reads it per request (memory only); `watch()` keeps it in step with
+`domains.db` whichever process changed it (`trackway domains proxy`, `trackway domains
+app-links` from the CLI, the admin API): it looks at the store's version about every
+second and reads the routes and files again when it moved. SQLite is read on one thread
+of its own, so the event loop never waits on it; a failed read keeps the last good map,
+said in one log line until a read succeeds again.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from certs.store import CertStore
 from config import Settings
 from proxy.domains.domain_settings import DomainSettings
 from proxy.domains.service import DomainService
-from proxy.domains.store import DomainStore
+from proxy.domains.store import AppLinks, DomainStore
 from proxy.upstream.route import UpstreamRoute
 
 log = logging.getLogger("trackway.domains")
 POLL_SECONDS = 1.0
+# What a read gives: the routes, every tracking host, the app-link files.
+Read = tuple[dict[str, UpstreamRoute], frozenset[str], dict[str, "AppLinks"]]
 
 
 class _RouteReader:
@@ -39,16 +42,17 @@ class _RouteReader:
         )
         self.seen: int | None = None
 
-    def changed_routes(self) -> tuple[dict[str, UpstreamRoute], frozenset[str]] | None:
-        """The proxied hosts' routes and every tracking host of the store, if it changed
-        since the last read that succeeded, else None."""
+    def changed_routes(self) -> Read | None:
+        """The routes, every tracking host of the store and the app-link files, if the
+        store changed since the last read that succeeded, else None."""
         version = self.store.version()
         if version == self.seen:
             return None
         routes = self.service.proxy_routes()
-        hosts = frozenset(h.host for h in self.store.hosts())
+        hosts = self.store.hosts()
+        files = {h.host: h.app_links for h in hosts if h.app_links.is_set}
         self.seen = version
-        return routes, hosts
+        return routes, frozenset(h.host for h in hosts), files
 
     def close(self) -> None:
         self.store.close()
@@ -72,6 +76,7 @@ class LiveRoutes:
         self._routes: Mapping[str, UpstreamRoute] = MappingProxyType({})
         self._settings_hosts = settings.own_hosts()
         self._own: Container[str] = self._settings_hosts or EVERY_HOST
+        self._app_links: Mapping[str, AppLinks] = MappingProxyType({})
 
     def current(self) -> Mapping[str, UpstreamRoute]:
         """The proxied hosts' routes as last read (read-only)."""
@@ -84,13 +89,17 @@ class LiveRoutes:
         421 but on trackway's own paths (`proxy.upstream.routing`)."""
         return self._own
 
+    def app_links(self) -> Mapping[str, AppLinks]:
+        """The hosts' app-link files as last read (read-only): only hosts with one."""
+        return self._app_links
+
     def load(self) -> None:
         """Read the routes now, blocking: once, before a worker serves. A failure is
         logged, and `watch()` tries again."""
         try:
             reader = _RouteReader(self.settings)
             try:
-                self._set(reader.changed_routes() or ({}, frozenset()))
+                self._set(*(reader.changed_routes() or ({}, frozenset(), {})))
             finally:
                 reader.close()
         except Exception:
@@ -107,7 +116,7 @@ class LiveRoutes:
                 try:
                     if reader is None:
                         reader = await loop.run_in_executor(pool, _RouteReader, self.settings)
-                    routes = await loop.run_in_executor(pool, reader.changed_routes)
+                    changed = await loop.run_in_executor(pool, reader.changed_routes)
                 except Exception:
                     if not failing:
                         log.exception("reading the proxied hosts failed; keeping the last ones")
@@ -116,16 +125,20 @@ class LiveRoutes:
                     if failing:
                         log.info("reading the proxied hosts works again")
                     failing = False
-                    if routes is not None:
-                        self._set(routes)
+                    if changed is not None:
+                        self._set(*changed)
                 await asyncio.sleep(self.poll_seconds)
         finally:
             if reader is not None:
                 pool.submit(reader.close)
             pool.shutdown(wait=False)
 
-    def _set(self, read: tuple[Mapping[str, UpstreamRoute], frozenset[str]]) -> None:
-        routes, hosts = read
+    def _set(
+        self,
+        routes: Mapping[str, UpstreamRoute],
+        hosts: frozenset[str],
+        files: Mapping[str, AppLinks],
+    ) -> None:
         self._own = (self._settings_hosts | hosts) or EVERY_HOST
         if routes != self._routes:
             log.info(
@@ -133,3 +146,13 @@ class LiveRoutes:
                 ", ".join(f"{h} -> {r.upstream}" for h, r in sorted(routes.items())) or "none",
             )
         self._routes = MappingProxyType(dict(routes))
+        if files != self._app_links:
+            log.info("app links: %s", ", ".join(_described(files)) or "none")
+        self._app_links = MappingProxyType(dict(files))
+
+
+def _described(files: Mapping[str, AppLinks]) -> list[str]:
+    return [
+        f"{host} ({', '.join(n for n, v in zip(('apple', 'android'), f, strict=True) if v)})"
+        for host, f in sorted(files.items())
+    ]

@@ -1,6 +1,7 @@
 """Sending domains and tracking hosts, kept in `domains.db` in the data folder.
 
-A host's last checks and status are typed objects here and JSON only in the database.
+A host's last checks and status are typed objects here and JSON only in the database;
+its app-link files (`AppLinks`) are two columns of JSON text, as served.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlite_utils
 
@@ -21,7 +22,32 @@ DOMAINS_FILE = "domains.db"
 REDIRECT, PROXY = "redirect", "proxy"  # a tracking host's modes
 # Columns added after the first release: added to an older `domains.db` on open, its
 # rows taking the default (every host of an older release is in redirect mode).
-_ADDED_HOST_COLUMNS = (("mode", REDIRECT), ("upstream", None), ("host_header", "custom"))
+_ADDED_HOST_COLUMNS = (
+    ("mode", REDIRECT),
+    ("upstream", None),
+    ("host_header", "custom"),
+    ("apple_app_site_association", None),
+    ("assetlinks", None),
+)
+
+
+class AppLinks(NamedTuple):
+    """A tracking host's app-link files, as served (validated JSON text, `app_links`);
+    None: not set."""
+
+    apple: str | None = None  # apple-app-site-association (iOS universal links)
+    android: str | None = None  # assetlinks.json (Android App Links)
+
+    def for_path(self, path: str) -> str | None:
+        """The file served at one of `routing.APP_LINK_PATHS`."""
+        return self.android if path.endswith("/assetlinks.json") else self.apple
+
+    @property
+    def is_set(self) -> bool:
+        return self.apple is not None or self.android is not None
+
+
+NO_APP_LINKS = AppLinks()
 
 
 @dataclass(frozen=True)
@@ -46,6 +72,7 @@ class TrackingHost:
     mode: str = REDIRECT  # PROXY: every request but trackway's own goes to `upstream`
     upstream: str | None = None  # "https://track.customer.io", in proxy mode
     host_header: str = "custom"  # the Host policy upstream (`HOST_HEADER_POLICIES`)
+    app_links: AppLinks = NO_APP_LINKS  # served on this host in either mode
 
     @property
     def proxied(self) -> bool:
@@ -154,9 +181,19 @@ class DomainStore:
 
     def put_host(self, host: TrackingHost) -> None:
         row = dict(host.__dict__)
+        # Written by `put_app_links` alone: a check that read the host before a change of
+        # its files, and writes its results after, must not undo that change.
+        del row["app_links"]
         row["checks"] = None if host.checks is None else json.dumps(host.checks.as_dict())
         row["status"] = None if host.status is None else json.dumps(host.status.as_dict())
         self.db.table("tracking_hosts").upsert(row, pk="host")
+
+    def put_app_links(self, host: str, links: AppLinks) -> None:
+        self.conn.execute(
+            "UPDATE tracking_hosts SET apple_app_site_association = ?, assetlinks = ? "
+            "WHERE host = ?",
+            (links.apple, links.android, host),
+        )
 
     def remove_host(self, host: str) -> None:
         self.conn.execute("DELETE FROM tracking_hosts WHERE host = ?", (host,))
@@ -180,4 +217,5 @@ def _host(row: dict[str, Any]) -> TrackingHost:
         HostStatus.from_dict(json.loads(row["status"])) if row["status"] else None,
         row["checked_at"], row.get("mode") or REDIRECT, row.get("upstream"),
         row.get("host_header") or "custom",
+        AppLinks(row.get("apple_app_site_association"), row.get("assetlinks")),
     )  # fmt: skip

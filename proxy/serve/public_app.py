@@ -22,6 +22,7 @@ from proxy.data_folder import open_loader, open_spool
 from proxy.domains.checks import CHECK_PATH, host_token
 from proxy.domains.proxy_routes import EVERY_HOST
 from proxy.domains.service import check_secret
+from proxy.domains.store import AppLinks
 from proxy.serve.tls_listener import TlsListener
 from proxy.upstream.forwarder import Forwarder
 from proxy.upstream.pages import error_page
@@ -63,6 +64,10 @@ def every_host() -> Container[str]:
     return EVERY_HOST
 
 
+def no_app_links() -> Mapping[str, AppLinks]:
+    return {}
+
+
 class PublicService:
     """The public listener's handler with what it needs: key ring, writer, key reloads.
 
@@ -75,7 +80,8 @@ class PublicService:
     `routes()` gives the proxied hosts (normalised host -> route), read at each request
     (default: none). `own_hosts()` gives the hosts whose links are ours; a request for
     any other host is misdirected (421) but on trackway's own paths. Default: every
-    host is ours (`EVERY_HOST`), so any Host gets clicks served.
+    host is ours (`EVERY_HOST`), so any Host gets clicks served. `app_links()` gives the
+    hosts' app-link files (normalised host -> files; default: none).
     """
 
     def __init__(
@@ -86,9 +92,11 @@ class PublicService:
         store_factory: Callable[[], EventStore] | None = None,
         routes: Callable[[], Mapping[str, UpstreamRoute]] = no_routes,
         own_hosts: Callable[[], Container[str]] = every_host,
+        app_links: Callable[[], Mapping[str, AppLinks]] = no_app_links,
     ) -> None:
         self.settings = settings
         self.routes = routes
+        self.app_links = app_links
         self.own_hosts = own_hosts
         sync = settings.store.synchronous == "full"
         self.state = ClickState(
@@ -102,7 +110,7 @@ class PublicService:
         own: dict[str, PrefixHandler] = {
             CHECK_PATH: domain_check_handler(check_secret(settings.data)),
             ACME_CHALLENGE_PATH: acme_challenge_handler(ChallengeStore(settings.data)),
-            **dict.fromkeys(APP_LINK_PATHS, app_link_file),
+            **dict.fromkeys(APP_LINK_PATHS, app_link_handler(app_links)),
         }
         self.own_paths = tuple(own)
         self.clicks = PublicHandler(self.state, own)
@@ -138,13 +146,16 @@ class PublicService:
         """aiohttp's requests: forwarded, misdirected, or the click routes'."""
         host = request_host(request.host)
         route = self.routes().get(host)
+        path = request.path
         verdict = decide(
-            request.path,
+            path,
             scheme=request.scheme,
             proxied=route is not None,
             ours=host in self.own_hosts(),
             own_paths=self.own_paths,
             redirect_http=self.settings.proxy.redirect_http,
+            app_link_set=path in APP_LINK_PATHS
+            and _app_link_file(self.app_links, host, path) is not None,
         )
         if verdict == FORWARD and route is not None:
             return await self.forwarder.forward(request, route)
@@ -215,10 +226,32 @@ def domain_check_handler(secret: bytes) -> PrefixHandler:
 ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/"
 
 
-async def app_link_file(request: web.BaseRequest, rest: str) -> web.StreamResponse:
-    """The hook for the app-link files (`routing.APP_LINK_PATHS`), answered on every
-    host and never forwarded: none is served yet."""
-    return not_found()
+# Short: a changed file reaches Apple's and Google's verifiers soon (they cache too).
+APP_LINK_HEADERS = {"Cache-Control": "public, max-age=300"}
+
+
+def app_link_handler(app_links: Callable[[], Mapping[str, AppLinks]]) -> PrefixHandler:
+    """The app-link files (`routing.APP_LINK_PATHS`) of the request's host, as
+    `trackway domains app-links` stored them: 200 JSON, never a redirect; 404 when not
+    set (a proxied host's unset file never comes here: it is forwarded)."""
+
+    async def answer(request: web.BaseRequest, rest: str) -> web.StreamResponse:
+        host = request_host(request.host)
+        text = _app_link_file(app_links, host, request.path)
+        if text is None:
+            return not_found()
+        return web.Response(
+            body=text.encode("utf-8"), content_type="application/json", headers=APP_LINK_HEADERS
+        )
+
+    return answer
+
+
+def _app_link_file(
+    app_links: Callable[[], Mapping[str, AppLinks]], host: str, path: str
+) -> str | None:
+    files = app_links().get(host)
+    return None if files is None else files.for_path(path)
 
 
 def acme_challenge_handler(store: ChallengeStore) -> PrefixHandler:

@@ -50,7 +50,11 @@ async def _worker(
     routes.load()
     # The writer process loads the spool.
     service = PublicService(
-        settings, loads_spool=False, routes=routes.current, own_hosts=routes.own_hosts
+        settings,
+        loads_spool=False,
+        routes=routes.current,
+        own_hosts=routes.own_hosts,
+        app_links=routes.app_links,
     )
     await service.start()
     watching = asyncio.create_task(routes.watch())

@@ -1,5 +1,6 @@
-"""The public click path: `/c/<token>` (302 to the signed URL), `/o/<token>` (the open
-pixel), `/healthz`.
+"""The public click path: `/c/<token>` (302 to the signed URL), `/a/<token>` (an app
+link: the same, or the URL as JSON to an app that asks, `app_resolve`), `/o/<token>`
+(the open pixel), `/healthz`.
 
 `fast_path` answers plain HTTP/1.1 requests itself (parsed by `request_head`) and hands
 any other to aiohttp (`fallback`); `routes` holds the answers both paths give. Both

@@ -204,7 +204,7 @@ class ClickProtocol(asyncio.Protocol):
             body = b"" if request.is_head else _HEALTHZ_BODY
             transport.write(response(b"200 OK", _HEALTHZ_TAIL, date, keep_alive, body))
             return self._after_answer(transport, keep_alive)
-        if path[1] == "c":
+        if path[1] != "o":  # "/c/", or "/a/" asked by no app (`request_head`)
             route = "click"
             claims = click_claims(state, path[3:])
         else:

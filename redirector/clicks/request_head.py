@@ -1,7 +1,8 @@
 """The plain requests the click fast path answers itself. Pure: bytes in, a verdict out.
 
 A recipient's click is a `GET /c/<token> HTTP/1.1` with a handful of headers. This
-module recognises exactly that shape (and `/o/`, `/healthz`, `HEAD`) and nothing more:
+module recognises exactly that shape (and `/a/`, `/o/`, `/healthz`, `HEAD`) and nothing
+more (an `/a/` request whose Accept names JSON is an app's, for aiohttp's path to weigh):
 a request with a body, a query, percent-escapes, folded or odd header lines, or any
 framing header is `NOT_PLAIN`, and the connection goes to aiohttp's full HTTP parser,
 which answers it (or its error) as it always has. So the fast path never has to
@@ -20,7 +21,7 @@ MAX_HEAD_BYTES: Final = 8190
 class PlainRequest(NamedTuple):
     head_bytes: int  # of the buffer, up to and including the blank line
     is_head: bool  # HEAD, not GET
-    path: str  # "/c/<token>", "/o/<token>" or "/healthz"
+    path: str  # "/c/<token>", "/a/<token>", "/o/<token>" or "/healthz"
     keep_alive: bool
     user_agent: str
     forwarded_for: str  # every X-Forwarded-For value, joined by ", " (as one list), or ""
@@ -41,7 +42,7 @@ NEED_MORE: Final = _Verdict("NEED_MORE")  # no whole head yet
 NOT_PLAIN: Final = _Verdict("NOT_PLAIN")  # a request for the full parser
 
 # HTTP/1.1 only: a 1.0 client's keep-alive rules are aiohttp's to follow.
-_REQUEST_LINE = re.compile(rb"(GET|HEAD) (/[co]/[A-Za-z0-9_-]+|/healthz) HTTP/1\.1\r\n")
+_REQUEST_LINE = re.compile(rb"(GET|HEAD) (/[aco]/[A-Za-z0-9_-]+|/healthz) HTTP/1\.1\r\n")
 # Controls no header value may hold (HTAB may; CR and LF are checked as line ends).
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_FIELDS = 100  # aiohttp refuses more than 128
@@ -92,6 +93,10 @@ def parse_plain(buffer: bytes) -> PlainRequest | _Verdict:
         names.count(b"\nhost:") != 1
         or names.count(b"\nuser-agent:") > 1
         or names.count(b"\nconnection:") > 1
+    ):
+        return NOT_PLAIN
+    if buffer[line.start(2) + 1] == 0x61 and b"json" in (  # "/a/": an app may want JSON
+        _every_field(names, names, b"\naccept:") or b""
     ):
         return NOT_PLAIN
     keep_alive = True

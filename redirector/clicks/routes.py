@@ -1,4 +1,5 @@
-"""The public routes: `/c/{token}` (click), `/o/{token}` (open), `/healthz`.
+"""The public routes: `/c/{token}` (click), `/a/{token}` (an app link's click: `/c/` in
+a browser, JSON to an app that asks, `app_resolve`), `/o/{token}` (open), `/healthz`.
 
 The hot path reads memory only: verify the token against the in-memory key ring, note
 the hit, hand it to the writer and wait for its commit, answer. No input makes it
@@ -17,11 +18,12 @@ from aiohttp import web
 
 from config import ClickSettings
 from redirector import metrics
+from redirector.clicks.app_resolve import JSON_HEADERS, json_body, wants_json
 from redirector.clicks.client_address import TrustedProxies, client_address
 from redirector.links.errors import TokenError
 from redirector.links.keyring import KeyRing
 from redirector.links.tokens import Claims, verify
-from redirector.recording.events import CLICK, OPEN, PREFETCH, new_event_id
+from redirector.recording.events import APP, BROWSER, CLICK, OPEN, PREFETCH, new_event_id
 from redirector.recording.hits import Hit
 from redirector.recording.spool_writer import SpoolWriter
 
@@ -109,22 +111,40 @@ def open_claims(state: ClickState, token: str) -> Claims | None:
         return None
 
 
-def new_hit(claims: Claims, kind: str, user_agent: str, address: str) -> Hit:
-    return Hit(new_event_id(), time.time(), kind, user_agent, address, claims)
+def new_hit(
+    claims: Claims, kind: str, user_agent: str, address: str, source: str = BROWSER
+) -> Hit:
+    return Hit(new_event_id(), time.time(), kind, user_agent, address, claims, source)
 
 
-def _hit(state: ClickState, request: web.BaseRequest, claims: Claims, kind: str) -> Hit:
+def _hit(
+    state: ClickState,
+    request: web.BaseRequest,
+    claims: Claims,
+    kind: str,
+    source: str = BROWSER,
+) -> Hit:
     forwarded_for = request.headers.getall("X-Forwarded-For", ())
     address = client_address(request.remote or "", forwarded_for, state.proxies)
-    return new_hit(claims, kind, request.headers.get("User-Agent", ""), address)
+    return new_hit(claims, kind, request.headers.get("User-Agent", ""), address, source)
 
 
-async def click(state: ClickState, request: web.BaseRequest, token: str) -> web.Response:
+async def click(
+    state: ClickState, request: web.BaseRequest, token: str, app_link: bool = False
+) -> web.Response:
+    """`app_link`: asked as `/a/`; an app that asks for JSON gets the destination as
+    JSON (200), recorded with source `app`; anyone else the redirect, as `/c/`."""
     claims = click_claims(state, token)
     if claims is None:
         state.count("click", 404)
         return not_found()
     kind = PREFETCH if request.method == "HEAD" else CLICK
+    if app_link and wants_json(",".join(request.headers.getall("Accept", ()))):
+        await state.writer.record(_hit(state, request, claims, kind, APP))
+        state.count("click", 200)
+        return web.Response(
+            body=json_body(claims.url), content_type="application/json", headers=JSON_HEADERS
+        )
     await state.writer.record(_hit(state, request, claims, kind))
     state.count("click", 302)
     headers = {"Location": location_header(claims.url), **REDIRECT_HEADERS}
@@ -166,7 +186,7 @@ class PublicHandler:
     def is_signed_link(self, path: str) -> bool:
         """Whether `path` is a click or open link that we signed: ours whatever Host it
         came with (a server reached by its address, a host not configured yet)."""
-        if path.startswith("/c/"):
+        if path.startswith(("/c/", "/a/")):
             return click_claims(self.state, path[3:]) is not None
         if path.startswith("/o/"):
             return open_claims(self.state, path[3:]) is not None
@@ -180,6 +200,8 @@ class PublicHandler:
         path = request.path
         if path.startswith("/c/"):
             return await click(self.state, request, path[3:])
+        if path.startswith("/a/"):
+            return await click(self.state, request, path[3:], app_link=True)
         if path.startswith("/o/"):
             return await open_pixel(self.state, request, path[3:])
         if path == "/healthz":

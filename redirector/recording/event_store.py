@@ -22,6 +22,7 @@ from config.errors import Unavailable
 from redirector.recording.burst_tracker import Remark
 from redirector.recording.events import (
     CLICK,
+    COLUMN_DEFAULTS,
     COLUMNS,
     NULLABLE_COLUMNS,
     OPEN,
@@ -154,14 +155,16 @@ class SqliteEventStore:
             self._add_columns(events)
 
     def _add_columns(self, events: Any) -> None:
-        """A database of an earlier version lacks the columns of newer fields (`label`):
-        they are added, NULL in its rows. Failing that (a read-only file, a lock held too
-        long), it is still read, with NULL for them; writing fails until they are added
-        (the loader opens it again, and events wait in the spool meanwhile)."""
+        """A database of an earlier version lacks the columns of newer fields (`label`,
+        `source`): they are added, NULL in its rows (or the field's default, for one that
+        is never NULL). Failing that (a read-only file, a lock held too long), it is
+        still read, with those values for them; writing fails until they are added (the
+        loader opens it again, and events wait in the spool meanwhile)."""
         try:
             with self._write_turn():  # another process may be adding them right now
                 for name in sorted(self._missing_columns()):
-                    events.add_column(name, COLUMNS[name])
+                    default = COLUMN_DEFAULTS.get(name)
+                    events.add_column(name, COLUMNS[name], not_null_default=default)
         except (OSError, sqlite3.Error) as e:
             log.warning("cannot add %s to %s: %s", sorted(self._missing_columns()), self.path, e)
 
@@ -170,11 +173,14 @@ class SqliteEventStore:
         return frozenset(COLUMNS) - set(present) if present else frozenset()
 
     def _read_columns(self) -> dict[str, str]:
-        """What to read for each field: its column, or NULL while an old database lacks
-        it (looked at again: another process may have added it since)."""
+        """What to read for each field: its column, or NULL (its default) while an old
+        database lacks it (looked at again: another process may have added it since)."""
         if self._lacking:
             self._lacking = self._missing_columns()
-        return {name: "NULL" if name in self._lacking else name for name in COLUMNS}
+        return {
+            name: _sql_literal(COLUMN_DEFAULTS.get(name)) if name in self._lacking else name
+            for name in COLUMNS
+        }
 
     def _select(self) -> str:
         return "SELECT {} FROM events".format(", ".join(self._read_columns().values()))
@@ -303,3 +309,12 @@ class SqliteEventStore:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _sql_literal(value: str | int | float | None) -> str:
+    """A field's default as SQL: the events' own constants, never input."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return repr(int(value) if isinstance(value, bool) else value)

@@ -14,6 +14,12 @@ CLICK = "click"
 OPEN = "open"
 PREFETCH = "prefetch"  # a HEAD request: a scanner or a client looking before it leaps
 KINDS = (CLICK, OPEN, PREFETCH)
+# Who resolved a link: APP when an app asked `/a/<token>` for JSON (the destination, no
+# redirect); BROWSER for every other answer (a redirect, a pixel: a browser, a mail
+# client, a scanner, or an app reading the redirect's Location).
+BROWSER = "browser"
+APP = "app"
+SOURCES = (BROWSER, APP)
 
 
 _PROCESS_TAG = os.urandom(3).hex()  # made anew in each (spawned) process
@@ -62,6 +68,7 @@ class Event:
     bot: bool = False
     reasons: list[str] = field(default_factory=list)
     label: str | None = None  # the link's, from its token (`[rewrite] label_attribute`)
+    source: str = BROWSER  # SOURCES; rows of before it was recorded read as BROWSER
 
     def as_values(self) -> tuple[Any, ...]:
         """The stored form, a value per field in `FIELDS` order (the spool's and the
@@ -130,3 +137,9 @@ _COLUMN_BY_TYPE: dict[str, type] = {
 _READERS = tuple(_READ_BY_TYPE[str(f.type)] for f in fields(Event))
 COLUMNS: dict[str, type] = {f.name: _COLUMN_BY_TYPE[str(f.type)] for f in fields(Event)}
 NULLABLE_COLUMNS = frozenset(f.name for f in fields(Event) if str(f.type).endswith("| None"))
+# What an old database's rows hold for a column added since that may not be NULL.
+COLUMN_DEFAULTS: dict[str, str | int | float] = {
+    f.name: f.default
+    for f in fields(Event)
+    if f.name not in NULLABLE_COLUMNS and isinstance(f.default, str | int | float)
+}

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from config import ClickSettings
 from redirector.links.tokens import Claims
 from redirector.recording.bot_rules import request_reasons
-from redirector.recording.events import PREFETCH, Event, storable
+from redirector.recording.events import BROWSER, PREFETCH, Event, storable
 
 
 class Hit(NamedTuple):
@@ -28,6 +28,7 @@ class Hit(NamedTuple):
     user_agent: str
     address: str
     claims: Claims
+    source: str = BROWSER  # events.SOURCES: APP for an app's JSON resolve of `/a/`
 
 
 def event_from_hit(hit: Hit, settings: ClickSettings, salt: bytes) -> Event:
@@ -54,6 +55,7 @@ def event_from_hit(hit: Hit, settings: ClickSettings, salt: bytes) -> Event:
         bot=bool(reasons),
         reasons=reasons,
         label=None if claims.label is None else storable(claims.label),
+        source=hit.source,
     )
 
 

@@ -40,6 +40,7 @@ class LinkRules:
     opt_out_attributes: tuple[tuple[str, str | None], ...] = ()
     opt_out_classes: frozenset[str] = frozenset()
     label_attribute: str = ""
+    app_link_attributes: tuple[str, ...] = ()  # lowercased names
     max_link_length: int = RewriteSettings.max_link_length
     _opt_out_names: frozenset[str] = field(init=False, repr=False, compare=False)
 
@@ -58,6 +59,7 @@ class LinkRules:
             opt_out_attributes=tuple(pairs),
             opt_out_classes=frozenset(c.lower() for c in rewrite.opt_out_classes),
             label_attribute=rewrite.label_attribute.lower(),
+            app_link_attributes=tuple(a.strip().lower() for a in rewrite.app_link_attributes),
             max_link_length=rewrite.max_link_length,
         )
 
@@ -67,6 +69,7 @@ class LinkRules:
             self.opt_out_attributes,
             self.opt_out_classes,
             self.label_attribute,
+            self.app_link_attributes,
             self.max_link_length,
         )
 
@@ -130,3 +133,18 @@ def opted_out(attributes: Mapping[str, str], rules: LinkRules) -> bool:
             return True
     classes = decode_attribute(attributes.get("class", "")).lower().split()
     return not rules.opt_out_classes.isdisjoint(classes)
+
+
+# An app-link attribute with one of these values does not mark its link (`universal="false"`).
+_NOT_MARKED = frozenset({"false", "0", "no", "off"})
+
+
+def is_app_link(attributes: Mapping[str, str], rules: LinkRules) -> bool:
+    """Whether the link is marked to open in the sender's app (`universal="true"`,
+    `data-app-link`): signed under `/a/` then."""
+    for name in rules.app_link_attributes:
+        if name in attributes:
+            value = decode_attribute(attributes[name]).strip().lower()
+            if value not in _NOT_MARKED:
+                return True
+    return False

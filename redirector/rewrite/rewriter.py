@@ -2,7 +2,9 @@
 
 Only the values of link attributes (HTML) or the URLs themselves (text) change; every
 other character is copied through, so the result differs from the input exactly at the
-positions the report lists.
+positions the report lists. A link marked to open in the sender's app (an attribute of
+`LinkRules.app_link_attributes`, which itself stays as written) is signed under `/a/`;
+plain text has no attributes, so its links are always `/c/`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from redirector.rewrite.link_rules import (
     TOO_LONG,
     LinkRules,
     destination,
+    is_app_link,
     opted_out,
     url_reason,
 )
@@ -50,6 +53,7 @@ class LinkReport:
     reason: str | None = None  # why it was left alone
     label: str | None = None
     lines: _Lines | None = field(default=None, repr=False, compare=False)
+    app_link: bool = False  # signed under `/a/`: marked to open in the sender's app
 
     @property
     def line(self) -> int:
@@ -73,6 +77,7 @@ class LinkReport:
             "tracked_url": self.tracked_url,
             "reason": self.reason,
             "label": self.label,
+            "app_link": self.app_link,
         }
 
 
@@ -90,6 +95,7 @@ class RewriteResult:
         return {
             "links_found": len(self.links),
             "links_tracked": len(self.tracked),
+            "app_links": sum(link.app_link for link in self.links),
             "links": [link.as_dict() for link in self.links],
             "open_pixel_url": self.open_pixel_url,
         }
@@ -116,7 +122,12 @@ class Rewriter:
             if reason is None and opted_out(link.attributes, rules):
                 reason = OPTED_OUT
             label = self._label(link.attributes) if rules.label_attribute else None
-            tracked = self._track(url, index, label, ctx) if reason is None else None
+            app = (
+                reason is None
+                and bool(rules.app_link_attributes)
+                and is_app_link(link.attributes, rules)
+            )
+            tracked = self._track(url, index, label, ctx, app) if reason is None else None
             if tracked is None:  # left for its reason, or its tracked link is too long
                 reason = reason or TOO_LONG
                 reports.append(
@@ -126,7 +137,7 @@ class Rewriter:
             parts += (html[copied : link.start], escape_attribute(tracked, link.quote))
             copied = link.end
             reports.append(
-                LinkReport(index, link.start, link.raw, url, tracked, None, label, lines)
+                LinkReport(index, link.start, link.raw, url, tracked, None, label, lines, app)
             )
         if not open_pixel:
             parts.append(html[copied:])
@@ -157,12 +168,15 @@ class Rewriter:
         parts.append(text[copied:])
         return RewriteResult("".join(parts), tuple(reports))
 
-    def _track(self, url: str, index: int, label: str | None, ctx: SendContext) -> str | None:
-        """The tracked link, or None when it would be too long to be served."""
+    def _track(
+        self, url: str, index: int, label: str | None, ctx: SendContext, app: bool = False
+    ) -> str | None:
+        """The tracked link (under `/a/` for an app link), or None when it would be too
+        long to be served."""
         claims = Claims(
             add_utm(url, ctx.utm), ctx.message_id, ctx.recipient_id, index, ctx.sent_at, label
         )
-        tracked = self.signer.tracked_url(claims)
+        tracked = self.signer.tracked_url(claims, app)
         return tracked if len(tracked) <= self.rules.max_link_length else None
 
     def _label(self, attributes: Mapping[str, str]) -> str | None:

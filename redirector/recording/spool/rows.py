@@ -1,8 +1,8 @@
 """What a spool record's payload holds: a batch of hits or events, in `marshal`.
 
-The payload is `marshal` format 4 of (kind, rows). Kind "h2": hits from workers (the
+The payload is `marshal` format 4 of (kind, rows). Kind "h3": hits from workers (the
 raw facts of each click: turning them into events is the loader's work, off the
-clicks' path), each the hit's values with its claims as a plain tuple; "e2": events'
+clicks' path), each the hit's values with its claims as a plain tuple; "e3": events'
 values (`Event.as_values`). marshal because a worker encodes every click: it is ten
 times cheaper than JSON here (measured: 0.3 against 3 µs an event), and it only ever
 reads bytes whose CRC says this code wrote them. It takes plain tuples only, hence the
@@ -18,13 +18,15 @@ from typing import Any, TypeVar
 
 from config import ClickSettings
 from redirector.links.tokens import Claims
-from redirector.recording.events import Event
+from redirector.recording.events import BROWSER, Event
 from redirector.recording.hits import Hit, event_from_hit
 
 _MARSHAL_VERSION = 4
-_HITS, _EVENTS = "h2", "e2"
-# The kinds of the version before labels, still read: a spool written before an upgrade
-# is loaded after it. "h": 11 values (`_hit_v1`); "e": every event field but `label`.
+_HITS, _EVENTS = "h3", "e3"
+# The kinds of earlier versions, still read: a spool written before an upgrade is loaded
+# after it. Before sources ("h2", "e2"): every value but the last, `source` (BROWSER then).
+# Before labels ("h", "e"): "h" 11 values (`_hit_v1`); "e" every event field but `label`.
+_HITS_V2, _EVENTS_V2 = "h2", "e2"
 _HITS_V1, _EVENTS_V1 = "h", "e"
 
 
@@ -33,7 +35,7 @@ def events_payload(events: Sequence[Event]) -> bytes:
 
 
 def hits_payload(hits: Sequence[Hit]) -> bytes:
-    rows = [(*hit[:-1], tuple(hit.claims)) for hit in hits]
+    rows = [(*hit[:5], tuple(hit.claims), hit.source) for hit in hits]
     return marshal.dumps((_HITS, rows), _MARSHAL_VERSION)
 
 
@@ -53,16 +55,22 @@ def payload_events(payload: bytes, to_event: Callable[[Hit], Event]) -> list[Eve
         return [to_event(_hit(values)) for values in rows]
     if kind == _EVENTS:
         return [Event.from_values(values) for values in rows]
+    if kind == _HITS_V2:
+        return [to_event(_hit((*values, BROWSER))) for values in rows]
+    if kind == _EVENTS_V2:
+        return [Event.from_values((*values, BROWSER)) for values in rows]
     if kind == _HITS_V1:
         return [to_event(_hit_v1(values)) for values in rows]
     if kind == _EVENTS_V1:
-        return [Event.from_values((*values, None)) for values in rows]
+        return [Event.from_values((*values, None, BROWSER)) for values in rows]
     raise ValueError(kind)
 
 
 def _hit(values: tuple[Any, ...]) -> Hit:
-    *request, claims = values
-    return _typed(Hit, (*request, _typed(Claims, claims)))
+    if len(values) != len(Hit._fields):
+        raise TypeError("not a Hit")
+    *request, claims, source = values
+    return _typed(Hit, (*request, _typed(Claims, claims), source))
 
 
 def _hit_v1(values: tuple[Any, ...]) -> Hit:
@@ -71,7 +79,7 @@ def _hit_v1(values: tuple[Any, ...]) -> Hit:
      user_agent, address) = values  # fmt: skip
     # No label then, and token version 1, the only one there was.
     claims = (url, message_id, recipient_id, link_index, sent_at, None, key_id, 1)
-    return _hit((event_id, at, kind, user_agent, address, claims))
+    return _hit((event_id, at, kind, user_agent, address, claims, BROWSER))
 
 
 _T = TypeVar("_T", Hit, Claims)

@@ -59,7 +59,7 @@ async def test_events_filters_and_paging(
     assert len(doc["events"]) == 6
     assert doc["events"][0].keys() == {  # the client key stays inside
         "id", "time", "kind", "key_id", "message_id", "recipient_id", "link_index", "url",
-        "user_agent", "client_ip", "bot", "reasons", "label",
+        "user_agent", "client_ip", "bot", "reasons", "label", "source",
     }  # fmt: skip
 
     doc = await (

@@ -37,7 +37,7 @@ def test_export_includes_spooled_events(tmp_path: Path) -> None:
     for row in rows:
         assert list(row) == [  # the order scripts read CSV columns by
             "id", "kind", "time", "timestamp", "message_id", "recipient_id", "link_index",
-            "url", "bot", "reasons", "key_id", "user_agent", "client_ip", "label",
+            "url", "bot", "reasons", "key_id", "user_agent", "client_ip", "label", "source",
         ]  # fmt: skip
     assert rows[1]["bot"] is True
     assert rows[1]["reasons"] == ["scanner_ua"]

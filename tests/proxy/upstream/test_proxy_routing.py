@@ -121,9 +121,6 @@ async def test_a_proxied_hosts_clicks_go_to_the_platform_and_ours_stay_ours(
     [
         "/.well-known/acme-challenge/abcdefghijklmnop",
         "/.well-known/trackway/check/abc",
-        "/.well-known/apple-app-site-association",
-        "/apple-app-site-association",
-        "/.well-known/assetlinks.json",
     ],
 )
 async def test_trackways_own_paths_are_never_forwarded(
@@ -131,7 +128,7 @@ async def test_trackways_own_paths_are_never_forwarded(
 ) -> None:
     port = await front(route_to(http_upstream), own_hosts={OURS}, redirect_http=True)
     status, _ = await exchange(port, f"GET {path} HTTP/1.1\nHost: {CUSTOM}\nConnection: close\n")
-    assert status == 404  # trackway's answer: no such challenge, check or file here
+    assert status == 404  # trackway's answer: no such challenge or check here
     assert http_upstream.received == []
 
 
@@ -164,11 +161,12 @@ async def test_a_link_we_signed_is_served_whatever_the_host(
     port = await front(route_to(http_upstream), own_hosts={OURS})
     token = make_token("https://example.com/landing")
     for host in (f"127.0.0.1:{elsewhere.port}", "not-configured.example"):
-        status, answer = await exchange(
-            port, f"GET /c/{token} HTTP/1.1\nHost: {host}\nConnection: close\n"
-        )
-        assert status == 302
-        assert b"Location: https://example.com/landing\r\n" in answer
+        for prefix in ("c", "a"):  # a tracked link, an app link
+            status, answer = await exchange(
+                port, f"GET /{prefix}/{token} HTTP/1.1\nHost: {host}\nConnection: close\n"
+            )
+            assert status == 302
+            assert b"Location: https://example.com/landing\r\n" in answer
         status, _ = await exchange(
             port, f"GET /c/{token[:-2]}xx HTTP/1.1\nHost: {host}\nConnection: close\n"
         )

@@ -44,9 +44,10 @@ def test_request_host(authority: str, host: str) -> None:
         ("/", "https", True, True, False, FORWARD),
         ("/.well-known/acme-challenge/tok", "http", True, True, True, CLICKS),
         ("/.well-known/trackway/check/tok", "http", True, True, False, CLICKS),
-        ("/.well-known/apple-app-site-association", "http", True, True, True, CLICKS),
-        ("/apple-app-site-association", "https", True, True, False, CLICKS),
-        ("/.well-known/assetlinks.json", "https", True, True, False, CLICKS),
+        # App-link files the host has not set: the platform's, as any other path.
+        ("/.well-known/apple-app-site-association", "http", True, True, True, TO_HTTPS),
+        ("/apple-app-site-association", "https", True, True, False, FORWARD),
+        ("/.well-known/assetlinks.json", "https", True, True, False, FORWARD),
         ("/apple-app-site-association-not", "https", True, True, False, FORWARD),
         ("/.well-known/other", "https", True, True, False, FORWARD),
         # redirect_http: plain HTTP answered with a 308, but for the own paths above.
@@ -61,6 +62,9 @@ def test_request_host(authority: str, host: str) -> None:
         ("/healthz", "http", False, False, False, CLICKS),
         ("/.well-known/acme-challenge/tok", "http", False, False, False, CLICKS),
         ("/.well-known/trackway/check/tok", "http", False, False, False, CLICKS),
+        ("/.well-known/assetlinks.json", "http", False, False, False, CLICKS),
+        # Redirect mode: trackway's files, set or not (404).
+        ("/.well-known/assetlinks.json", "http", False, True, True, CLICKS),
     ],
 )
 def test_decide(
@@ -75,3 +79,22 @@ def test_decide(
         redirect_http=redirect_http,
     )
     assert got == verdict
+
+
+@pytest.mark.parametrize("path", APP_LINK_PATHS)
+@pytest.mark.parametrize(
+    ("scheme", "redirect_http"), [("http", True), ("https", True), ("http", False)]
+)
+def test_a_proxied_hosts_app_link_file_once_set_is_trackways_never_redirected(
+    path: str, scheme: str, redirect_http: bool
+) -> None:
+    got = decide(
+        path,
+        scheme=scheme,
+        proxied=True,
+        ours=True,
+        own_paths=OWN,
+        redirect_http=redirect_http,
+        app_link_set=True,
+    )
+    assert got == CLICKS

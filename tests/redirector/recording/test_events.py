@@ -61,7 +61,7 @@ def test_the_public_form_has_every_field_but_the_client_key() -> None:
     doc = an_event().public()
     assert tuple(doc) == PUBLIC_FIELDS == (
         "id", "time", "kind", "key_id", "message_id", "recipient_id", "link_index", "url",
-        "user_agent", "client_ip", "bot", "reasons", "label",
+        "user_agent", "client_ip", "bot", "reasons", "label", "source",
     )  # fmt: skip
     assert "client_key" not in doc
     assert doc["bot"] is True

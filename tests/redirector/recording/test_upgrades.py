@@ -1,5 +1,6 @@
 """What an earlier version left behind is read by this one: spool records written
-before labels, and a database without the `label` column."""
+before labels or before sources, and a database without the `label` and `source`
+columns."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from config import ClickSettings
 from redirector.links.tokens import Claims
 from redirector.recording.bot_rules import BurstPolicy
 from redirector.recording.event_store import EventFilter, SqliteEventStore
-from redirector.recording.events import FIELDS, Event
+from redirector.recording.events import APP, BROWSER, FIELDS, Event
 from redirector.recording.hits import Hit, event_from_hit
 from redirector.recording.spool import SPOOL_DIR, V2_SUFFIX, Spool, encode_hits
 from redirector.recording.spool_loader import SpoolLoader
@@ -63,7 +64,7 @@ def test_records_written_before_labels_still_load(tmp_path: Path) -> None:
         "m-old", "r-old", 2,
     )  # fmt: skip
     assert hit_event.label is None
-    assert old_event == Event.from_values((*OLD_EVENT, None))
+    assert old_event == Event.from_values((*OLD_EVENT, None, BROWSER))
 
     db = tmp_path / "trackway.db"
     loader = SpoolLoader(lambda: SqliteEventStore(db), Spool(tmp_path), BurstPolicy(3, 10), 0.01)
@@ -73,6 +74,24 @@ def test_records_written_before_labels_still_load(tmp_path: Path) -> None:
     assert [e.id for e in store.query(EventFilter())] == [OLD_HIT[0], OLD_EVENT[0]]
     store.close()
     assert Spool(tmp_path).files() == []  # loaded, nobody holds it: gone
+
+
+def test_records_written_before_sources_load_as_a_browsers(tmp_path: Path) -> None:
+    claims = ("https://example.com/x", "m", "r", 1, 1_700_000_000, "hero", "0a0b0c0d", 1)
+    hit_v2 = ("0000000000000004aaaaaa000004", 1_790_000_000.0, "click", "UA", "", claims)
+    event_v2 = (*OLD_EVENT[:-1], "burst", "a label")  # every field but `source`
+    spool_file(tmp_path, old_record("h2", [hit_v2]), old_record("e2", [event_v2]))
+    from_hit, from_event = Spool(tmp_path).read_all()
+    assert (from_hit.id, from_hit.label, from_hit.source) == (hit_v2[0], "hero", BROWSER)
+    assert from_event == Event.from_values((*event_v2, BROWSER))
+
+
+def test_an_apps_hit_keeps_its_source_through_the_spool(tmp_path: Path) -> None:
+    claims = Claims("https://example.com/app", "m", "r", 1, 1_700_000_000, None, "0a0b0c0d")
+    hit = Hit("0000000000000005aaaaaa000005", 1_790_000_000.0, "click", "App", "", claims, APP)
+    spool_file(tmp_path, encode_hits([hit]), suffix=V2_SUFFIX)
+    (event,) = Spool(tmp_path).read_all()
+    assert (event.source, event.url) == (APP, claims.url)
 
 
 def test_a_hit_keeps_its_claims_label_through_the_spool(tmp_path: Path) -> None:
@@ -112,13 +131,13 @@ def old_database(path: Path) -> None:
 def test_an_old_database_gets_the_label_column_and_keeps_its_rows(tmp_path: Path) -> None:
     db = tmp_path / "trackway.db"
     old_database(db)
-    labelled = Event.from_values((*OLD_EVENT, "hero"))
+    labelled = Event.from_values((*OLD_EVENT, "hero", APP))
     labelled.id = "0000000000000009aaaaaa000009"
     store = SqliteEventStore(db)
     store.write_batch([labelled])
-    assert [(e.id, e.label) for e in store.query(EventFilter())] == [
-        (OLD_EVENT[0], None),
-        (labelled.id, "hero"),
+    assert [(e.id, e.label, e.source) for e in store.query(EventFilter())] == [
+        (OLD_EVENT[0], None, BROWSER),  # rows of before sources: a browser's
+        (labelled.id, "hero", APP),
     ]
     store.close()
     conn = sqlite3.connect(db)
@@ -133,7 +152,7 @@ def test_an_old_database_that_cannot_be_changed_is_still_read(tmp_path: Path) ->
     old_database(db)
     store = SqliteEventStore(db, read_only=True)
     (event,) = store.query(EventFilter())
-    assert event == Event.from_values((*OLD_EVENT, None))
+    assert event == Event.from_values((*OLD_EVENT, None, BROWSER))
     assert store.recent(0) == []  # opens only
     stats = store.stats("m-old")
     assert (stats.links, stats.opens["bot_opens"]) == ([], 1)
