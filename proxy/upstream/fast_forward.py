@@ -28,7 +28,7 @@ from typing import cast
 
 from config import Settings
 from proxy.upstream.accounting import answered, upstream_failed, upstream_seconds
-from proxy.upstream.headers import request_headers, response_headers
+from proxy.upstream.headers import is_trusted, request_headers, response_headers
 from proxy.upstream.pages import error_page_bytes
 from proxy.upstream.relay import UpstreamConnection
 from proxy.upstream.response_head import LENGTH, NO_BODY, ResponseHead
@@ -106,6 +106,7 @@ class ProxyProtocol(asyncio.Protocol):
         self.since = since
         self._scheme = "http"
         self._peer = ""
+        self._trusted = False  # the peer is a proxy of ours
         self._eof = False
         self._write_paused = False
         self._buffer_full = False
@@ -128,6 +129,7 @@ class ProxyProtocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and peer:
             self._peer = str(peer[0])
+        self._trusted = is_trusted(self._peer, self.fast.proxies)
         self.connections.open.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -225,6 +227,7 @@ class ProxyProtocol(asyncio.Protocol):
             scheme=self._scheme,
             peer=self._peer,
             proxies=self.fast.proxies,
+            trusted=self._trusted,
         )
         lines = "".join([f"{name}: {value}\r\n" for name, value in headers])
         head = f"{request.method} {request.target} HTTP/1.1\r\n{lines}\r\n"
