@@ -8,9 +8,10 @@ Caddy's `reverse_proxy`, each in front of the same upstream (nginx answering
 Each proxy runs `--workers` processes (trackway: `serve --workers`, nginx:
 `worker_processes`, Caddy: GOMAXPROCS) and gets the same load (connections, duration,
 wrk threads); the upstream runs one nginx worker. trackway serves a real tracking host
-switched to proxy mode with `domains proxy`, as an operator would. Prints requests/s
-and p50/p99 latency for each, and last the line
-`ratio_vs_caddy=<x.xx> ratio_vs_nginx=<x.xx>`.
+switched to proxy mode with `domains proxy`, as an operator would. The proxies are
+measured in turns, `--rounds` times each, so that what else the machine does weighs on
+each alike. Prints each run's requests/s, the median run's requests/s and p50/p99
+latency for each, and last the line `ratio_vs_caddy=<x.xx> ratio_vs_nginx=<x.xx>`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -151,25 +152,41 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="per measurement")
     parser.add_argument("--connections", type=int, default=128)
     parser.add_argument("--workers", type=int, default=2, help="processes of each proxy")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements of each (median)")
     args = parser.parse_args()
     missing = [tool for tool in ("wrk", "nginx", "caddy") if shutil.which(tool) is None]
     if missing:
         sys.exit(
             f"bench/proxy.py needs {', '.join(missing)}: apt-get install wrk nginx-light caddy"
         )
-    results: dict[str, Result] = {}
-    with tempfile.TemporaryDirectory() as tmp_name, upstream(Path(tmp_name)) as upstream_port:
+    rounds: dict[str, list[Result]] = {"nginx": [], "caddy": [], "trackway": []}
+    with tempfile.TemporaryDirectory() as tmp_name, ExitStack() as running:
         tmp = Path(tmp_name)
-        for name, proxy in (("nginx", nginx), ("caddy", caddy), ("trackway", trackway)):
-            with proxy(tmp, args.workers, upstream_port) as port:
-                url = f"http://127.0.0.1:{port}{PATH}"
-                host = ["-H", f"Host: {HOST}"]
-                wrk(name, url, 2, args.connections, extra=host)  # warm up
-                results[name] = wrk(name, url, args.seconds, args.connections, extra=host)
+        upstream_port = running.enter_context(upstream(tmp))
+        ports = {
+            name: running.enter_context(proxy(tmp, args.workers, upstream_port))
+            for name, proxy in (("nginx", nginx), ("caddy", caddy), ("trackway", trackway))
+        }
+        host = ["-H", f"Host: {HOST}"]
+        urls = {name: f"http://127.0.0.1:{port}{PATH}" for name, port in ports.items()}
+        for name, url in urls.items():
+            wrk(name, url, 2, args.connections, extra=host)  # warm up
+        # In turns, so that what else the machine does weighs on each alike.
+        for _ in range(args.rounds):
+            for name, url in urls.items():
+                rounds[name].append(wrk(name, url, args.seconds, args.connections, extra=host))
+    results = {
+        name: sorted(runs, key=lambda r: r.rps)[len(runs) // 2] for name, runs in rounds.items()
+    }
+    for name, runs in rounds.items():
+        print(f"{name}: " + " ".join(f"{r.rps:.0f}" for r in runs) + " req/s")
     print(f"{'proxy':<12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
     for r in results.values():
         print(f"{r.name:<12}{r.rps:>10.0f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}")
-    print(f"workers={args.workers} connections={args.connections} seconds={args.seconds}")
+    print(
+        f"workers={args.workers} connections={args.connections} seconds={args.seconds} "
+        f"rounds={args.rounds} (median)"
+    )
     ours = results["trackway"].rps
     print(
         f"ratio_vs_caddy={ours / results['caddy'].rps:.2f} "

@@ -269,6 +269,8 @@ class ProxyProtocol(asyncio.Protocol):
             self._body_left -= len(taken)
             data += taken
         upstream.begin(self, data, request.method == "HEAD", self._body_left)
+        if self._write_paused:  # the client still does not read an earlier answer
+            upstream.pause()
 
     def _pump_body(self) -> None:
         upstream = self._upstream
