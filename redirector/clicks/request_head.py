@@ -126,18 +126,17 @@ class ForwardableRequest(NamedTuple):
     content_length: int  # 0 when the request has no body
 
 
-# Any method (a token), an origin-form target of visible ASCII, HTTP/1.1 only.
-_FORWARD_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}) (/[!-~]*) HTTP/1\.1\r\n")
+# A method in capitals (a token; aiohttp would send another in capitals: its to send),
+# an origin-form target of visible ASCII, HTTP/1.1 only.
+_FORWARD_LINE = re.compile(rb"([A-Z][!#$%&'*+.^_`|~0-9A-Z-]{0,31}) (/[!-~]*) HTTP/1\.1\r\n")
 # What the proxy's fast path leaves to aiohttp: other framings, and what turns the
 # connection into something else or waits for a go-ahead.
 _NOT_FORWARDABLE_FIELDS = re.compile(rb"\n(?:transfer-encoding|expect|upgrade):")
-_TOKEN_START = frozenset(
-    b"!#$%&'*+.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-"
-)
+_METHOD_START = frozenset(range(ord("A"), ord("Z") + 1))
 
 
 def parse_forwardable(buffer: bytes) -> ForwardableRequest | _Verdict:
-    end = _head_end(buffer, lambda start: start[:1] != b"" and start[0] in _TOKEN_START)
+    end = _head_end(buffer, lambda start: start[:1] == b"" or start[0] in _METHOD_START)
     if not isinstance(end, int):
         return end
     line = _FORWARD_LINE.match(buffer, 0, end + 2)

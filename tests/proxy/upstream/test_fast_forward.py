@@ -6,11 +6,16 @@ clients that do not read and upstreams that break off."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
+import trustme
 
+from config import Settings
+from proxy.serve.listeners import bind_socket
+from proxy.serve.public_app import PublicService
 from proxy.upstream import UpstreamRoute
 from proxy.upstream.forwarder import Forwarder
 from tests.proxy.upstream.conftest import CUSTOM, Front, sample
@@ -296,3 +301,29 @@ async def test_a_client_that_does_not_read_holds_the_upstream_not_memory(
     assert received == 100 * MIB
     assert peak_rss() < 40
     writer.close()
+
+
+async def test_over_tls_the_upstream_hears_https(
+    settings: Settings, ca: trustme.CA, http_upstream: Upstream
+) -> None:
+    service = PublicService(settings, routes=lambda: route(http_upstream.port))
+    await service.start()
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(CUSTOM).configure_cert(server_side)
+    sock = bind_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    listener = await service.listen(sock, server_side)
+    try:
+        client_side = ssl.create_default_context()
+        ca.configure_trust(client_side)
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=client_side, server_hostname=CUSTOM
+        )
+        writer.write(request("/secure") + request("/again"))
+        for _ in range(2):
+            assert (await read_answer(reader))[0] == 200
+        writer.close()
+    finally:
+        listener.close()
+        await service.close()
+    assert [g.header("X-Forwarded-Proto") for g in http_upstream.received] == [["https"]] * 2
