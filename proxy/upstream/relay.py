@@ -60,6 +60,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._left = 0  # LENGTH: answer bytes still to come
         self._chunks: ChunkedBody | None = None
         self._got_bytes = False
+        self._spoiled = False  # bytes came past the answer's end
         self._paused = False
         self._read_at = 0.0
         self._timer: asyncio.TimerHandle | None = None
@@ -79,6 +80,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._body_left = body_left
         self._head = None
         self._got_bytes = False
+        self._spoiled = False
         self._read_at = self._loop.time()
         self._timer = self._loop.call_at(self._read_at + self.read_timeout, self._check_read)
         self.transport.write(data)
@@ -129,19 +131,25 @@ class UpstreamConnection(asyncio.Protocol):
         self._read_at = self._loop.time()
         out = b""
         head = self._head
-        try:
-            if head is None:
-                self._buffer += data
+        if head is None:
+            self._buffer += data
+            try:
                 head = self._read_head()
-                if head is None:
-                    return
-                data, self._buffer = self._buffer[head.head_bytes :], b""
-                out = owner.answer_head(head)
-                self._head = head
-                self._left = head.length
-                self._chunks = ChunkedBody() if head.framing == CHUNKED else None
+            except Malformed as e:
+                self._fail(UpstreamFailure(502, "broken", f"malformed answer: {e}"))
+                return
+            if head is None:
+                return
+            data, self._buffer = self._buffer[head.head_bytes :], b""
+            out = owner.answer_head(head)
+            self._head = head
+            self._left = head.length
+            self._chunks = ChunkedBody() if head.framing == CHUNKED else None
+        try:
             done, data = self._body(head, data)
         except Malformed as e:
+            if out:
+                owner.send(out)  # the head, counted already: then the cut
             self._fail(UpstreamFailure(502, "broken", f"malformed answer: {e}"))
             return
         if out or data:
@@ -161,23 +169,23 @@ class UpstreamConnection(asyncio.Protocol):
     def _body(self, head: ResponseHead, data: bytes) -> tuple[bool, bytes]:
         """Whether the answer ended, and what of `data` goes to the client (framed)."""
         framing = head.framing
+        # Bytes past the answer's end are no answer to anything: they are dropped, and
+        # the connection is not used again.
         if framing == LENGTH:
             if len(data) > self._left:
-                raise Malformed("more bytes than its Content-Length")
+                data, self._spoiled = data[: self._left], True
             self._left -= len(data)
             return self._left == 0, data
         if framing == NO_BODY:
-            if data:
-                raise Malformed("bytes after an answer without a body")
-            return True, data
+            self._spoiled = bool(data)
+            return True, b""
         if framing == UNTIL_CLOSE:
             return False, chunk(data) if data else b""
         chunks = self._chunks
         assert chunks is not None
         out = b"".join(chunk(piece) for piece in chunks.feed(data) if piece)
         if chunks.done:
-            if chunks.extra:
-                raise Malformed("bytes after the last chunk")
+            self._spoiled = chunks.extra > 0
             return True, out + LAST_CHUNK
         return False, out
 
@@ -186,7 +194,8 @@ class UpstreamConnection(asyncio.Protocol):
         owner, self.owner = self.owner, None
         self.used = True
         head = self._head
-        if head is not None and head.reusable and self._body_left == 0 and self.usable():
+        reusable = head is not None and head.reusable and not self._spoiled
+        if reusable and self._body_left == 0 and self.usable():
             if self._paused:
                 self.resume()
             self.pool.release(self)

@@ -231,6 +231,25 @@ async def test_answers_without_a_body(
     assert [head.split(b" ")[1] for head, _ in upstream.received] == [b"/a", b"/b"]
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\nEXTRA",
+    ],
+)
+async def test_bytes_past_an_answers_end_are_dropped_with_the_connection(
+    front: Front, scripted: ScriptedUpstream, answer: bytes
+) -> None:
+    upstream = await scripted(lambda h, n: [answer])
+    port = await front(route(upstream.port))
+    async with aiohttp.ClientSession() as client:
+        for _ in range(2):
+            async with client.get(f"http://127.0.0.1:{port}/", headers={"Host": CUSTOM}) as r:
+                assert await r.read() == b"ok"
+    assert upstream.connections == 2
+
+
 async def test_an_upstream_closing_mid_answer_closes_the_client_and_is_counted(
     front: Front, scripted: ScriptedUpstream
 ) -> None:
