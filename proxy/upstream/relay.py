@@ -82,7 +82,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._got_bytes = False
         self._spoiled = False
         self._read_at = self._loop.time()
-        self._timer = self._loop.call_at(self._read_at + self.read_timeout, self._check_read)
+        if self._timer is None:  # else the one armed for an earlier exchange goes on
+            self._timer = self._loop.call_at(self._read_at + self.read_timeout, self._check_read)
         self.transport.write(data)
 
     def write(self, data: bytes) -> None:
@@ -190,7 +191,8 @@ class UpstreamConnection(asyncio.Protocol):
         return False, out
 
     def _finish(self) -> None:
-        self._stop_timer()
+        # The timer stays: it stops by itself when it finds no exchange, and a request
+        # that comes before then spares making another (one a request, otherwise).
         owner, self.owner = self.owner, None
         self.used = True
         head = self._head
@@ -217,6 +219,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self._stop_timer()
         self.pool.forget(self)
         if self.owner is None:
             return
@@ -230,7 +233,7 @@ class UpstreamConnection(asyncio.Protocol):
     def _check_read(self) -> None:
         self._timer = None
         if self.owner is None:
-            return
+            return  # idle: the next exchange arms it again
         now = self._loop.time()
         if self._paused:
             due = now + self.read_timeout

@@ -346,3 +346,22 @@ async def test_over_tls_the_upstream_hears_https(
         listener.close()
         await service.close()
     assert [g.header("X-Forwarded-Proto") for g in http_upstream.received] == [["https"]] * 2
+
+
+async def test_the_read_timeout_holds_on_a_reused_connection(
+    front: Front, http_upstream: Upstream
+) -> None:
+    http_upstream.slow_seconds = 2.0
+    port = await front(route(http_upstream.port), read_timeout=0.5)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    loop = asyncio.get_running_loop()
+    writer.write(request("/fast"))
+    assert (await read_answer(reader))[0] == 200
+    await asyncio.sleep(0.3)  # the first exchange's timer is still armed
+    started = loop.time()
+    writer.write(request("/slow"))
+    status, fields, _ = await read_answer(reader)
+    assert (status, fields["cache-control"]) == (504, "no-store")
+    assert 0.4 < loop.time() - started < 1.5  # the timeout from this request on
+    writer.close()
+    assert len({g.header("X-Peer-Port")[0] for g in http_upstream.received}) == 1
