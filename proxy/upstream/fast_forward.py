@@ -305,8 +305,9 @@ class ProxyProtocol(asyncio.Protocol):
         return "".join(lines).encode("latin-1") + extra + b"\r\n"
 
     def send(self, data: bytes) -> None:
-        if self.transport is not None:
-            self.transport.write(data)
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
 
     def answer_ended(self) -> None:
         self._upstream = None
