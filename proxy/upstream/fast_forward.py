@@ -119,7 +119,6 @@ class ProxyProtocol(asyncio.Protocol):
         self._connecting: asyncio.Task[None] | None = None
         self._body_left = 0  # request body bytes not yet sent upstream
         self._keep_alive = True
-        self._head_sent = False
         self._started = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -218,7 +217,6 @@ class ProxyProtocol(asyncio.Protocol):
         self._route, self._request = route, request
         self._body_left = request.content_length
         self._keep_alive = request.keep_alive
-        self._head_sent = False
         self._started = time.monotonic()
         headers = request_headers(
             request.fields,
@@ -288,7 +286,6 @@ class ProxyProtocol(asyncio.Protocol):
         assert route is not None
         upstream_seconds(time.monotonic() - self._started)
         answered(route, head.status)
-        self._head_sent = True
         # A body not wholly sent yet when the answer begins: the connection ends with it.
         keep_alive = self._keep_alive and not self.connections.closing and not self._body_left
         self._keep_alive = keep_alive

@@ -362,6 +362,6 @@ async def test_the_read_timeout_holds_on_a_reused_connection(
     writer.write(request("/slow"))
     status, fields, _ = await read_answer(reader)
     assert (status, fields["cache-control"]) == (504, "no-store")
-    assert 0.4 < loop.time() - started < 1.5  # the timeout from this request on
+    assert 0.4 < loop.time() - started < 1.9  # the timeout from this request on
     writer.close()
     assert len({g.header("X-Peer-Port")[0] for g in http_upstream.received}) == 1
