@@ -83,8 +83,10 @@ def wrk(
     connections: int,
     script: Path | None = None,
     close_connections: bool = False,
+    extra: list[str] | None = None,
 ) -> Result:
-    """`close_connections`: a new connection (and TLS handshake) for every request."""
+    """`close_connections`: a new connection (and TLS handshake) for every request;
+    `extra`: more wrk arguments (headers)."""
     args = [
         "wrk",
         "-t2",
@@ -98,6 +100,7 @@ def wrk(
         args += ["-s", str(script)]
     if close_connections:
         args += ["-H", "Connection: close"]
+    args += extra or []
     out = subprocess.run(
         [*args, url], capture_output=True, text=True, check=True, timeout=seconds + 60
     ).stdout

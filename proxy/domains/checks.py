@@ -34,7 +34,7 @@ from proxy.domains.hsts import StsPolicy, names_to_check, parse_sts
 from proxy.domains.status import DnsAnswer, HstsFinding, Probe
 from proxy.upstream.headers import our_proxy_status
 from proxy.upstream.route import UpstreamRoute
-from proxy.upstream.trust import upstream_tls_context
+from proxy.upstream.upstream_pool import upstream_tls
 
 CHECK_PATH = "/.well-known/trackway/check/"
 MAX_CNAME_CHAIN = 8
@@ -325,7 +325,5 @@ async def open_checker(settings: CheckerSettings) -> AsyncIterator[Checker]:
     )
     connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False, force_close=True)
     async with aiohttp.ClientSession(connector=connector) as session:
-        upstream_tls = upstream_tls_context(settings.proxy)
-        yield Checker(
-            checks, make_resolver(dns), session, tls_context(checks), allowed, upstream_tls
-        )
+        trust = upstream_tls(settings.proxy)
+        yield Checker(checks, make_resolver(dns), session, tls_context(checks), allowed, trust)

@@ -24,6 +24,7 @@ from proxy.domains.proxy_routes import EVERY_HOST
 from proxy.domains.service import check_secret
 from proxy.domains.store import AppLinks
 from proxy.serve.tls_listener import TlsListener
+from proxy.upstream.fast_forward import FastForwarding
 from proxy.upstream.forwarder import Forwarder
 from proxy.upstream.pages import error_page
 from proxy.upstream.route import UpstreamRoute
@@ -123,6 +124,11 @@ class PublicService:
         self._stop_loading = asyncio.Event()
         self.limits = ConnectionLimits.from_settings(settings.server, fd_limit())
         self.connections = ClickConnections(self.state, self.handler, self.limits)
+        # Plain requests to proxied hosts: forwarded without aiohttp (the rest with it).
+        self.fast_forwarding = FastForwarding(
+            settings, self.connections, routes, self.own_paths, self.state.proxies
+        )
+        self.connections.divert = self.fast_forwarding.divert
 
     async def start(self) -> None:
         self.state.writer.start()
@@ -204,6 +210,7 @@ class PublicService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reloader
         await self.forwarder.close()
+        await self.fast_forwarding.close()
         await self.state.writer.close()
         if self._loading is not None:
             self._stop_loading.set()

@@ -1,5 +1,6 @@
-"""A proxied host's requests forwarded to its upstream, the answers streamed back.
-Network I/O.
+"""A proxied host's requests forwarded to its upstream, the answers streamed back, for
+what the proxy's fast path leaves to aiohttp (`fast_forward`: bodies of unknown length,
+upgrades, HTTP/1.0, odd heads). Network I/O.
 
 One `ClientSession` per worker pools keep-alive connections to the upstreams. Names
 resolve through `[dns] nameservers` when set; TLS is verified against the upstream's
@@ -13,29 +14,22 @@ where trackway connects.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import client_exceptions as errors
 from aiohttp import web
-from aiohttp.resolver import AsyncResolver
 from yarl import URL
 
 from config import DnsSettings, ProxySettings
+from proxy.upstream.accounting import answered, upstream_failed, upstream_seconds
 from proxy.upstream.headers import request_headers, response_headers
 from proxy.upstream.pages import error_page
 from proxy.upstream.route import UpstreamRoute
-from proxy.upstream.trust import upstream_tls_context
-from redirector import metrics
+from proxy.upstream.upstream_pool import DNS_CACHE_SECONDS, upstream_resolver, upstream_tls
 from redirector.clicks import TrustedProxies
 
-log = logging.getLogger("trackway.proxy")
-
-# SparkPost asks proxies to look its name up again every 10 s (`resolver … valid=10s`):
-# the platforms move their tracking hosts between addresses.
-DNS_CACHE_SECONDS = 10
 CHUNK_BYTES = 64 * 1024
 # The client sent these or nothing: aiohttp adds none of its own.
 _NO_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
@@ -53,19 +47,11 @@ class Forwarder:
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
-        context = upstream_tls_context(self.settings)
-        resolver = (
-            AsyncResolver(
-                nameservers=list(self.dns.nameservers), timeout=self.dns.timeout, tries=2
-            )
-            if self.dns.nameservers
-            else None
-        )
         connector = aiohttp.TCPConnector(
             limit=0,  # the public listener's connection cap bounds these
             ttl_dns_cache=DNS_CACHE_SECONDS,
-            resolver=resolver,
-            ssl=context,
+            resolver=upstream_resolver(self.dns),
+            ssl=upstream_tls(self.settings),
         )
         return aiohttp.ClientSession(
             connector=connector,
@@ -127,8 +113,7 @@ class Forwarder:
             if body is not None and body.too_large:
                 return self._refuse_body(route)
             return self._failed(route, e)
-        instruments = metrics.instruments()
-        instruments.proxy_upstream_seconds.observe(time.monotonic() - started)
+        upstream_seconds(time.monotonic() - started)
         try:
             return await self._stream_back(request, route, upstream)
         finally:
@@ -143,7 +128,7 @@ class Forwarder:
         answer = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         for name, value in response_headers(list(upstream.headers.items()), upstream.status):
             answer.headers.add(name, value)
-        metrics.instruments().proxy_requests.labels(route.host, str(upstream.status)).inc()
+        answered(route, upstream.status)
         try:
             await answer.prepare(request)
             async for chunk in upstream.content.iter_chunked(CHUNK_BYTES):
@@ -151,7 +136,7 @@ class Forwarder:
             await answer.write_eof()
         except (TimeoutError, aiohttp.ClientError) as e:
             # The head went out: the client learns of the cut from the connection.
-            self._note(route, failure(e)[1], f"after the answer's head: {e!r}")
+            upstream_failed(route, failure(e)[1], f"after the answer's head: {e!r}")
             if request.transport is not None:
                 request.transport.abort()
         except ConnectionError:
@@ -159,20 +144,16 @@ class Forwarder:
         return answer
 
     def _refuse_body(self, route: UpstreamRoute) -> web.Response:
-        metrics.instruments().proxy_requests.labels(route.host, "413").inc()
+        answered(route, 413)
         page = error_page(413)
         page.force_close()  # what is left of the body is not read
         return page
 
     def _failed(self, route: UpstreamRoute, error: Exception) -> web.Response:
         status, reason = failure(error)
-        self._note(route, reason, f"answered {status}: {error!r}")
-        metrics.instruments().proxy_requests.labels(route.host, str(status)).inc()
+        upstream_failed(route, reason, f"answered {status}: {error!r}")
+        answered(route, status)
         return error_page(status, reason)
-
-    def _note(self, route: UpstreamRoute, reason: str, what: str) -> None:
-        metrics.instruments().proxy_upstream_errors.labels(route.host, reason).inc()
-        log.warning("proxy %s -> %s: %s, %s", route.host, route.upstream, reason, what)
 
 
 def failure(error: BaseException) -> tuple[int, str]:

@@ -68,10 +68,13 @@ def request_headers(
     scheme: str,
     peer: str,
     proxies: TrustedProxies,
+    trusted: bool | None = None,
 ) -> Headers:
     """The headers sent upstream for a request that came in with `headers` from `peer`
-    (the connection's address) by `scheme`. `host_header`: the route's Host value."""
-    trusted = is_trusted(peer, proxies)
+    (the connection's address) by `scheme`. `host_header`: the route's Host value;
+    `trusted`: `is_trusted(peer, proxies)` when known (once a connection)."""
+    if trusted is None:
+        trusted = is_trusted(peer, proxies)
     kept: Headers = []
     forwarded_for: list[str] = []
     for name, value in _end_to_end(headers):

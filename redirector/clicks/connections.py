@@ -65,6 +65,10 @@ class ClickConnections:
         self.date = HttpDate()
         self.clock: Callable[[], float] = time.monotonic  # the loop's, once started
         self.closing = False
+        # Another fast path, tried before aiohttp for a connection the click path does
+        # not serve (the proxy's, `proxy.upstream.fast_forward`): given the bytes not
+        # answered and when their head began, its protocol, or None.
+        self.divert: Callable[[bytes, float], asyncio.Protocol | None] | None = None
         self._handler = handler
         self._server: web.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -101,6 +105,14 @@ class ClickConnections:
         """aiohttp's protocol for a connection whose head began at `since`."""
         assert self._server is not None, "start() first"
         return FallbackHandler(self._server, self, since)
+
+    def next_protocol(self, buffer: bytes, since: float) -> asyncio.Protocol:
+        """The protocol for a connection the click path hands on with `buffer`."""
+        if self.divert is not None:
+            protocol = self.divert(buffer, since)
+            if protocol is not None:
+                return protocol
+        return self.hand_over(since)
 
     def bad_request(self, reason: str, peer: str | None) -> None:
         metrics.instruments().bad_requests.labels(reason).inc()

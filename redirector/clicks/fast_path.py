@@ -256,13 +256,14 @@ class ClickProtocol(asyncio.Protocol):
         return False
 
     def _hand_over(self, transport: asyncio.Transport) -> None:
-        """From here on aiohttp serves this connection, from the first unanswered byte,
-        under the same deadlines (its head's counted from when it began)."""
+        """From here on aiohttp (or the proxy's fast path: `ClickConnections.divert`)
+        serves this connection, from the first unanswered byte, under the same
+        deadlines (its head's counted from when it began)."""
         self.connections.open.discard(self)
         if self._read_paused or self._write_paused:
             self._read_paused = self._write_paused = False
             transport.resume_reading()
-        protocol = self.connections.hand_over(self.since)
+        protocol = self.connections.next_protocol(self.buffer, self.since)
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         buffered, self.buffer = self.buffer, b""
