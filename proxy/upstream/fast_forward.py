@@ -33,7 +33,7 @@ from proxy.upstream.pages import error_page_bytes
 from proxy.upstream.relay import UpstreamConnection
 from proxy.upstream.response_head import LENGTH, NO_BODY, ResponseHead
 from proxy.upstream.route import UpstreamRoute
-from proxy.upstream.routing import FORWARD, decide, request_host
+from proxy.upstream.routing import APP_LINK_PATHS, FORWARD, decide, request_host
 from proxy.upstream.upstream_pool import UpstreamFailure, UpstreamPool, key_of
 from redirector.clicks import ClickConnections, TrustedProxies
 from redirector.clicks.deadlines import BUSY, HEAD, IDLE
@@ -80,8 +80,8 @@ class FastForwarding:
         if route is None or request.content_length > self.settings.max_body_bytes:
             return None
         path = request.target.partition("?")[0]
-        if "%" in path or "/." in path or path.startswith("//"):
-            return None
+        if "%" in path or "/." in path or path.startswith("//") or path in APP_LINK_PATHS:
+            return None  # aiohttp's: its normalised path, or a file the host may serve
         verdict = decide(
             path,
             scheme=scheme or "https",

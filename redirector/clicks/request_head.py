@@ -138,6 +138,14 @@ _FORWARD_LINE = re.compile(rb"([A-Z][!#$%&'*+.^_`|~0-9A-Z-]{0,31}) (/[!-~]*) HTT
 # connection into something else or waits for a go-ahead.
 _NOT_FORWARDABLE_FIELDS = re.compile(rb"\n(?:transfer-encoding|expect|upgrade):")
 _METHOD_START = frozenset(range(ord("A"), ord("Z") + 1))
+# The headers aiohttp refuses twice (a 400 of its own): such a request is its to answer.
+_SINGLETONS = tuple(
+    b"\n%s:" % name
+    for name in (
+        b"content-location", b"content-range", b"content-type", b"etag", b"max-forwards",
+        b"server", b"user-agent",
+    )
+)  # fmt: skip
 
 
 def parse_forwardable(buffer: bytes) -> ForwardableRequest | _Verdict:
@@ -150,6 +158,8 @@ def parse_forwardable(buffer: bytes) -> ForwardableRequest | _Verdict:
     fields = buffer[line.end() - 2 : end]
     names = _checked_names(fields)
     if names is None or _NOT_FORWARDABLE_FIELDS.search(names) is not None:
+        return NOT_PLAIN
+    if any(names.count(name) > 1 for name in _SINGLETONS):
         return NOT_PLAIN
     length = 0
     lengths = names.count(b"\ncontent-length:")
