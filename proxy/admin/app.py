@@ -145,8 +145,7 @@ def _readers(state: AdminState) -> Readers:
         return await asyncio.get_running_loop().run_in_executor(state.executor, fn)
 
     return Readers(
-        stats=lambda message_id: read_stats(state.reader(), state.spool, message_id),
-        events=lambda flt: read_events(state.reader_if_available(), state.spool, flt),
+        stats=lambda message_id: read_stats(state.reader(), state.spool, message_id, by_day=True),
         in_thread=in_thread,
     )
 

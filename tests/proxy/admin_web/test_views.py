@@ -4,11 +4,12 @@ domain service's reasons, the message view counts days and bots' reasons."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from proxy.admin.web.chart import DayCounts, day_chart
 from proxy.admin.web.domain_views import domain_page, domains_page, host_lights
 from proxy.admin.web.markup import Html, esc, join, page, render
-from proxy.admin.web.message_views import count_events, message_page
+from proxy.admin.web.message_views import day_counts, message_page
 from proxy.domains.descriptions import (
     CertificateSummary,
     CnameRecord,
@@ -18,8 +19,8 @@ from proxy.domains.descriptions import (
     unchecked_status,
 )
 from proxy.domains.status import DnsAnswer, HostChecks, HstsFinding, Probe, host_status
-from redirector.recording.event_reader import MessageStats
-from redirector.recording.event_store import LinkStats
+from redirector.recording.event_reader import merge_stats
+from redirector.recording.event_store import LinkStats, StoredStats
 from redirector.recording.events import Event
 
 EVIL = '<script>alert("x")</script>'
@@ -126,25 +127,25 @@ def event(i: int, kind: str, at: float, bot: bool = False, reasons: tuple[str, .
 
 
 def test_message_view_counts_days_and_bot_reasons_and_escapes() -> None:
+    """The spool's events (nothing stored here) counted into days and reasons by the same
+    merge that adds them to the store's counts."""
     events = [
         event(1, "click", T0),
         event(2, "click", T0 + 60, bot=True, reasons=("burst",)),
         event(3, "click", T0 + DAY, bot=True, reasons=("burst", "too_fast")),
         event(4, "open", T0 + DAY),
         event(5, "open", T0 + DAY, bot=True, reasons=("proxy",)),
-        event(6, "prefetch", T0, bot=True, reasons=("head",)),
     ]
-    counted = count_events(events)
-    assert counted.days == [
+    nothing = StoredStats([], {"human_opens": 0, "bot_opens": 0, "unique_openers": 0},
+                          frozenset(), frozenset(), frozenset(), {}, {})  # fmt: skip
+    stats = merge_stats("m1", nothing, events)
+    assert day_counts(stats) == [
         DayCounts("2026-09-21", human_clicks=1, bot_clicks=1),
         DayCounts("2026-09-22", bot_clicks=1, human_opens=1, bot_opens=1),
     ]
-    assert counted.bot_reasons == {0: {"burst": 2, "too_fast": 1}}
-    stats = MessageStats(
-        "m1", [LinkStats(0, EVIL, EVIL, 1, 2, 1)],
-        {"human_opens": 1, "bot_opens": 1, "unique_openers": 1}, 0,
-    )  # fmt: skip
-    html = message_page(stats, counted)
+    assert stats.bot_reasons == {0: {"burst": 2, "too_fast": 1}}
+    stats = replace(stats, links=[LinkStats(0, EVIL, EVIL, 1, 2, 1)])
+    html = message_page(stats)
     assert "<script" not in html
     assert "burst: 2, too_fast: 1" in html
     assert html.count("<rect") == 8  # two days, two bars each, humans and bots
