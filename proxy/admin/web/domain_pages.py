@@ -50,15 +50,15 @@ async def list_page(request: web.Request) -> web.Response:
 
 def _read_domain(
     service: DomainService, name: str
-) -> HostDescription | tuple[DomainDescription, str, str | None]:
+) -> HostDescription | tuple[DomainDescription, str | None, str | None]:
     described = service.describe(name)
     if isinstance(described, HostDescription):
         return described
     try:
         base = service.link_base(described.domain)
         return described, base.url, base.reason
-    except HostProxied as e:  # its links are the email platform's
-        return described, "the email platform's own links", str(e)
+    except HostProxied as e:  # its links are the email platform's: the service says so
+        return described, None, str(e)
 
 
 async def show(request: web.Request) -> web.StreamResponse:

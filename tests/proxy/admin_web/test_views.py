@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from proxy.admin.host_metrics import host_families
 from proxy.admin.web.chart import DayCounts, day_chart
 from proxy.admin.web.domain_views import domain_page, domains_page, host_lights
 from proxy.admin.web.markup import Html, esc, join, page, render
@@ -18,7 +19,15 @@ from proxy.domains.descriptions import (
     TxtRecord,
     unchecked_status,
 )
-from proxy.domains.status import DnsAnswer, HostChecks, HstsFinding, Probe, host_status
+from proxy.domains.status import (
+    DnsAnswer,
+    HostChecks,
+    HstsFinding,
+    Probe,
+    check_colour,
+    host_status,
+)
+from proxy.domains.store import TrackingHost
 from redirector.recording.event_reader import merge_stats
 from redirector.recording.event_store import LinkStats, StoredStats
 from redirector.recording.events import Event
@@ -157,3 +166,66 @@ def test_the_chart_scales_to_the_busiest_day() -> None:
     assert max(heights) == 120.0  # 30 of 40 on a 160-unit scale
     assert "bot opens" in svg  # the legend
     assert "No clicks" in day_chart([])
+
+
+def test_lights_and_metrics_read_one_colour_table() -> None:
+    """A light is green exactly when /metrics says 1 for that check (one table, in
+    proxy/domains/status.py); grey only where the table says so."""
+    for https in (None, Probe(True), Probe(False, "refused")):
+        for dns in (DnsAnswer(("t.trackway.example",)), DnsAnswer(()), DnsAnswer((), "SERVFAIL")):
+            checks = HostChecks(
+                "links.example.com", "t.trackway.example", True, dns, Probe(https is None),
+                (), https, T0,
+            )  # fmt: skip
+            status = host_status(checks, "https://t.trackway.example")
+            host = replace(checked_host("links.example.com"), status=status)
+            lights = {li.check.lower(): li.colour for li in host_lights(host)}
+            stored = TrackingHost("links.example.com", "example.com", "us", T0, checks=checks,
+                                  status=status, checked_at=T0)  # fmt: skip
+            found = {
+                (s.labels["check"]): s.value
+                for family in host_families([stored])
+                if family.name == "trackway_domain_check_ok"
+                for s in family.samples
+            }
+            for check in ("cname", "http", "https"):
+                state = str(getattr(status, check))
+                assert lights[check] == check_colour(check, state)
+                assert (found[check] == 1.0) is (lights[check] == "green"), (check, state)
+
+
+def test_a_host_without_certificate_says_the_service_s_obstacles() -> None:
+    checks = HostChecks(
+        "links.example.com", "t.trackway.example", True, DnsAnswer(()), Probe(False, "refused"),
+        (), None, T0,
+    )  # fmt: skip
+    status = host_status(checks, "https://t")
+    stored = TrackingHost("links.example.com", "example.com", "us", T0, checks=checks,
+                          status=status, checked_at=T0)  # fmt: skip
+    host = replace(
+        checked_host("links.example.com"),
+        status=status,
+        certificate_obstacles=tuple(stored.certificate_obstacles()),
+    )
+    domain = DomainDescription(
+        "example.com", "verified", TxtRecord("_trackway.example.com", "v"), None, (host,),
+        host.status,
+    )  # fmt: skip
+    html = domain_page(domain, "https://t", None, csrf="c")
+    assert "No certificate yet: no CNAME record; point links.example.com at " in html
+    assert "HTTP check: refused" in html
+    assert "ordered once CNAME and HTTP" not in html  # the page's own words, gone
+    assert "certificate_obstacles" not in host.as_dict()  # the JSON is as it was
+
+
+def test_a_proxied_domain_s_links_are_said_in_the_service_s_words() -> None:
+    host = checked_host("links.example.com")
+    domain = DomainDescription(
+        "example.com", "verified", TxtRecord("_trackway.example.com", "v"), None, (host,),
+        host.status,
+    )  # fmt: skip
+    said = "example.com's tracking host links.example.com is in proxy mode: its links are …"
+    html = domain_page(domain, None, said, csrf="c")
+    assert f'<span class="reason">{esc(said)}</span>' in html
+    assert 'id="link-base"' not in html
+    assert "email platform's own links" not in html
