@@ -11,7 +11,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -91,6 +91,25 @@ def reason_names(reasons: str) -> list[str]:
     return [r for r in reasons.split(",") if r] or ["unknown"]
 
 
+def fold_by_day(
+    rows: Iterable[Sequence[Any]],
+) -> tuple[dict[str, dict[str, int]], dict[int, dict[str, int]]]:
+    """`StoredStats.days` and `.bot_reasons` of a store's grouped rows, each (UTC day
+    number, kind, bot, link index of a bot's click else None, its stored reasons, count):
+    every store's `by_day` query gives these."""
+    days: dict[str, dict[str, int]] = {}
+    reasons: dict[int, dict[str, int]] = {}
+    for day_number, kind, bot, index, stored, n in rows:
+        day = time.strftime("%Y-%m-%d", time.gmtime(int(day_number) * 86400))
+        counts = days.setdefault(day, dict.fromkeys(DAY_COUNTS, 0))
+        counts[day_count(str(kind), bool(bot))] += int(n)
+        if index is not None:  # a bot's click
+            found = reasons.setdefault(int(index), {})
+            for reason in reason_names(str(stored or "")):
+                found[reason] = found.get(reason, 0) + int(n)
+    return days, reasons
+
+
 class EventStore(Protocol):
     def write_batch(self, events: Sequence[Event], remarks: Sequence[Remark] = ()) -> None:
         """Commit `events` in one transaction, or raise StoreUnavailable having written none.
@@ -122,7 +141,8 @@ _ROWS_PER_INSERT = 32766 // len(COLUMNS)  # SQLite's limit on parameters per sta
 # Human events, bot events, distinct recipients among the human ones.
 _COUNTS = "SUM(bot = 0), SUM(bot = 1), COUNT(DISTINCT CASE WHEN bot = 0 THEN recipient_id END)"
 # A message's clicks and opens by UTC day (cut at the whole second, as time.gmtime cuts),
-# kind and bot, and its bot clicks by link and reasons too.
+# kind and bot, and its bot clicks by link and reasons too: the rows of fold_by_day.
+# Through the (message_id, time) index.
 _BOT_CLICK = "CASE WHEN kind = 'click' AND bot = 1 THEN {} END"
 _BY_DAY = (
     "SELECT CAST(time AS INTEGER) / 86400 AS day, kind, bot, "
@@ -287,7 +307,9 @@ class SqliteEventStore:
                 stored = self._stored_of(message_id, others)
                 if not by_day:
                     return StoredStats(links, opens, *stored)
-                return StoredStats(links, opens, *stored, *self._by_day(message_id))
+                # Counted by SQLite, a row per group: the events are never read out.
+                rows = self.conn.execute(_BY_DAY, (message_id,))
+                return StoredStats(links, opens, *stored, *fold_by_day(rows))
             finally:
                 self.conn.execute("COMMIT")
         except sqlite3.Error as e:
@@ -335,23 +357,6 @@ class SqliteEventStore:
             "unique_openers": int(row[2] or 0),
         }
         return links, opens
-
-    def _by_day(
-        self, message_id: str
-    ) -> tuple[dict[str, dict[str, int]], dict[int, dict[str, int]]]:
-        """Counted by SQLite in one pass through the (message_id, time) index, a row per
-        group: a message's hundreds of thousands of events are never read out."""
-        days: dict[str, dict[str, int]] = {}
-        reasons: dict[int, dict[str, int]] = {}
-        for day_number, kind, bot, index, stored, n in self.conn.execute(_BY_DAY, (message_id,)):
-            day = time.strftime("%Y-%m-%d", time.gmtime(int(day_number) * 86400))
-            counts = days.setdefault(day, dict.fromkeys(DAY_COUNTS, 0))
-            counts[day_count(kind, bool(bot))] += int(n)
-            if index is not None:  # a bot's click
-                found = reasons.setdefault(int(index), {})
-                for reason in reason_names(str(stored or "")):
-                    found[reason] = found.get(reason, 0) + int(n)
-        return days, reasons
 
     def close(self) -> None:
         self.conn.close()
