@@ -31,7 +31,8 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
 # trackway …` finds the same data folder and `-e` changes one. Ports above 1023: no
 # root and no capability needed; the host publishes them as 80 and 443. The admin
 # listener binds every address of the container so that the host can reach it
-# (publish it on the host's loopback only): /api/* needs the admin token.
+# (publish it on the host's loopback only): /api/* and /ui/ need the admin token, but
+# /metrics and /healthz do not, and any container on the same network reaches it.
 ENV TRACKWAY_DATA=/data \
     TRACKWAY_SERVER_HTTP=0.0.0.0:8080 \
     TRACKWAY_SERVER_HTTPS=0.0.0.0:8443 \
@@ -42,7 +43,8 @@ ENV TRACKWAY_DATA=/data \
 USER 10001:10001
 WORKDIR /data
 VOLUME /data
-EXPOSE 8080 8443 8081
+# Not the admin's 8081: `docker run -P` would publish it on every host address.
+EXPOSE 8080 8443
 # The public listener's /healthz, answered by the workers that serve clicks, on the
 # port TRACKWAY_SERVER_HTTP names (no proxy: it is this container's own loopback).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import itertools
 import math
+import re
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -20,6 +22,7 @@ ENV_PREFIX = "TRACKWAY_"
 ENV_NOT_SETTINGS = frozenset({"TRACKWAY_CONFIG"})
 UNKNOWN_SETTING = "unknown setting: "
 UNKNOWN_SECTION = "unknown section: "
+_HINT = re.compile(r" \(did you mean ([\w.]+)\?\)$")
 
 
 def load_settings(
@@ -54,7 +57,14 @@ def load_settings(
 
 def _from_variable(error: str, variables: Mapping[str, str]) -> str:
     variable = variables.get(_named_key(error))
-    return error if variable is None else f"${variable}: {error}"
+    if variable is None:
+        return error
+    # A typo in a variable is fixed by setting another variable, not a key of the file.
+    hint = _HINT.search(error)
+    if hint:
+        name = ENV_PREFIX + hint[1].replace(".", "_").upper()
+        error = f"{error[: hint.start()]} (did you mean {name}?)"
+    return f"${variable}: {error}"
 
 
 def _named_key(message: str) -> str:
@@ -132,28 +142,46 @@ def _build(cls: type[Any], values: Any, prefix: str, errors: list[str]) -> Any:
                 kwargs[name] = _coerce(hints[name], raw, key)
             except SettingsError as e:
                 errors.append(str(e))
-    if len(errors) == found:
-        try:
-            return cls(**kwargs)
-        except SettingsError as e:
-            whole = str(e)
-    else:
-        whole = ""
-    # The checks of a section stop at their first complaint: each value alone, the others
-    # at their (valid) defaults, shows every wrong one; what is wrong only together
-    # (acme.eab_kid without acme.eab_hmac_key) shows when nothing is wrong alone.
-    alone = [error for name, value in kwargs.items() for error in _check_alone(cls, name, value)]
-    if alone:
-        errors.extend(alone)
-    elif whole:
-        errors.append(whole)
+    if len(errors) == found and _complaint(cls, kwargs) is None:
+        return cls(**kwargs)
+    # The checks of a section stop at their first complaint. The fewest fields which, put
+    # back to their defaults, leave a valid section are the wrong ones; each is then
+    # checked beside the section's other (valid) values, so that a pair which goes
+    # together (acme.eab_kid, acme.eab_hmac_key) is not blamed for a third field's fault.
+    wrong = _fewest_wrong(cls, kwargs)
+    if wrong is None:  # values right alone, wrong only together: the section's own words
+        errors.append(_complaint(cls, kwargs) or "")
+        return None
+    valid = {name: value for name, value in kwargs.items() if name not in wrong}
+    for name in wrong:
+        errors.extend(_check_beside(cls, valid, name, kwargs[name]))
     return None
 
 
-def _check_alone(cls: type[Any], name: str, value: Any) -> list[str]:
-    """The complaints about one field's value, each wrong item of a list or table apart."""
+def _fewest_wrong(cls: type[Any], kwargs: dict[str, Any]) -> list[str] | None:
+    """The smallest set of fields (in the section's order) without which `cls` is valid,
+    among the fields that are wrong alone; None when no such set exists."""
+    suspects = [name for name in kwargs if _complaint(cls, {name: kwargs[name]})]
+    for size in range(len(suspects) + 1):
+        for wrong in itertools.combinations(suspects, size):
+            if _complaint(cls, {k: v for k, v in kwargs.items() if k not in wrong}) is None:
+                return list(wrong)
+    return None
+
+
+def _complaint(cls: type[Any], kwargs: dict[str, Any]) -> str | None:
     try:
-        cls(**{name: value})
+        cls(**kwargs)
+    except SettingsError as e:
+        return str(e)
+    return None
+
+
+def _check_beside(cls: type[Any], valid: dict[str, Any], name: str, value: Any) -> list[str]:
+    """The complaints about one field's value beside the valid others, each wrong item of
+    a list or table apart."""
+    try:
+        cls(**valid, **{name: value})
     except SettingsError as e:
         if isinstance(value, dict) and len(value) > 1:
             parts: list[Any] = [{k: v} for k, v in value.items()]
@@ -161,7 +189,8 @@ def _check_alone(cls: type[Any], name: str, value: Any) -> list[str]:
             parts = [(item,) for item in value]
         else:
             return [str(e)]
-        return [m for part in parts for m in _check_alone(cls, name, part)] or [str(e)]
+        found = [m for part in parts for m in _check_beside(cls, valid, name, part)]
+        return found or [str(e)]
     return []
 
 

@@ -62,8 +62,12 @@ class ServerSettings:
     body_seconds: float = 15.0
     # Open public connections per worker; 0: what the worker's fd limit leaves room for.
     max_connections: int = 0
-    # Networks (CIDR) of the proxies in front of this server, whose X-Forwarded-For is believed.
+    # Networks (CIDR) of the proxies in front of this server, whose X-Forwarded-For is believed
+    # (and, on the admin listener, X-Forwarded-Proto).
     trusted_proxies: tuple[str, ...] = ()
+    # The admin page's session cookie is Secure whatever the request came over: for an
+    # admin listener reached through a TLS-terminating proxy (it is plain HTTP itself).
+    admin_cookie_secure: bool = False
 
     def __post_init__(self) -> None:
         for key in ("http", "admin", *(("https",) if self.https else ())):

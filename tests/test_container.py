@@ -141,8 +141,11 @@ def test_the_image_s_settings_load_and_its_ports_are_exposed() -> None:
     assert {host for host, _ in listeners.values()} == {"0.0.0.0"}  # noqa: S104 - not bound
     ports = {flag: port for flag, (_, port) in listeners.items()}
     assert all(port > 1023 for port in ports.values())
+    # The public ports only: `docker run -P` must not publish the admin's on every host
+    # address (its /metrics and /healthz need no token).
     (exposed,) = final.all("EXPOSE")
-    assert sorted(int(p) for p in exposed.split()) == sorted(ports.values())
+    assert sorted(int(p) for p in exposed.split()) == sorted([ports["http"], ports["https"]])
+    assert str(ports["admin"]) not in exposed.split()
     # The README's `docker run` publishes them: 80 and 443, the admin on the loopback.
     readme = (REPO / "README.md").read_text("utf-8").split("## Container", 1)[1]
     for published in (
@@ -151,6 +154,11 @@ def test_the_image_s_settings_load_and_its_ports_are_exposed() -> None:
         f"-p 127.0.0.1:{ports['admin']}:{ports['admin']}",
     ):
         assert published in readme
+    # What the admin port still is open to, said where the image is described.
+    said = " ".join(readme.split("\n## ", 1)[0].split())
+    assert "reachable from the container network" in said
+    assert "the admin token is its only protection" in said
+    assert "`/metrics` and `/healthz` answer without it" in said
 
 
 def ignored(path: str, patterns: list[str]) -> bool:

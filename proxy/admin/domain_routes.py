@@ -12,17 +12,18 @@ from aiohttp import web
 from config import Settings
 from config.errors import InvalidInput
 from proxy import app_links
+from proxy.admin.domain_calls import domain_calls
 from proxy.admin.query import flag
 from proxy.domains.names import normalise
-from proxy.domains.service import DomainService, open_domain_service, renew_certificate
+from proxy.domains.service import renew_certificate
 from proxy.domains.store import AppLinks
 
 DOMAIN_SETTINGS = web.AppKey("domain_settings", Settings)
 
 
 async def list_domains(request: web.Request) -> web.Response:
-    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
-        return web.json_response({"domains": [d.as_dict() for d in service.all_domains()]})
+    domains = await domain_calls(request).run(lambda s: [d.as_dict() for d in s.all_domains()])
+    return web.json_response({"domains": domains})
 
 
 async def add_domain(request: web.Request) -> web.Response:
@@ -37,10 +38,11 @@ async def add_domain(request: web.Request) -> web.Response:
     host, region = body.get("host"), body.get("region")
     if not isinstance(host, str | None) or not isinstance(region, str | None):
         raise InvalidInput('"host" and "region" are strings')
-    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
-        domain, _ = service.add(body["domain"], host, region)
-        await service.verify(domain.name)
-        return web.json_response(service.describe(domain.name).as_dict(), status=201)
+    calls = domain_calls(request)
+    domain, _ = await calls.run(lambda s: s.add(body["domain"], host, region))
+    await calls.verify(domain.name)
+    described = await calls.run(lambda s: s.describe(domain.name).as_dict())
+    return web.json_response(described, status=201)
 
 
 async def show_domain(request: web.Request) -> web.Response:
@@ -53,15 +55,14 @@ async def verify_domain(request: web.Request) -> web.Response:
 
 async def _on_name(request: web.Request, verify: bool) -> web.Response:
     name = request.match_info["name"]
-    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
-        if verify:
-            await service.verify(name)
-        return web.json_response(service.describe(name).as_dict())
+    if verify:
+        await domain_calls(request).verify(name)
+    return web.json_response(await domain_calls(request).run(lambda s: s.describe(name).as_dict()))
 
 
 async def remove_domain(request: web.Request) -> web.Response:
-    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
-        return web.json_response({"result": service.remove(request.match_info["name"])})
+    name = request.match_info["name"]
+    return web.json_response({"result": await domain_calls(request).run(lambda s: s.remove(name))})
 
 
 async def set_proxy(request: web.Request) -> web.Response:
@@ -78,27 +79,29 @@ async def set_proxy(request: web.Request) -> web.Response:
     host_header = body.get("host_header", "custom")
     if not isinstance(host_header, str):
         raise InvalidInput('"host_header" is "custom" or "upstream"')
-    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
-        host = service.set_proxy(request.match_info["name"], body["upstream"], host_header)
-        return await _checked(service, host.host)
+    name = request.match_info["name"]
+    host = await domain_calls(request).run(
+        lambda s: s.set_proxy(name, body["upstream"], host_header)
+    )
+    return await _checked(request, host.host)
 
 
 async def set_redirect(request: web.Request) -> web.Response:
     """The host back in redirect mode, checked; its status."""
-    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
-        host = service.set_redirect(request.match_info["name"])
-        return await _checked(service, host.host)
+    name = request.match_info["name"]
+    host = await domain_calls(request).run(lambda s: s.set_redirect(name))
+    return await _checked(request, host.host)
 
 
-async def _checked(service: DomainService, host: str) -> web.Response:
-    await service.verify(host)
-    return web.json_response(service.describe(host).as_dict())
+async def _checked(request: web.Request, host: str) -> web.Response:
+    await domain_calls(request).verify(host)
+    return web.json_response(await domain_calls(request).run(lambda s: s.describe(host).as_dict()))
 
 
 async def show_app_links(request: web.Request) -> web.Response:
     """`{"host", "apple": {...} | null, "android": [...] | null}`: the files served."""
-    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
-        host = app_links.app_links_of(service.store, request.match_info["name"])
+    name = request.match_info["name"]
+    host = await domain_calls(request).run(lambda s: app_links.app_links_of(s.store, name))
     return web.json_response(app_links.as_dict(host.host, host.app_links))
 
 
@@ -110,27 +113,28 @@ async def set_app_links(request: web.Request) -> web.Response:
     except UnicodeDecodeError:
         raise InvalidInput("request body: not UTF-8 text") from None
     links = app_links.from_request(app_links.request_json(text))
-    return _put_app_links(request, links)
+    return await _put_app_links(request, links)
 
 
 async def remove_app_links(request: web.Request) -> web.Response:
-    return _put_app_links(request, AppLinks())
+    return await _put_app_links(request, AppLinks())
 
 
-def _put_app_links(request: web.Request, links: AppLinks) -> web.Response:
-    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
-        host = app_links.put_app_links(service.store, request.match_info["name"], links)
+async def _put_app_links(request: web.Request, links: AppLinks) -> web.Response:
+    name = request.match_info["name"]
+    host = await domain_calls(request).run(lambda s: app_links.put_app_links(s.store, name, links))
     return web.json_response(app_links.as_dict(host.host, host.app_links))
 
 
 async def list_certs(request: web.Request) -> web.Response:
-    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
-        certificates = [service.certificate(h).as_dict() for h in service.certificate_hosts()]
-        return web.json_response({"certificates": certificates})
+    certificates = await domain_calls(request).run(
+        lambda s: [s.certificate(h).as_dict() for h in s.certificate_hosts()]
+    )
+    return web.json_response({"certificates": certificates})
 
 
 async def show_cert(request: web.Request) -> web.Response:
-    return _certificate(request, normalise(request.match_info["host"]))
+    return await _certificate(request, normalise(request.match_info["host"]))
 
 
 async def renew_cert(request: web.Request) -> web.Response:
@@ -139,12 +143,13 @@ async def renew_cert(request: web.Request) -> web.Response:
     state = await renew_certificate(
         request.app[DOMAIN_SETTINGS], request.match_info["host"], force
     )
-    return _certificate(request, state.host)
+    return await _certificate(request, state.host)
 
 
-def _certificate(request: web.Request, host: str) -> web.Response:
-    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
-        return web.json_response(service.certificate(host).as_dict())
+async def _certificate(request: web.Request, host: str) -> web.Response:
+    return web.json_response(
+        await domain_calls(request).run(lambda s: s.certificate(host).as_dict())
+    )
 
 
 def add_domain_routes(app: web.Application, settings: Settings) -> None:

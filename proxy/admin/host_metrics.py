@@ -20,11 +20,11 @@ from collections.abc import Collection, Iterable
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from certs.store import CertState
-from proxy.domains.status import UNCHECKED
+from proxy.domains.status import GREEN, UNCHECKED, check_colour
 from proxy.domains.store import TrackingHost
 
-# Each check of a host, and its one good state (see proxy/domains/status.py).
-GOOD_STATE = {"ownership": "verified", "cname": "ok", "http": "green", "https": "green"}
+# The checks of a host said here; green ones count 1 (proxy/domains/status.py).
+CHECKS = ("ownership", "cname", "http", "https")
 # A host not checked yet (`serve` checks every host as it starts): no check is known to
 # pass, so each counts as failing, with the state UNCHECKED, as http and https do while
 # the ownership is unverified.
@@ -73,9 +73,9 @@ def host_families(hosts: Iterable[TrackingHost]) -> list[Metric]:
         "trackway_domain_checked_timestamp_seconds", "When the tracking host was last checked"
     )
     for host in hosts:
-        for check, good in GOOD_STATE.items():
+        for check in CHECKS:
             value = UNCHECKED if host.status is None else str(getattr(host.status, check))
-            ok.add_metric([host.host, check], float(value == good))
+            ok.add_metric([host.host, check], float(check_colour(check, value) == GREEN))
             state.add_metric([host.host, check, value], 1.0)
         if host.checked_at is not None:
             checked.add_metric([host.host], host.checked_at)

@@ -85,10 +85,14 @@ class HostDescription:
     certificate: CertificateSummary | None
     mode: str = "redirect"  # "redirect" | "proxy"
     upstream: str | None = None  # where a proxied host's requests go
+    # Why no certificate would be ordered now (TrackingHost.certificate_obstacles); not
+    # in the JSON, whose `reasons` say it.
+    certificate_obstacles: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The status's fields, then the rest; the mode's three together at the end."""
         doc = asdict(self)
+        doc.pop("certificate_obstacles")
         status = doc.pop("status")
         upstream_check = status.pop("upstream_check")
         return {**status, **doc, "upstream_check": upstream_check}

@@ -298,6 +298,7 @@ class DomainService:
             certificate=self._certificate_summary(host.host),
             mode=host.mode,
             upstream=host.upstream,
+            certificate_obstacles=tuple(host.certificate_obstacles()),
         )
 
     def proxy_routes(self) -> dict[str, UpstreamRoute]:

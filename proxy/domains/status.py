@@ -20,6 +20,22 @@ from typing import Any
 # host not checked yet, in `/metrics`.
 UNCHECKED = "unchecked"
 
+GREEN, RED, GREY = "green", "red", "grey"
+# Each check's states by colour, for the admin page's lights and `/metrics` (green: 1);
+# any other state is red. Grey: not checked, or nothing to check yet (no certificate is
+# served before one is issued).
+CHECK_COLOURS = {
+    "ownership": {"verified": GREEN},
+    "cname": {"ok": GREEN},
+    "http": {"green": GREEN, UNCHECKED: GREY},
+    "https": {"green": GREEN, "off": GREY, UNCHECKED: GREY},
+    "upstream_check": {"ok": GREEN, UNCHECKED: GREY},
+}
+
+
+def check_colour(check: str, state: str) -> str:
+    return CHECK_COLOURS[check].get(state, RED)
+
 
 @dataclass(frozen=True)
 class DnsAnswer:

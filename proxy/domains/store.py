@@ -117,7 +117,9 @@ class TrackingHost:
 class DomainStore:
     def __init__(self, data: Path) -> None:
         path = create_private_file(ensure_data_dir(data) / DOMAINS_FILE)
-        self.conn = sqlite3.connect(path, isolation_level=None, timeout=5)
+        # The admin listener opens a service in its thread pool and verifies on the loop:
+        # one thread at a time, never at once.
+        self.conn = sqlite3.connect(path, isolation_level=None, timeout=5, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.db = sqlite_utils.Database(self.conn)
         domains = self.db.table("sending_domains")

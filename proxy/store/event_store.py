@@ -26,7 +26,7 @@ from proxy.store.migrate import apply_migrations
 from proxy.store.migrations import EVENT_COLUMN_TYPES
 from proxy.store.partitions import Month, expired, months_of
 from redirector.recording.burst_tracker import Remark
-from redirector.recording.event_store import EventFilter, LinkStats, StoredStats
+from redirector.recording.event_store import EventFilter, LinkStats, StoredStats, fold_by_day
 from redirector.recording.events import CLICK, COLUMNS, OPEN, Event, event_id_floor
 
 __all__ = ["PostgresEventStore"]
@@ -55,6 +55,15 @@ _MARK_BURST = (
 _COUNTS = (
     "COUNT(*) FILTER (WHERE bot = 0), COUNT(*) FILTER (WHERE bot = 1), "
     "COUNT(DISTINCT recipient_id) FILTER (WHERE bot = 0)"
+)
+# SQLite's by-day query (redirector/recording/event_store.py) in PostgreSQL's words: the
+# rows of fold_by_day, the day cut at the whole second; through (message_id, time).
+_BOT_CLICK = "CASE WHEN kind = 'click' AND bot = 1 THEN {} END"
+_BY_DAY = (
+    "SELECT FLOOR(time)::bigint / 86400 AS day, kind, bot, "
+    f"{_BOT_CLICK.format('link_index')} AS link, {_BOT_CLICK.format('reasons')} AS why, "
+    "COUNT(*) FROM events WHERE message_id = %s AND kind IN ('click', 'open') "
+    "GROUP BY 1, 2, 3, 4, 5"
 )
 _PARTITIONS = (
     "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
@@ -181,7 +190,9 @@ class PostgresEventStore:
         with unavailable_on_errors(), self._pool.connection() as conn:
             return [Event.from_values(row) for row in conn.execute(sql, params)]
 
-    def stats(self, message_id: str, others: Sequence[Event] = ()) -> StoredStats:
+    def stats(
+        self, message_id: str, others: Sequence[Event] = (), by_day: bool = False
+    ) -> StoredStats:
         with unavailable_on_errors(), self._pool.connection() as conn, conn.transaction():
             # One snapshot: the loader may commit meanwhile.
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -200,7 +211,12 @@ class PostgresEventStore:
             ).fetchone()
             assert row is not None  # an aggregate always has a row
             opens = {"human_opens": row[0], "bot_opens": row[1], "unique_openers": row[2]}
-            return StoredStats(links, opens, *self._stored_of(conn, message_id, others))
+            stored = self._stored_of(conn, message_id, others)
+            if not by_day:
+                return StoredStats(links, opens, *stored)
+            # Counted by PostgreSQL, a row per group: the events are never read out.
+            rows = conn.execute(_BY_DAY, (message_id,)).fetchall()
+            return StoredStats(links, opens, *stored, *fold_by_day(rows))
 
     def _stored_of(
         self, conn: psycopg.Connection[Any], message_id: str, others: Sequence[Event]

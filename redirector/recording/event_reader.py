@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redirector.recording.event_store import (
+    DAY_COUNTS,
     EventFilter,
     EventStore,
     LinkStats,
     StoredStats,
     StoreUnavailable,
+    day_count,
+    reason_names,
 )
 from redirector.recording.events import CLICK, OPEN, Event
 from redirector.recording.spool import Spool
@@ -52,6 +56,10 @@ class MessageStats:
     # Of the events counted, those still in the spool: the loader has not looked for
     # bursts among them yet, so some of their human counts may become bot counts.
     spooled_events: int
+    # With `by_day` (the admin page's message view): UTC day -> DAY_COUNTS -> n, and
+    # link -> a bot click's reason -> n, most frequent first.
+    days: dict[str, dict[str, int]] = field(default_factory=dict)
+    bot_reasons: dict[int, dict[str, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON of `/api/stats` and `trackway stats --json`."""
@@ -63,7 +71,9 @@ class MessageStats:
         }
 
 
-def read_stats(store: EventStore, spool: Spool, message_id: str) -> MessageStats:
+def read_stats(
+    store: EventStore, spool: Spool, message_id: str, by_day: bool = False
+) -> MessageStats:
     """The store's counts with the spool's events not in it yet. The spool is read
     first: an event the loader moves meanwhile is in the store's snapshot, and counted
     once (by id), rather than in neither."""
@@ -72,7 +82,7 @@ def read_stats(store: EventStore, spool: Spool, message_id: str) -> MessageStats
         if spool.pending()
         else []
     )
-    return merge_stats(message_id, store.stats(message_id, spooled), spooled)
+    return merge_stats(message_id, store.stats(message_id, spooled, by_day), spooled)
 
 
 def merge_stats(message_id: str, stored: StoredStats, spooled: Sequence[Event]) -> MessageStats:
@@ -82,7 +92,11 @@ def merge_stats(message_id: str, stored: StoredStats, spooled: Sequence[Event]) 
     clickers = set(stored.human_clickers)
     opens = dict(stored.opens)
     openers = set(stored.human_openers)
+    days = {day: dict(counts) for day, counts in (stored.days or {}).items()}
+    reasons = {index: dict(counts) for index, counts in (stored.bot_reasons or {}).items()}
     for event in sorted(fresh, key=lambda e: e.id):
+        if stored.days is not None:
+            _add_to_day(days, reasons, event)
         human = not event.bot
         if event.kind == OPEN:
             opens["human_opens" if human else "bot_opens"] += 1
@@ -95,7 +109,29 @@ def merge_stats(message_id: str, stored: StoredStats, spooled: Sequence[Event]) 
         if new_recipient:
             clickers.add((index, event.recipient_id))
         links[index] = _add_click(links.get(index), event, new_recipient)
-    return MessageStats(message_id, [links[i] for i in sorted(links)], opens, len(fresh))
+    return MessageStats(
+        message_id,
+        [links[i] for i in sorted(links)],
+        opens,
+        len(fresh),
+        {day: days[day] for day in sorted(days)},
+        {
+            i: dict(sorted(n.items(), key=lambda r: (-r[1], r[0])))
+            for i, n in sorted(reasons.items())
+        },
+    )
+
+
+def _add_to_day(
+    days: dict[str, dict[str, int]], reasons: dict[int, dict[str, int]], event: Event
+) -> None:
+    day = time.strftime("%Y-%m-%d", time.gmtime(event.time))
+    counts = days.setdefault(day, dict.fromkeys(DAY_COUNTS, 0))
+    counts[day_count(event.kind, event.bot)] += 1
+    if event.kind == CLICK and event.bot:
+        found = reasons.setdefault(event.link_index, {})
+        for reason in reason_names(",".join(event.reasons)):
+            found[reason] = found.get(reason, 0) + 1
 
 
 def _add_click(stats: LinkStats | None, event: Event, new_recipient: bool) -> LinkStats:

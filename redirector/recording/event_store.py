@@ -10,7 +10,8 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -72,6 +73,42 @@ class StoredStats:
     stored_ids: frozenset[str]
     human_clickers: frozenset[tuple[int, str]]  # (link index, recipient)
     human_openers: frozenset[str]
+    # Asked for with `by_day` (the admin page's message view), else None.
+    days: dict[str, dict[str, int]] | None = None  # UTC day -> DAY_COUNTS -> n
+    bot_reasons: dict[int, dict[str, int]] | None = None  # link -> reason -> n
+
+
+# A day's counts, by kind and humans or bots.
+DAY_COUNTS = ("human_clicks", "bot_clicks", "human_opens", "bot_opens")
+
+
+def day_count(kind: str, bot: bool) -> str:
+    """The DAY_COUNTS name of an event of `kind` (click or open)."""
+    return f"{'bot' if bot else 'human'}_{kind}s"
+
+
+def reason_names(reasons: str) -> list[str]:
+    """A bot's stored reasons (comma-joined) as counted: "unknown" when none is named."""
+    return [r for r in reasons.split(",") if r] or ["unknown"]
+
+
+def fold_by_day(
+    rows: Iterable[Sequence[Any]],
+) -> tuple[dict[str, dict[str, int]], dict[int, dict[str, int]]]:
+    """`StoredStats.days` and `.bot_reasons` of a store's grouped rows, each (UTC day
+    number, kind, bot, link index of a bot's click else None, its stored reasons, count):
+    every store's `by_day` query gives these."""
+    days: dict[str, dict[str, int]] = {}
+    reasons: dict[int, dict[str, int]] = {}
+    for day_number, kind, bot, index, stored, n in rows:
+        day = time.strftime("%Y-%m-%d", time.gmtime(int(day_number) * 86400))
+        counts = days.setdefault(day, dict.fromkeys(DAY_COUNTS, 0))
+        counts[day_count(str(kind), bool(bot))] += int(n)
+        if index is not None:  # a bot's click
+            found = reasons.setdefault(int(index), {})
+            for reason in reason_names(str(stored or "")):
+                found[reason] = found.get(reason, 0) + int(n)
+    return days, reasons
 
 
 class EventStore(Protocol):
@@ -87,9 +124,12 @@ class EventStore(Protocol):
 
     def query(self, flt: EventFilter) -> list[Event]: ...
 
-    def stats(self, message_id: str, others: Sequence[Event] = ()) -> StoredStats:
+    def stats(
+        self, message_id: str, others: Sequence[Event] = (), by_day: bool = False
+    ) -> StoredStats:
         """The counts of `message_id`'s clicks and opens; what is stored of `others`
-        (events of that message) in the same snapshot."""
+        (events of that message) in the same snapshot; with `by_day`, the counts per UTC
+        day and the bot clicks' reasons too."""
 
     def close(self) -> None: ...
 
@@ -101,6 +141,16 @@ _ROW_MARKS = "(" + ",".join("?" * len(COLUMNS)) + ")"
 _ROWS_PER_INSERT = 32766 // len(COLUMNS)  # SQLite's limit on parameters per statement
 # Human events, bot events, distinct recipients among the human ones.
 _COUNTS = "SUM(bot = 0), SUM(bot = 1), COUNT(DISTINCT CASE WHEN bot = 0 THEN recipient_id END)"
+# A message's clicks and opens by UTC day (cut at the whole second, as time.gmtime cuts),
+# kind and bot, and its bot clicks by link and reasons too: the rows of fold_by_day.
+# Through the (message_id, time) index.
+_BOT_CLICK = "CASE WHEN kind = 'click' AND bot = 1 THEN {} END"
+_BY_DAY = (
+    "SELECT CAST(time AS INTEGER) / 86400 AS day, kind, bot, "
+    f"{_BOT_CLICK.format('link_index')} AS link, {_BOT_CLICK.format('reasons')} AS why, "
+    "COUNT(*) FROM events WHERE message_id = ? AND kind IN ('click', 'open') "
+    "GROUP BY day, kind, bot, link, why"
+)
 _SAME_CLIENT = "message_id = ? AND client_key = ? AND time >= ? AND kind != 'open'"
 _MARK_BURST = (
     "UPDATE events SET bot = 1, reasons = CASE WHEN reasons = '' THEN 'burst' "
@@ -253,12 +303,19 @@ class SqliteEventStore:
         except sqlite3.Error as e:
             raise StoreUnavailable(f"database unavailable: {e}") from e
 
-    def stats(self, message_id: str, others: Sequence[Event] = ()) -> StoredStats:
+    def stats(
+        self, message_id: str, others: Sequence[Event] = (), by_day: bool = False
+    ) -> StoredStats:
         try:
             self.conn.execute("BEGIN")  # one snapshot: the loader may commit meanwhile
             try:
                 links, opens = self._stats(message_id)
-                return StoredStats(links, opens, *self._stored_of(message_id, others))
+                stored = self._stored_of(message_id, others)
+                if not by_day:
+                    return StoredStats(links, opens, *stored)
+                # Counted by SQLite, a row per group: the events are never read out.
+                rows = self.conn.execute(_BY_DAY, (message_id,))
+                return StoredStats(links, opens, *stored, *fold_by_day(rows))
             finally:
                 self.conn.execute("COMMIT")
         except sqlite3.Error as e:

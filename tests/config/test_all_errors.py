@@ -97,13 +97,55 @@ def test_what_is_wrong_only_together_is_said_too(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("directory = 'ftp://x'", 'acme.directory: a directory URL, "staging" or "production"'),
+        ("key_type = 'dsa'", "acme.key_type: one of ecdsa, rsa"),
+        ("check_interval = 0", "acme.check_interval: more than 0, at most 86400 seconds, got 0.0"),
+    ],
+)
+def test_a_pair_given_together_is_not_blamed_for_another_field(
+    tmp_path: Path, toml: str, message: str
+) -> None:
+    """The pair is right together; the third value is the only fault (review finding)."""
+    for order in (
+        f"eab_kid = 'k'\neab_hmac_key = 'h'\n{toml}\n",
+        f"{toml}\neab_kid = 'k'\neab_hmac_key = 'h'\n",
+    ):
+        assert errors(tmp_path, f"[acme]\n{order}") == [message]
+
+
+def test_half_a_pair_beside_another_fault_names_both(tmp_path: Path) -> None:
+    toml = "[acme]\neab_hmac_key = 'h'\nkey_type = 'dsa'\ndirectory = 'ftp://x'\n"
+    assert errors(tmp_path, toml) == [
+        "acme.eab_kid and acme.eab_hmac_key go together",
+        "acme.key_type: one of ecdsa, rsa",
+        'acme.directory: a directory URL, "staging" or "production"',
+    ]
+
+
 def test_errors_from_variables_name_the_variable_among_the_file_s(tmp_path: Path) -> None:
     env = {"TRACKWAY_CLICKS_BURST_LINKS": "1", "TRACKWAY_DNS_TIMEUT": "3"}
     assert errors(tmp_path, "[server]\nworkers = -1\n", env) == [
         "server.workers: from 0 to 1024 (0: one per core), got -1",
         "$TRACKWAY_CLICKS_BURST_LINKS: clicks.burst_links: from 2 to 1000 links, got 1",
-        "$TRACKWAY_DNS_TIMEUT: unknown setting: dns.timeut (did you mean dns.timeout?)",
+        "$TRACKWAY_DNS_TIMEUT: unknown setting: dns.timeut (did you mean TRACKWAY_DNS_TIMEOUT?)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("variable", "hint"),
+    [
+        ("TRACKWAY_SERVER_WOKERS", "server.wokers (did you mean TRACKWAY_SERVER_WORKERS?)"),
+        ("TRACKWAY_BASE_UR", "base_ur (did you mean TRACKWAY_BASE_URL?)"),
+        ("TRACKWAY_ACME_EAB_KI", "acme.eab_ki (did you mean TRACKWAY_ACME_EAB_KID?)"),
+    ],
+)
+def test_a_misspelt_variable_suggests_the_variable_to_set(
+    tmp_path: Path, variable: str, hint: str
+) -> None:
+    assert errors(tmp_path, "", {variable: "1"}) == [f"${variable}: unknown setting: {hint}"]
 
 
 def test_a_section_that_is_no_table_and_its_neighbours(tmp_path: Path) -> None:

@@ -9,12 +9,13 @@ from aiohttp import web
 
 from config import Settings
 from config.errors import InvalidInput
+from proxy.admin.domain_calls import domain_calls
 from proxy.admin.web.domain_views import domain_page, domains_page
 from proxy.admin.web.guard import session_of
 from proxy.admin.web.markup import Html, page
-from proxy.domains.descriptions import HostDescription
+from proxy.domains.descriptions import DomainDescription, HostDescription
 from proxy.domains.errors import HostProxied
-from proxy.domains.service import open_domain_service
+from proxy.domains.service import DomainService
 
 __all__ = ["DOMAIN_SETTINGS", "add_domain_pages"]
 
@@ -42,22 +43,30 @@ async def _field(request: web.Request, name: str, required: bool = True) -> str 
 
 async def list_page(request: web.Request) -> web.Response:
     settings = request.app[DOMAIN_SETTINGS]
-    with open_domain_service(settings) as service:
-        domains = service.all_domains()
+    domains = await domain_calls(request).run(lambda s: s.all_domains())
     body = domains_page(domains, settings.regions, session_of(request).csrf)
     return _html(request, "Domains", body)
 
 
+def _read_domain(
+    service: DomainService, name: str
+) -> HostDescription | tuple[DomainDescription, str | None, str | None]:
+    described = service.describe(name)
+    if isinstance(described, HostDescription):
+        return described
+    try:
+        base = service.link_base(described.domain)
+        return described, base.url, base.reason
+    except HostProxied as e:  # its links are the email platform's: the service says so
+        return described, None, str(e)
+
+
 async def show(request: web.Request) -> web.StreamResponse:
-    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
-        described = service.describe(request.match_info["name"])
-        if isinstance(described, HostDescription):  # a host is shown on its domain's page
-            raise _back_to(described.sending_domain)
-        try:
-            base = service.link_base(described.domain)
-            url, reason = base.url, base.reason
-        except HostProxied as e:  # its links are the email platform's
-            url, reason = "the email platform's own links", str(e)
+    name = request.match_info["name"]
+    found = await domain_calls(request).run(lambda s: _read_domain(s, name))
+    if isinstance(found, HostDescription):  # a host is shown on its domain's page
+        raise _back_to(found.sending_domain)
+    described, url, reason = found
     body = domain_page(described, url, reason, session_of(request).csrf)
     return _html(request, described.domain, body)
 
@@ -67,18 +76,18 @@ async def add(request: web.Request) -> web.StreamResponse:
     host_name = await _field(request, "host", required=False)
     region = await _field(request, "region", required=False)
     assert domain_name is not None
-    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
-        domain, _ = service.add(domain_name, host_name, region)
-        await service.verify(domain.name)
+    calls = domain_calls(request)
+    domain, _ = await calls.run(lambda s: s.add(domain_name, host_name, region))
+    await calls.verify(domain.name)
     session_of(request).notice = f"Added {domain.name}: create its DNS records, then Verify."
     raise _back_to(domain.name)
 
 
 async def verify(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
-    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
-        statuses = await service.verify(name)
-        described = service.describe(name)
+    calls = domain_calls(request)
+    statuses = await calls.verify(name)
+    described = await calls.run(lambda s: s.describe(name))
     domain = (
         described.sending_domain if isinstance(described, HostDescription) else described.domain
     )
@@ -88,9 +97,7 @@ async def verify(request: web.Request) -> web.StreamResponse:
 
 async def remove(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
-    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
-        described = service.describe(name)
-        said = service.remove(name)
+    described, said = await domain_calls(request).run(lambda s: (s.describe(name), s.remove(name)))
     session_of(request).notice = said
     if isinstance(described, HostDescription):
         raise _back_to(described.sending_domain)
@@ -101,17 +108,19 @@ async def set_proxy(request: web.Request) -> web.StreamResponse:
     upstream = await _field(request, "upstream")
     host_header = await _field(request, "host_header", required=False)
     assert upstream is not None
-    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
-        host = service.set_proxy(request.match_info["name"], upstream, host_header or "custom")
-        await service.verify(host.host)
+    name = request.match_info["name"]
+    calls = domain_calls(request)
+    host = await calls.run(lambda s: s.set_proxy(name, upstream, host_header or "custom"))
+    await calls.verify(host.host)
     session_of(request).notice = f"{host.host} is in proxy mode: requests go to {upstream}."
     raise _back_to(host.sending_domain)
 
 
 async def set_redirect(request: web.Request) -> web.StreamResponse:
-    with open_domain_service(request.app[DOMAIN_SETTINGS]) as service:
-        host = service.set_redirect(request.match_info["name"])
-        await service.verify(host.host)
+    name = request.match_info["name"]
+    calls = domain_calls(request)
+    host = await calls.run(lambda s: s.set_redirect(name))
+    await calls.verify(host.host)
     session_of(request).notice = f"{host.host} is in redirect mode: trackway's own links."
     raise _back_to(host.sending_domain)
 

@@ -13,20 +13,11 @@ from urllib.parse import quote
 
 from proxy.admin.web.markup import Html, join, render, utc, when
 from proxy.domains.descriptions import CertificateSummary, DomainDescription, HostDescription
-from proxy.domains.status import UNCHECKED
+from proxy.domains.status import GREEN, GREY, UNCHECKED, check_colour
 from proxy.upstream.route import HOST_HEADER_POLICIES
 
 __all__ = ["Light", "domain_page", "domains_page", "host_lights"]
 
-GREEN, RED, GREY = "green", "red", "grey"
-# Each check's states by colour; any other state is red. Grey: not checked, or nothing
-# to check yet (no certificate is served before one is issued).
-_NOT_RED = {
-    "cname": {"ok": GREEN},
-    "http": {"green": GREEN, UNCHECKED: GREY},
-    "https": {"green": GREEN, "off": GREY, UNCHECKED: GREY},
-    "upstream_check": {"ok": GREEN, UNCHECKED: GREY},
-}
 _LABELS = {"cname": "CNAME", "http": "HTTP", "https": "HTTPS", "upstream_check": "Upstream"}
 
 
@@ -45,9 +36,9 @@ def host_lights(host: HostDescription) -> list[Light]:
     for check in checks:
         state = str(getattr(status, check))
         if host.checked_at is None:  # never checked: nothing is known yet
-            lights.append(Light(_LABELS[check], GREY, "unchecked", status.reasons.get("checks")))
+            lights.append(Light(_LABELS[check], GREY, UNCHECKED, status.reasons.get("checks")))
             continue
-        colour = _NOT_RED[check].get(state, RED)
+        colour = check_colour(check, state)
         reason = status.reasons.get(check) if colour != GREEN else None
         lights.append(Light(_LABELS[check], colour, state, reason))
     return lights
@@ -167,7 +158,7 @@ _DOMAIN = """<section class="card" id="ownership">
 </section>
 <section class="card" id="links">
 <h2>Links of new emails</h2>
-<p>New emails of $domain use <code id="link-base">$link_base</code>$link_reason</p>
+<p>$links</p>
 </section>
 $hosts
 <section class="card">
@@ -177,11 +168,13 @@ $hosts
 
 
 def domain_page(
-    domain: DomainDescription, link_base: str, link_reason: str | None, csrf: str
+    domain: DomainDescription, link_base: str | None, link_reason: str | None, csrf: str
 ) -> Html:
+    """`link_base` None: trackway makes none of the domain's links (`link_reason` says
+    whose they are)."""
     verified = domain.ownership == "verified"
     never_checked = not verified and domain.ownership_error is None
-    colour = GREEN if verified else GREY if never_checked else RED
+    colour = GREY if never_checked else check_colour("ownership", domain.ownership)
     ownership = _light(Light("TXT", colour, domain.ownership, domain.ownership_error))
     return render(
         _DOMAIN,
@@ -190,10 +183,21 @@ def domain_page(
         txt_name=_copyable("txt-name", domain.txt_record.name),
         txt_value=_copyable("txt-value", domain.txt_record.value),
         verify=_button(_path(domain.domain, "/verify"), "Verify", csrf),
-        link_base=link_base,
-        link_reason=when(link_reason, render(': <span class="reason">$r</span>', r=link_reason)),
+        links=_links(domain.domain, link_base, link_reason),
         hosts=join(_host_card(i, h, csrf) for i, h in enumerate(domain.hosts)),
         remove=_button(_path(domain.domain, "/remove"), f"Remove {domain.domain}", csrf),
+    )
+
+
+def _links(domain: str, link_base: str | None, reason: str | None) -> Html:
+    why = render('<span class="reason">$r</span>', r=reason or "")
+    if link_base is None:
+        return why
+    return render(
+        'New emails of $domain use <code id="link-base">$base</code>$why',
+        domain=domain,
+        base=link_base,
+        why=when(reason, render(": $why", why=why)),
     )
 
 
@@ -229,7 +233,7 @@ def _host_card(index: int, host: HostDescription, csrf: str) -> Html:
         checked_at=utc(host.checked_at, "never"),
         link_base=host.status.link_base,
         mode=_mode(name, host, csrf),
-        certificate=_certificate(host.certificate),
+        certificate=_certificate(host.certificate, host.certificate_obstacles),
         remove=_button(_path(name, "/remove"), f"Remove {name}", csrf),
         default=host.cname_record.target or "",
     )
@@ -255,10 +259,12 @@ def _mode(name: str, host: HostDescription, csrf: str) -> Html:
     )
 
 
-def _certificate(cert: CertificateSummary | None) -> Html:
-    if cert is None:
-        return Html("<p class=\"muted\">No certificate yet: it is ordered once CNAME and HTTP "
-                    "are green.</p>")  # fmt: skip
+def _certificate(cert: CertificateSummary | None, obstacles: Sequence[str]) -> Html:
+    if cert is None:  # the service's reasons why none is ordered, as `certs` says them
+        return render(
+            '<p class="muted">No certificate yet$why.</p>',
+            why=": " + "; ".join(obstacles) if obstacles else "",
+        )
     rows = [
         ("Issuer", cert.issuer or "—"),
         ("Expires", utc(cert.not_after)),

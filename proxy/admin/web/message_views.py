@@ -2,59 +2,23 @@
 links (label, destination, human clicks, bot clicks with their reasons, unique
 recipients) and the chart. Pure.
 
-The per-link counts are `/api/stats`'s (`read_stats`); the days and the bots' reasons,
-which the stats do not keep, are counted here from the message's events.
+Everything shown is `/api/stats`'s `read_stats`, asked `by_day` for the days and the bots'
+reasons: counted by the store, with the spool's pending events merged once.
 """
 
 from __future__ import annotations
 
-import time
-from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
 
 from proxy.admin.web.chart import DayCounts, day_chart
 from proxy.admin.web.markup import Html, join, render, when
 from redirector.recording.event_reader import MessageStats
-from redirector.recording.events import CLICK, OPEN, Event
 
-__all__ = ["MessageEvents", "count_events", "message_form", "message_page"]
-
-
-@dataclass(frozen=True)
-class MessageEvents:
-    """What the message's events say beyond its stats."""
-
-    days: list[DayCounts]
-    bot_reasons: dict[int, dict[str, int]] = field(default_factory=dict)  # link -> reason -> n
-    counted: int = 0
-    complete: bool = True  # False: more events than were read
+__all__ = ["day_counts", "message_form", "message_page"]
 
 
-def _day(ts: float) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(ts))
-
-
-def count_events(events: Iterable[Event], complete: bool = True) -> MessageEvents:
-    days: dict[str, DayCounts] = {}
-    reasons: dict[int, Counter[str]] = {}
-    counted = 0
-    for event in events:
-        if event.kind not in (CLICK, OPEN):
-            continue  # prefetches are neither
-        counted += 1
-        day = _day(event.time)
-        counts = days.get(day, DayCounts(day))
-        name = f"{'bot' if event.bot else 'human'}_{event.kind}s"
-        days[day] = replace(counts, **{name: getattr(counts, name) + 1})
-        if event.kind == CLICK and event.bot:
-            reasons.setdefault(event.link_index, Counter()).update(event.reasons or ["unknown"])
-    return MessageEvents(
-        [days[d] for d in sorted(days)],
-        {i: dict(c.most_common()) for i, c in reasons.items()},
-        counted,
-        complete,
-    )
+def day_counts(stats: MessageStats) -> list[DayCounts]:
+    return [DayCounts(day, **counts) for day, counts in sorted(stats.days.items())]
 
 
 _FORM = """<section class="card">
@@ -82,7 +46,6 @@ $chart
 <table class="days"><thead><tr><th>Day (UTC)</th><th class="num">Human clicks</th>
 <th class="num">Bot clicks</th><th class="num">Human opens</th><th class="num">Bot opens</th>
 </tr></thead><tbody>$days</tbody></table>
-$partial
 </section>
 <section class="card">
 <h2>Links</h2>
@@ -96,7 +59,8 @@ def _reasons(found: Mapping[str, int]) -> str:
     return ", ".join(f"{reason}: {n}" for reason, n in found.items()) or "—"
 
 
-def message_page(stats: MessageStats, events: MessageEvents) -> Html:
+def message_page(stats: MessageStats) -> Html:
+    days_counted = day_counts(stats)
     days = join(
         render(
             '<tr><td>$day</td><td class="num">$hc</td><td class="num">$bc</td>'
@@ -107,7 +71,7 @@ def message_page(stats: MessageStats, events: MessageEvents) -> Html:
             ho=d.human_opens,
             bo=d.bot_opens,
         )
-        for d in events.days
+        for d in days_counted
     )
     links = join(
         render(
@@ -119,7 +83,7 @@ def message_page(stats: MessageStats, events: MessageEvents) -> Html:
             url=link.url,
             human=link.human_clicks,
             bot=link.bot_clicks,
-            reasons=_reasons(events.bot_reasons.get(link.link_index, {})),
+            reasons=_reasons(stats.bot_reasons.get(link.link_index, {})),
             unique=link.unique_recipients,
         )
         for link in stats.links
@@ -138,11 +102,7 @@ def message_page(stats: MessageStats, events: MessageEvents) -> Html:
                 n=stats.spooled_events,
             ),
         ),
-        chart=day_chart(events.days),
+        chart=day_chart(days_counted),
         days=days,
-        partial=when(
-            not events.complete,
-            render('<p class="muted">Days from the first $n events only.</p>', n=events.counted),
-        ),
         links=links,
     )

@@ -30,7 +30,7 @@ def add_admin_pages(
     pages[SESSIONS] = Sessions()
     pages[TOKEN] = token
     pages.router.add_get("/", _home)
-    add_login_routes(pages)
+    add_login_routes(pages, settings.server)
     add_domain_pages(pages, settings)
     add_message_pages(pages, readers)
     add_static_routes(pages)

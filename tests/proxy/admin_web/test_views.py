@@ -4,11 +4,13 @@ domain service's reasons, the message view counts days and bots' reasons."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
+from proxy.admin.host_metrics import host_families
 from proxy.admin.web.chart import DayCounts, day_chart
 from proxy.admin.web.domain_views import domain_page, domains_page, host_lights
 from proxy.admin.web.markup import Html, esc, join, page, render
-from proxy.admin.web.message_views import count_events, message_page
+from proxy.admin.web.message_views import day_counts, message_page
 from proxy.domains.descriptions import (
     CertificateSummary,
     CnameRecord,
@@ -17,9 +19,17 @@ from proxy.domains.descriptions import (
     TxtRecord,
     unchecked_status,
 )
-from proxy.domains.status import DnsAnswer, HostChecks, HstsFinding, Probe, host_status
-from redirector.recording.event_reader import MessageStats
-from redirector.recording.event_store import LinkStats
+from proxy.domains.status import (
+    DnsAnswer,
+    HostChecks,
+    HstsFinding,
+    Probe,
+    check_colour,
+    host_status,
+)
+from proxy.domains.store import TrackingHost
+from redirector.recording.event_reader import merge_stats
+from redirector.recording.event_store import LinkStats, StoredStats
 from redirector.recording.events import Event
 
 EVIL = '<script>alert("x")</script>'
@@ -126,25 +136,25 @@ def event(i: int, kind: str, at: float, bot: bool = False, reasons: tuple[str, .
 
 
 def test_message_view_counts_days_and_bot_reasons_and_escapes() -> None:
+    """The spool's events (nothing stored here) counted into days and reasons by the same
+    merge that adds them to the store's counts."""
     events = [
         event(1, "click", T0),
         event(2, "click", T0 + 60, bot=True, reasons=("burst",)),
         event(3, "click", T0 + DAY, bot=True, reasons=("burst", "too_fast")),
         event(4, "open", T0 + DAY),
         event(5, "open", T0 + DAY, bot=True, reasons=("proxy",)),
-        event(6, "prefetch", T0, bot=True, reasons=("head",)),
     ]
-    counted = count_events(events)
-    assert counted.days == [
+    nothing = StoredStats([], {"human_opens": 0, "bot_opens": 0, "unique_openers": 0},
+                          frozenset(), frozenset(), frozenset(), {}, {})  # fmt: skip
+    stats = merge_stats("m1", nothing, events)
+    assert day_counts(stats) == [
         DayCounts("2026-09-21", human_clicks=1, bot_clicks=1),
         DayCounts("2026-09-22", bot_clicks=1, human_opens=1, bot_opens=1),
     ]
-    assert counted.bot_reasons == {0: {"burst": 2, "too_fast": 1}}
-    stats = MessageStats(
-        "m1", [LinkStats(0, EVIL, EVIL, 1, 2, 1)],
-        {"human_opens": 1, "bot_opens": 1, "unique_openers": 1}, 0,
-    )  # fmt: skip
-    html = message_page(stats, counted)
+    assert stats.bot_reasons == {0: {"burst": 2, "too_fast": 1}}
+    stats = replace(stats, links=[LinkStats(0, EVIL, EVIL, 1, 2, 1)])
+    html = message_page(stats)
     assert "<script" not in html
     assert "burst: 2, too_fast: 1" in html
     assert html.count("<rect") == 8  # two days, two bars each, humans and bots
@@ -156,3 +166,66 @@ def test_the_chart_scales_to_the_busiest_day() -> None:
     assert max(heights) == 120.0  # 30 of 40 on a 160-unit scale
     assert "bot opens" in svg  # the legend
     assert "No clicks" in day_chart([])
+
+
+def test_lights_and_metrics_read_one_colour_table() -> None:
+    """A light is green exactly when /metrics says 1 for that check (one table, in
+    proxy/domains/status.py); grey only where the table says so."""
+    for https in (None, Probe(True), Probe(False, "refused")):
+        for dns in (DnsAnswer(("t.trackway.example",)), DnsAnswer(()), DnsAnswer((), "SERVFAIL")):
+            checks = HostChecks(
+                "links.example.com", "t.trackway.example", True, dns, Probe(https is None),
+                (), https, T0,
+            )  # fmt: skip
+            status = host_status(checks, "https://t.trackway.example")
+            host = replace(checked_host("links.example.com"), status=status)
+            lights = {li.check.lower(): li.colour for li in host_lights(host)}
+            stored = TrackingHost("links.example.com", "example.com", "us", T0, checks=checks,
+                                  status=status, checked_at=T0)  # fmt: skip
+            found = {
+                (s.labels["check"]): s.value
+                for family in host_families([stored])
+                if family.name == "trackway_domain_check_ok"
+                for s in family.samples
+            }
+            for check in ("cname", "http", "https"):
+                state = str(getattr(status, check))
+                assert lights[check] == check_colour(check, state)
+                assert (found[check] == 1.0) is (lights[check] == "green"), (check, state)
+
+
+def test_a_host_without_certificate_says_the_service_s_obstacles() -> None:
+    checks = HostChecks(
+        "links.example.com", "t.trackway.example", True, DnsAnswer(()), Probe(False, "refused"),
+        (), None, T0,
+    )  # fmt: skip
+    status = host_status(checks, "https://t")
+    stored = TrackingHost("links.example.com", "example.com", "us", T0, checks=checks,
+                          status=status, checked_at=T0)  # fmt: skip
+    host = replace(
+        checked_host("links.example.com"),
+        status=status,
+        certificate_obstacles=tuple(stored.certificate_obstacles()),
+    )
+    domain = DomainDescription(
+        "example.com", "verified", TxtRecord("_trackway.example.com", "v"), None, (host,),
+        host.status,
+    )  # fmt: skip
+    html = domain_page(domain, "https://t", None, csrf="c")
+    assert "No certificate yet: no CNAME record; point links.example.com at " in html
+    assert "HTTP check: refused" in html
+    assert "ordered once CNAME and HTTP" not in html  # the page's own words, gone
+    assert "certificate_obstacles" not in host.as_dict()  # the JSON is as it was
+
+
+def test_a_proxied_domain_s_links_are_said_in_the_service_s_words() -> None:
+    host = checked_host("links.example.com")
+    domain = DomainDescription(
+        "example.com", "verified", TxtRecord("_trackway.example.com", "v"), None, (host,),
+        host.status,
+    )  # fmt: skip
+    said = "example.com's tracking host links.example.com is in proxy mode: its links are …"
+    html = domain_page(domain, None, said, csrf="c")
+    assert f'<span class="reason">{esc(said)}</span>' in html
+    assert 'id="link-base"' not in html
+    assert "email platform's own links" not in html

@@ -130,3 +130,26 @@ def test_serve_names_the_same_errors(tmp_path: Path) -> None:
     assert served.returncode == checked.returncode == 1
     assert served.stderr.decode() == checked.stderr
     assert checked.stderr.count("\n") == 2
+
+
+def test_a_pair_beside_a_wrong_value_is_not_blamed_by_check_or_serve(tmp_path: Path) -> None:
+    """eab_kid and eab_hmac_key given together are right: only the directory is named."""
+    config = tmp_path / "trackway.toml"
+    config.write_text("[acme]\neab_kid = 'k'\neab_hmac_key = 'h'\ndirectory = 'ftp://x'\n")
+    checked = check(str(config), data=tmp_path)
+    served = trackway(
+        "serve", "--config", str(config), "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+        data=tmp_path,
+    )  # fmt: skip
+    assert checked.returncode == served.returncode == 1
+    expected = 'trackway: acme.directory: a directory URL, "staging" or "production"\n'
+    assert checked.stderr == served.stderr.decode() == expected
+
+
+def test_a_misspelt_variable_is_answered_with_the_variable_to_set(tmp_path: Path) -> None:
+    done = check(str(EXAMPLE), data=tmp_path, env={"TRACKWAY_DNS_TIMEUT": "3"})
+    assert done.returncode == 1
+    assert done.stderr == (
+        "trackway: $TRACKWAY_DNS_TIMEUT: unknown setting: dns.timeut "
+        "(did you mean TRACKWAY_DNS_TIMEOUT?)\n"
+    )

@@ -105,6 +105,15 @@ def test_stats_match_sqlite_with_the_spool(store: PostgresEventStore, tmp_path: 
         (2, 1, 1),
         (2, 0, 2),
     ]
+    # The message view's days and bots' reasons too, cut at the same second.
+    edge = [event("g", t=1_790_035_199.9996), event("h", t=1_790_035_200.0, bot=True)]
+    for each in (store, sqlite):
+        each.write_batch(edge)
+    ours, theirs = (read_stats(s, spool, "m-1", by_day=True) for s in (store, sqlite))
+    assert ours == theirs
+    assert ours.days["2026-09-21"]["human_clicks"] == 1
+    assert ours.days["2026-09-22"]["bot_clicks"] == 1
+    assert ours.bot_reasons == {0: {"scanner_ua": 2}}
     spool.release()
     store.close()
     sqlite.close()
