@@ -52,6 +52,8 @@ def _loads(text: str, where: str) -> Any:
         raise InvalidAppLinks(f"{where}: not valid JSON: {e}") from None
     except ValueError as e:  # NaN, Infinity: Python's, not JSON
         raise InvalidAppLinks(f"{where}: not valid JSON: {e}") from None
+    except RecursionError:
+        raise InvalidAppLinks(f"{where}: nested too deeply") from None
 
 
 def _no_constant(name: str) -> Any:

@@ -94,4 +94,7 @@ def unavailable_on_errors() -> Iterator[None]:
 
 
 def _first_line(error: Exception) -> str:
+    if isinstance(error, psycopg.ProgrammingError):
+        # libpq quotes the piece of the URL it could not parse, the password as well.
+        return "the [store] url is malformed (not shown: it holds a password)"
     return (str(error).strip().splitlines() or [type(error).__name__])[0]

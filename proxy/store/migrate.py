@@ -16,7 +16,7 @@ import psycopg
 
 from proxy.store.connection import connect, unavailable_on_errors
 from proxy.store.migrations import MIGRATIONS, Migration, event_column_sql
-from redirector.recording.events import COLUMNS
+from redirector.recording.events import COLUMN_DEFAULTS, COLUMNS
 
 __all__ = ["SCHEMA_LOCK", "MigrationState", "apply_migrations", "migration_states"]
 
@@ -84,7 +84,7 @@ def _apply(conn: psycopg.Connection[Any], migration: Migration) -> None:
 
 
 def _add_event_columns(conn: psycopg.Connection[Any]) -> None:
-    """Columns of `Event` fields newer than the table (NULL in older rows)."""
+    """Columns of `Event` fields newer than the table."""
     present = {
         str(row[0])
         for row in conn.execute(
@@ -94,5 +94,15 @@ def _add_event_columns(conn: psycopg.Connection[Any]) -> None:
     }
     for name in COLUMNS:
         if name not in present:
-            column = event_column_sql(name).removesuffix(" NOT NULL")
+            default = COLUMN_DEFAULTS.get(name)
+            if default is None:  # nullable: NULL in older rows
+                column = event_column_sql(name).removesuffix(" NOT NULL")
+            else:  # older rows read as the field's default, as in SQLite
+                column = f"{event_column_sql(name)} DEFAULT {_literal(default)}"
             conn.execute(f"ALTER TABLE events ADD COLUMN IF NOT EXISTS {column}")
+
+
+def _literal(value: str | int | float) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return repr(value)

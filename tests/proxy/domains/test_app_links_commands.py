@@ -114,6 +114,7 @@ def test_files_are_stored_shown_and_removed(
         ),
         ("--android", b"{}", "an assetlinks.json file is a JSON array of statements"),
         ("--android", b'[{"relation": []}, 7]', "statement 2 of assetlinks.json is a number"),
+        ("--android", b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),  # not a crash
     ],
 )
 def test_a_wrong_file_is_refused_naming_it_and_why(

@@ -74,10 +74,18 @@ def test_event_columns_come_from_the_event_schema(postgres_url: str) -> None:
         columns = conn.execute(query).fetchall()
         assert [c[0] for c in columns] == list(COLUMNS)
         assert {c[0] for c in columns if c[1] == "YES"} == NULLABLE_COLUMNS
-        # A field newer than the table (as `label` once was) becomes a column at migrate.
-        conn.execute("ALTER TABLE events DROP COLUMN label")
+        # Fields newer than the table (as `label` and `source` once were) become columns
+        # at migrate: nullable ones NULL in older rows, the others their field's default.
+        conn.execute("ALTER TABLE events DROP COLUMN label, DROP COLUMN source")
         assert apply_migrations(postgres_url) == []
         assert [c[0] for c in conn.execute(query)] == list(COLUMNS)
+        assert {c[0] for c in conn.execute(query) if c[1] == "YES"} == NULLABLE_COLUMNS
+        default = conn.execute(
+            "SELECT column_default FROM information_schema.columns "
+            "WHERE table_name = 'events' AND column_name = 'source'"
+        ).fetchone()
+        assert default is not None
+        assert str(default[0]).startswith("'browser'")
 
 
 def test_db_commands(postgres_url: str, tmp_path: Path) -> None:
@@ -115,3 +123,12 @@ def test_a_database_that_is_down_is_an_error_not_a_traceback(tmp_path: Path) -> 
     assert done.returncode == 1
     assert done.stderr.startswith("trackway: PostgreSQL unavailable")
     assert "secret" not in done.stderr
+
+
+def test_a_malformed_url_is_an_error_without_its_password(tmp_path: Path) -> None:
+    """libpq quotes what it cannot parse: a password with a bare `%` would be shown."""
+    done = db("status", data=tmp_path, url="postgresql://trackway:p%ss-w0rd@127.0.0.1:1/x")
+    assert done.returncode == 1
+    assert "p%ss" not in done.stderr
+    assert "w0rd" not in done.stderr
+    assert "the [store] url is malformed" in done.stderr
