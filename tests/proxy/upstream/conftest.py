@@ -114,12 +114,13 @@ def fast_path_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 class Scripted:
     """An upstream that answers each request with the bytes its script gives, recording
-    each request's head and body, and how many connections it got."""
+    each request's head and body, how many connections it got and how many ended."""
 
     def __init__(self, script: Callable[[bytes, int], list[bytes]]) -> None:
         self.script = script
         self.received: list[tuple[bytes, bytes]] = []
         self.connections = 0
+        self.ended = 0  # connections closed (by either side)
         self.port = 0
         self._server: asyncio.Server | None = None
 
@@ -153,6 +154,7 @@ class Scripted:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            self.ended += 1
             writer.close()
 
 
