@@ -13,10 +13,13 @@ connection (and everything after it) goes to aiohttp, whose handler forwards the
 with the `Forwarder`. Paths aiohttp would normalise (percent-escapes, dot segments, a
 leading `//`) go there too, so that both paths always route a request alike.
 
-Requests on one connection are answered in order, one at a time; a pipelined one waits
-in the buffer. The connection notes its phase for the deadlines in the click
-connections' table: busy while its request is forwarded, as idle while the client does
-not read the answer (the upstream is not read meanwhile either).
+Both ways the framing is trackway's own (`headers.framed`): the length it reads a body
+by, never what the header rules leave of the sender's. Requests on one connection are
+answered in order, one at a time; a pipelined one waits in the buffer, and a client is
+not read while it does not read its answers or is `MAX_BUFFERED` ahead. The connection
+notes its phase for the deadlines in the click connections' table: busy while its
+request is forwarded, as idle while the client does not read the answer (the upstream
+is not read meanwhile either).
 """
 
 from __future__ import annotations
@@ -182,13 +185,13 @@ class ProxyProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._write_paused = False
-        self._update_reading()
         if self._route is None:
             self._serve()
-            return
-        self.phase = BUSY
-        if self._upstream is not None:
-            self._upstream.resume()
+        else:
+            self.phase = BUSY
+            if self._upstream is not None:
+                self._upstream.resume()
+        self._update_reading()
 
     def _update_reading(self) -> None:
         # A client that does not read its answers is not read either (whatever the
@@ -341,8 +344,8 @@ class ProxyProtocol(asyncio.Protocol):
             transport.close()
             return
         self._upstream_full = False  # the upstream connection is no longer ours
-        self._update_reading()
         self._serve()
+        self._update_reading()
 
     def failed(self, error: UpstreamFailure, head_sent: bool, retry: bool) -> None:
         route = self._route
