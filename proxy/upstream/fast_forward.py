@@ -13,10 +13,13 @@ connection (and everything after it) goes to aiohttp, whose handler forwards the
 with the `Forwarder`. Paths aiohttp would normalise (percent-escapes, dot segments, a
 leading `//`) go there too, so that both paths always route a request alike.
 
-Requests on one connection are answered in order, one at a time; a pipelined one waits
-in the buffer. The connection notes its phase for the deadlines in the click
-connections' table: busy while its request is forwarded, as idle while the client does
-not read the answer (the upstream is not read meanwhile either).
+Both ways the framing is trackway's own (`headers.framed`): the length it reads a body
+by, never what the header rules leave of the sender's. Requests on one connection are
+answered in order, one at a time; a pipelined one waits in the buffer, and a client is
+not read while it does not read its answers or is `MAX_BUFFERED` ahead. The connection
+notes its phase for the deadlines in the click connections' table: busy while its
+request is forwarded, as idle while the client does not read the answer (the upstream
+is not read meanwhile either).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import cast
 
 from config import Settings
 from proxy.upstream.accounting import answered, upstream_failed, upstream_seconds
-from proxy.upstream.headers import is_trusted, request_headers, response_headers
+from proxy.upstream.headers import framed, is_trusted, request_headers, response_headers
 from proxy.upstream.pages import error_page_bytes
 from proxy.upstream.relay import UpstreamConnection
 from proxy.upstream.response_head import LENGTH, NO_BODY, ResponseHead
@@ -37,10 +40,18 @@ from proxy.upstream.routing import APP_LINK_PATHS, FORWARD, decide, request_host
 from proxy.upstream.upstream_pool import UpstreamFailure, UpstreamPool, key_of
 from redirector.clicks import ClickConnections, TrustedProxies
 from redirector.clicks.deadlines import BUSY, HEAD, IDLE
-from redirector.clicks.request_head import NEED_MORE, ForwardableRequest, parse_forwardable
+from redirector.clicks.request_head import (
+    MAX_HEAD_BYTES,
+    NEED_MORE,
+    ForwardableRequest,
+    parse_forwardable,
+)
 
 # Bytes a connection may send ahead of the request being forwarded (pipelined requests).
 MAX_BUFFERED = 64 * 1024
+# What may go again on a new connection when a pooled one turns out dead (as aiohttp's
+# client): sent twice, no other request may do what it does twice.
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 
 class FastForwarding:
@@ -101,7 +112,7 @@ class ProxyProtocol(asyncio.Protocol):
         self.fast = fast
         self.connections = fast.connections
         self.transport: asyncio.Transport | None = None
-        self.buffer = b""
+        self.buffer = bytearray()
         self.phase = HEAD  # handed over with (part of) a request's head
         self.since = since
         self._scheme = "http"
@@ -109,7 +120,6 @@ class ProxyProtocol(asyncio.Protocol):
         self._trusted = False  # the peer is a proxy of ours
         self._eof = False
         self._write_paused = False
-        self._buffer_full = False
         self._upstream_full = False
         # The exchange under way (BUSY): its route, request, upstream connection …
         self._route: UpstreamRoute | None = None
@@ -133,7 +143,7 @@ class ProxyProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.connections.open.discard(self)
-        self.buffer = b""
+        self.buffer = bytearray()
         self.transport = None
         if self._connecting is not None:
             self._connecting.cancel()
@@ -154,14 +164,12 @@ class ProxyProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.phase == IDLE:
             self.phase, self.since = HEAD, self.connections.clock()
-        self.buffer = self.buffer + data if self.buffer else data
+        self.buffer += data
         if self._route is None:
             self._serve()
-            return
-        self._pump_body()
-        if len(self.buffer) > MAX_BUFFERED:
-            self._buffer_full = True
-            self._update_reading()
+        else:
+            self._pump_body()
+        self._update_reading()
 
     def eof_received(self) -> bool:
         self._eof = True
@@ -173,21 +181,25 @@ class ProxyProtocol(asyncio.Protocol):
         self.phase, self.since = IDLE, self.connections.clock()
         if self._upstream is not None:
             self._upstream.pause()
+        self._update_reading()
 
     def resume_writing(self) -> None:
         self._write_paused = False
         if self._route is None:
             self._serve()
-            return
-        self.phase = BUSY
-        if self._upstream is not None:
-            self._upstream.resume()
+        else:
+            self.phase = BUSY
+            if self._upstream is not None:
+                self._upstream.resume()
+        self._update_reading()
 
     def _update_reading(self) -> None:
+        # A client that does not read its answers is not read either (whatever the
+        # phase: an answer may end while it is not read), nor one ahead by the cap.
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        if self._buffer_full or self._upstream_full:
+        if self._write_paused or self._upstream_full or len(self.buffer) > MAX_BUFFERED:
             transport.pause_reading()
         else:
             transport.resume_reading()
@@ -197,7 +209,7 @@ class ProxyProtocol(asyncio.Protocol):
         if transport is None or transport.is_closing() or self._write_paused:
             return  # resume_writing serves the rest
         if self.buffer and self._route is None:
-            request = parse_forwardable(self.buffer)
+            request = parse_forwardable(bytes(self.buffer[: MAX_HEAD_BYTES + 4]))
             if request is NEED_MORE:
                 return
             route = None
@@ -207,7 +219,7 @@ class ProxyProtocol(asyncio.Protocol):
                 self._hand_over(transport)
                 return
             assert isinstance(request, ForwardableRequest)
-            self.buffer = self.buffer[request.head_bytes :]
+            del self.buffer[: request.head_bytes]
             self._forward(request, route)
         elif self._eof and self._route is None:
             transport.close()
@@ -218,6 +230,10 @@ class ProxyProtocol(asyncio.Protocol):
         self._body_left = request.content_length
         self._keep_alive = request.keep_alive
         self._started = time.monotonic()
+        # The body's framing is trackway's own, from the length it reads the body by.
+        sent_length = request.content_length or any(
+            name.lower() == "content-length" for name, _ in request.fields
+        )
         headers = request_headers(
             request.fields,
             host_header=route.host_header_value(),
@@ -227,6 +243,7 @@ class ProxyProtocol(asyncio.Protocol):
             proxies=self.fast.proxies,
             trusted=self._trusted,
         )
+        headers = framed(headers, request.content_length if sent_length else None)
         lines = "".join([f"{name}: {value}\r\n" for name, value in headers])
         head = f"{request.method} {request.target} HTTP/1.1\r\n{lines}\r\n"
         self._head = head.encode("latin-1")
@@ -262,20 +279,21 @@ class ProxyProtocol(asyncio.Protocol):
         assert request is not None
         data = self._head
         if self._body_left:
-            taken = self.buffer[: self._body_left]
-            self.buffer = self.buffer[len(taken) :]
+            taken = bytes(self.buffer[: self._body_left])
+            del self.buffer[: len(taken)]
             self._body_left -= len(taken)
             data += taken
         upstream.begin(self, data, request.method == "HEAD", self._body_left)
         if self._write_paused:  # the client still does not read an earlier answer
             upstream.pause()
+        self._update_reading()  # the buffer may be under the cap again
 
     def _pump_body(self) -> None:
         upstream = self._upstream
         if upstream is None or not self._body_left or not self.buffer:
             return
-        taken = self.buffer[: self._body_left]
-        self.buffer = self.buffer[len(taken) :]
+        taken = bytes(self.buffer[: self._body_left])
+        del self.buffer[: len(taken)]
         self._body_left -= len(taken)
         upstream.write(taken)
 
@@ -290,6 +308,13 @@ class ProxyProtocol(asyncio.Protocol):
         keep_alive = self._keep_alive and not self.connections.closing and not self._body_left
         self._keep_alive = keep_alive
         fields = response_headers(head.fields, head.status)
+        # The answer's end is where trackway reads it: said by trackway, not by what is
+        # left of the upstream's headers. Without a body, a length frames nothing (a
+        # HEAD's says the GET's): the upstream's goes on.
+        if head.framing == LENGTH:
+            fields = framed(fields, head.length)
+        elif head.framing != NO_BODY:
+            fields = framed(fields, None)
         lines = [f"HTTP/1.1 {head.status} {head.reason}\r\n"]
         lines += [f"{name}: {value}\r\n" for name, value in fields]
         extra = (
@@ -318,17 +343,22 @@ class ProxyProtocol(asyncio.Protocol):
         if not self._keep_alive or self._body_left:
             transport.close()
             return
-        if self._buffer_full or self._upstream_full:
-            self._buffer_full = self._upstream_full = False
-            self._update_reading()
+        self._upstream_full = False  # the upstream connection is no longer ours
         self._serve()
+        self._update_reading()
 
     def failed(self, error: UpstreamFailure, head_sent: bool, retry: bool) -> None:
         route = self._route
         self._upstream = None
         if route is None or self.transport is None:
             return
-        if retry and not self._body_left and self._request and not self._request.content_length:
+        request = self._request
+        if (
+            retry
+            and request is not None
+            and request.method in IDEMPOTENT
+            and not request.content_length
+        ):
             self._connect(route)  # once: a new connection is never `used`
             return
         if head_sent:
@@ -340,7 +370,9 @@ class ProxyProtocol(asyncio.Protocol):
         answered(route, error.status)
         self._keep_alive = self._keep_alive and not self._body_left
         date = self.connections.date.line()
-        self.transport.write(error_page_bytes(error.status, date, self._keep_alive, error.reason))
+        is_head = request is not None and request.method == "HEAD"
+        page = error_page_bytes(error.status, date, self._keep_alive, error.reason, is_head)
+        self.transport.write(page)
         self.answer_ended()
 
     def upstream_full(self, full: bool) -> None:
@@ -350,13 +382,13 @@ class ProxyProtocol(asyncio.Protocol):
     def _hand_over(self, transport: asyncio.Transport) -> None:
         """From here on aiohttp serves this connection, from the first unanswered byte."""
         self.connections.open.discard(self)
-        if self._buffer_full or self._upstream_full:
-            self._buffer_full = self._upstream_full = False
+        self._upstream_full = False
+        if not transport.is_reading():
             transport.resume_reading()
         protocol = self.connections.hand_over(self.since)
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
-        buffered, self.buffer = self.buffer, b""
+        buffered, self.buffer = bytes(self.buffer), bytearray()
         protocol.data_received(buffered)
         if self._eof:
             protocol.eof_received()

@@ -30,6 +30,7 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
+FRAMING = frozenset({"content-length", "transfer-encoding"})
 # What a client could forge to pass for someone else: believed from our proxies only.
 FORWARDING = frozenset(
     {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-real-ip"}
@@ -95,6 +96,15 @@ def request_headers(
         ("X-Forwarded-Proto", scheme),
         ("X-Forwarded-Host", custom_host),
     ]
+
+
+def framed(headers: Headers, length: int | None) -> Headers:
+    """`headers` with the framing trackway sends: the sender's framing headers (or
+    what is left of them after the rules above) dropped, and `Content-Length: length`
+    (None: none; the caller frames otherwise). A message's end is never the sender's
+    word passed on: headers it names hop-by-hop would move it."""
+    kept = [(n, v) for n, v in headers if n.lower() not in FRAMING]
+    return kept if length is None else [*kept, ("Content-Length", str(length))]
 
 
 PROXY_NAME = "trackway"  # our member of `Proxy-Status`

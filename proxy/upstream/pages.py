@@ -58,9 +58,14 @@ def error_page(status: int, reason: str | None = None) -> web.Response:
 
 
 def error_page_bytes(
-    status: int, date_line: bytes, keep_alive: bool, reason: str | None = None
+    status: int,
+    date_line: bytes,
+    keep_alive: bool,
+    reason: str | None = None,
+    is_head: bool = False,
 ) -> bytes:
-    """`error_page` as an HTTP/1.1 answer on the wire (`date_line`: "Date: …\\r\\n")."""
+    """`error_page` as an HTTP/1.1 answer on the wire (`date_line`: "Date: …\\r\\n").
+    `is_head`: the answer to a HEAD request, its body left out (its length said)."""
     body = _body(status)
     proxy_status = (
         b"" if reason is None else b"Proxy-Status: %s\r\n" % _proxy_status(reason).encode("ascii")
@@ -75,6 +80,6 @@ def error_page_bytes(
             proxy_status,
             len(body),
             b"" if keep_alive else b"Connection: close\r\n",
-            body,
+            b"" if is_head else body,
         )
     )

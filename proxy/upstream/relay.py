@@ -52,6 +52,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.owner: Owner | None = None
         self.used = False  # an exchange went through it before the current one
+        self.idle_since = 0.0  # time.monotonic() when it last went back to its pool
         self._loop = asyncio.get_running_loop()
         self._buffer = b""
         self._head: ResponseHead | None = None

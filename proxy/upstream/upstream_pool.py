@@ -6,7 +6,7 @@ when set, else the system's), each kept `DNS_CACHE_SECONDS`; TLS is verified aga
 the upstream's name, which is also the SNI, with the system's CAs and `[proxy]
 ca_bundle` (`upstream_tls`, for both paths). A connection whose answer ended cleanly
 goes back to its upstream's pool (HTTP/1.1 keep-alive), newest first; one the upstream
-closes while idle leaves it.
+closes while idle leaves it, and one idle for `IDLE_SECONDS` is closed by trackway.
 """
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 DNS_CACHE_SECONDS = 10
 # Idle connections kept per upstream: more than a worker's busiest moment needs.
 MAX_IDLE = 256
+# How long a connection stays idle in the pool. A connection a NAT or firewall forgot
+# looks open but swallows the next request (a 504 after `read_timeout`); the platforms'
+# servers close idle ones after about this long anyway (nginx and aiohttp: 75 s, AWS
+# load balancers: 60 s; some far sooner), and a new one costs one round trip.
+IDLE_SECONDS = 10.0
 
 Key = tuple[str, str, int]  # scheme, upstream host, port
 
@@ -74,14 +79,17 @@ class UpstreamPool:
         self._tls: ssl.SSLContext | None = None
         self._resolver: AbstractResolver | None = None
         self._names: dict[str, tuple[float, list[str]]] = {}  # name -> (until, addresses)
+        self._expiry: asyncio.TimerHandle | None = None
 
     def take(self, route: UpstreamRoute) -> UpstreamConnection | None:
         """An idle connection to `route`'s upstream, or None."""
         idle = self.idle.get(key_of(route))
+        now = time.monotonic()
         while idle:
             conn = idle.pop()
-            if conn.usable():
+            if conn.usable() and now - conn.idle_since < IDLE_SECONDS:
                 return conn
+            conn.close()  # newest first: the rest are as stale
         return None
 
     def release(self, conn: UpstreamConnection) -> None:
@@ -90,7 +98,25 @@ class UpstreamPool:
         if len(idle) >= MAX_IDLE:
             conn.close()
             return
+        conn.idle_since = time.monotonic()
         idle.append(conn)
+        if self._expiry is None:
+            self._expiry = asyncio.get_running_loop().call_later(IDLE_SECONDS, self._expire)
+
+    def _expire(self) -> None:
+        """Close the connections idle for `IDLE_SECONDS`; again when the next one is due."""
+        self._expiry = None
+        now = time.monotonic()
+        due: float | None = None
+        for idle in self.idle.values():
+            # Oldest first: the stale ones are at the front.
+            while idle and now - idle[0].idle_since >= IDLE_SECONDS:
+                idle.pop(0).close()
+            if idle and (due is None or idle[0].idle_since < due):
+                due = idle[0].idle_since
+        if due is not None:
+            delay = max(due + IDLE_SECONDS - now, 0.0)
+            self._expiry = asyncio.get_running_loop().call_later(delay, self._expire)
 
     def forget(self, conn: UpstreamConnection) -> None:
         """`conn` closed."""
@@ -154,6 +180,9 @@ class UpstreamPool:
         return addresses
 
     async def close(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         for idle in self.idle.values():
             for conn in idle:
                 conn.close()

@@ -10,8 +10,9 @@ be right about the corners of HTTP/1.1: it only has to refuse them.
 
 `parse_forwardable` is the same idea for a request to pass on as it came (the proxy's
 fast path): any method, an origin-form target, HTTP/1.1, no body or one framed by one
-`Content-Length`; no `Transfer-Encoding`, `Expect` or `Upgrade`. Its fields are kept,
-in order and byte for byte (as latin-1 text), for the header rules to rewrite.
+`Content-Length`; no `Transfer-Encoding`, `Expect` or `Upgrade`, and no `Connection`
+that names a framing header or Host. Its fields are kept, in order and byte for byte
+(as latin-1 text), for the header rules to rewrite.
 """
 
 from __future__ import annotations
@@ -137,6 +138,10 @@ _FORWARD_LINE = re.compile(rb"([A-Z][!#$%&'*+.^_`|~0-9A-Z-]{0,31}) (/[!-~]*) HTT
 # What the proxy's fast path leaves to aiohttp: other framings, and what turns the
 # connection into something else or waits for a go-ahead.
 _NOT_FORWARDABLE_FIELDS = re.compile(rb"\n(?:transfer-encoding|expect|upgrade):")
+# What a `Connection` header may not name: the header rules drop what it names, and
+# the request would go upstream unframed (its body read there as a request of its own)
+# or with another Host.
+_NOT_HOP_BY_HOP = frozenset({b"content-length", b"transfer-encoding", b"host"})
 _METHOD_START = frozenset(range(ord("A"), ord("Z") + 1))
 # The headers aiohttp refuses twice (a 400 of its own): such a request is its to answer.
 _SINGLETONS = tuple(
@@ -160,6 +165,8 @@ def parse_forwardable(buffer: bytes) -> ForwardableRequest | _Verdict:
     if names is None or _NOT_FORWARDABLE_FIELDS.search(names) is not None:
         return NOT_PLAIN
     if any(names.count(name) > 1 for name in _SINGLETONS):
+        return NOT_PLAIN
+    if not _NOT_HOP_BY_HOP.isdisjoint(_connection_options(fields, names)):
         return NOT_PLAIN
     length = 0
     lengths = names.count(b"\ncontent-length:")
@@ -222,8 +229,13 @@ def _checked_names(fields: bytes) -> bytes | None:
     return names
 
 
-def _keep_alive(fields: bytes, names: bytes) -> bool:
+def _connection_options(fields: bytes, names: bytes) -> set[bytes]:
+    """The `Connection` header's options, in lowercase (one header at most, as checked)."""
     connection = _field(fields, names, b"\nconnection:")
     if connection is None:
-        return True
-    return b"close" not in {o.strip(_OWS).lower() for o in connection.split(b",")}
+        return set()
+    return {o.strip(_OWS).lower() for o in connection.split(b",")}
+
+
+def _keep_alive(fields: bytes, names: bytes) -> bool:
+    return b"close" not in _connection_options(fields, names)

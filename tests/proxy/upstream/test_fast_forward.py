@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 
 import aiohttp
 import pytest
@@ -16,105 +16,19 @@ import trustme
 from config import Settings
 from proxy.serve.listeners import bind_socket
 from proxy.serve.public_app import PublicService
-from proxy.upstream import UpstreamRoute
-from proxy.upstream.forwarder import Forwarder
-from tests.proxy.upstream.conftest import CUSTOM, Front, sample
+from tests.proxy.upstream.conftest import (
+    CLOSE,
+    CUSTOM,
+    Front,
+    ScriptedUpstream,
+    read_answer,
+    request,
+    route,
+    sample,
+)
 from tests.support.upstreams import MIB, Upstream
 
-CLOSE = b""  # in a script: the upstream closes the connection there
-
-
-@pytest.fixture(autouse=True)
-def fast_path_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def not_here(*args: object) -> None:
-        raise AssertionError("forwarded by aiohttp, not by the fast path")
-
-    monkeypatch.setattr(Forwarder, "forward", not_here)
-
-
-class Scripted:
-    """An upstream that answers each request with the bytes its script gives, recording
-    each request's head and body, and how many connections it got."""
-
-    def __init__(self, script: Callable[[bytes, int], list[bytes]]) -> None:
-        self.script = script
-        self.received: list[tuple[bytes, bytes]] = []
-        self.connections = 0
-        self.port = 0
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> Scripted:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        nth = 0  # requests before this one on the connection
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                self.received.append((head, await reader.readexactly(length)))
-                for part in self.script(head, nth):
-                    if part == CLOSE:
-                        writer.close()
-                        return
-                    writer.write(part)
-                    await writer.drain()
-                nth += 1
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-
-ScriptedUpstream = Callable[[Callable[[bytes, int], list[bytes]]], Awaitable[Scripted]]
-
-
-@pytest.fixture
-async def scripted() -> AsyncIterator[ScriptedUpstream]:
-    """`await scripted(script)`: a running Scripted upstream."""
-    started: list[Scripted] = []
-
-    async def make(script: Callable[[bytes, int], list[bytes]]) -> Scripted:
-        server = Scripted(script)
-        started.append(server)
-        return await server.start()
-
-    yield make
-    for server in started:
-        await server.stop()
-
-
-def route(port: int) -> dict[str, UpstreamRoute]:
-    return {CUSTOM: UpstreamRoute(CUSTOM, "http", "127.0.0.1", port)}
-
-
-def request(target: str, *fields: str, method: str = "GET", body: bytes = b"") -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {CUSTOM}", *fields]
-    if body:
-        lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-async def read_answer(
-    reader: asyncio.StreamReader, *, to_head: bool = False
-) -> tuple[int, dict[str, str], bytes]:
-    """One answer framed by Content-Length (or none): status, fields, body."""
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-    status_line, *lines = head.decode("latin-1").split("\r\n")[:-2]
-    fields = {n.strip().lower(): v.strip() for n, _, v in (x.partition(":") for x in lines)}
-    length = 0 if to_head else int(fields.get("content-length", "0"))
-    body = await asyncio.wait_for(reader.readexactly(length), 5)
-    return int(status_line.split()[1]), fields, body
+pytestmark = pytest.mark.usefixtures("fast_path_only")
 
 
 @pytest.fixture
@@ -288,20 +202,6 @@ async def test_a_pooled_connection_the_upstream_dropped_is_replaced(
     writer.close()
     assert [head.split(b" ")[1] for head, _ in upstream.received] == [b"/1", b"/2", b"/2"]
     assert upstream.connections == 2
-
-
-@pytest.fixture
-def peak_rss() -> Callable[[], float]:
-    """MiB the peak RSS grew by since the fixture began."""
-
-    def kib(field: str) -> int:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
-
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    before = kib("VmRSS")
-    return lambda: (kib("VmHWM") - before) / 1024
 
 
 async def test_a_client_that_does_not_read_holds_the_upstream_not_memory(

@@ -61,6 +61,26 @@ async def test_method_path_query_body_and_headers_reach_the_upstream(
     assert sample("trackway_proxy_requests_total", host=CUSTOM, status="200") >= 1
 
 
+async def test_a_connection_header_naming_content_length_smuggles_nothing(
+    front: Front, http_upstream: Upstream
+) -> None:
+    # The fast path leaves it to aiohttp, whose forwarder frames the body itself (the
+    # client's Content-Length stays on its hop): the upstream gets one request.
+    port = await front(over_http(http_upstream))
+    smuggled = b"GET /smuggled HTTP/1.1\r\nHost: other.example\r\n\r\n"
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        b"POST /form HTTP/1.1\r\nHost: %s\r\nConnection: content-length\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (CUSTOM.encode(), len(smuggled), smuggled)
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 200 ")
+    await asyncio.sleep(0.3)  # time for a second request to arrive, were there one
+    writer.close()
+    [got] = http_upstream.received
+    assert (got.method, got.target, got.body) == ("POST", "/form", smuggled)
+
+
 @pytest.mark.parametrize(("policy", "host"), [("custom", CUSTOM), ("upstream", PLATFORM)])
 async def test_https_upstream_by_its_name_with_either_host_policy(
     front: Front,

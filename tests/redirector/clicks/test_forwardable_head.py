@@ -63,11 +63,24 @@ def test_a_form_post_with_its_fields_in_order() -> None:
         head("GET / HTTP/1.1", "User-Agent:", "User-Agent:"),
         head("POST /x HTTP/1.1", "Content-Type: a", "content-type: b", "Content-Length: 0"),
         head("GET /x HTTP/1.1", "ETag: a", "ETag: a"),
+        # A framing header (or Host) named hop-by-hop: the header rules would drop it,
+        # and the body would go upstream unframed (a request smuggled in it).
+        head("POST /x HTTP/1.1", "Connection: content-length", "Content-Length: 1"),
+        head("POST /x HTTP/1.1", "Content-Length: 1", "Connection: keep-alive,Content-Length"),
+        head("GET /x HTTP/1.1", "Connection: transfer-encoding"),
+        head("GET /x HTTP/1.1", "Connection: X-A, HOST"),
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # unfinished, but TLS
     ],
 )
 def test_anything_else_goes_to_the_full_parser(raw: bytes) -> None:
     assert parse_forwardable(raw) is NOT_PLAIN
+
+
+def test_a_connection_header_naming_other_headers_is_forwardable() -> None:
+    raw = head("GET /x HTTP/1.1", "Connection: keep-alive, X-Secret", "X-Secret: hop")
+    request = parse_forwardable(raw)
+    assert isinstance(request, ForwardableRequest)
+    assert request.keep_alive
 
 
 def test_an_unfinished_head_waits() -> None:
