@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,17 +33,16 @@ def matches(event: Event, flt: EventFilter) -> bool:
 
 
 def read_events(store: EventStore | None, spool: Spool, flt: EventFilter) -> list[Event]:
-    """Events in id (time) order, spooled ones included, at most `flt.limit`."""
+    """Events in id (time) order, spooled ones included, at most `flt.limit`. The spool
+    is read first (as in `read_stats`): an event the loader moves meanwhile is in the
+    store's later snapshot, rather than in neither. The store's copy wins: the loader
+    may have marked it since (a burst)."""
     found: dict[str, Event] = {}
-    if store is not None:
-        try:
-            found = {e.id: e for e in store.query(flt)}
-        except StoreUnavailable:
-            found = {}
     if spool.pending():
-        for event in spool.read_all():
-            if matches(event, flt):
-                found.setdefault(event.id, event)
+        found = {event.id: event for event in spool.read_all() if matches(event, flt)}
+    if store is not None:
+        with contextlib.suppress(StoreUnavailable):
+            found.update((e.id, e) for e in store.query(flt))
     return sorted(found.values(), key=lambda e: e.id)[: flt.limit]
 
 

@@ -16,6 +16,7 @@ from redirector import metrics
 from redirector.links.tokens import Claims
 from redirector.recording import spool_writer
 from redirector.recording.bot_rules import BurstPolicy
+from redirector.recording.event_reader import read_events
 from redirector.recording.event_store import EventFilter, SqliteEventStore, StoreUnavailable
 from redirector.recording.events import Event
 from redirector.recording.hits import Hit, event_from_hit
@@ -224,3 +225,30 @@ async def test_spooled_hits_become_events_by_the_reader_s_settings(tmp_path: Pat
     )
     (unknown,) = Spool(tmp_path).read_all()  # a reader without the settings keeps no address
     assert unknown.client_ip is None
+
+
+def test_events_moved_by_the_loader_while_they_are_read_are_not_lost(tmp_path: Path) -> None:
+    """`events export` reads the store and the spool: a batch the loader moves from one to
+    the other between the two reads is found in one of them, never in neither."""
+    writer = Spool(tmp_path)  # a worker that wrote these, then ended: the file is done
+    writer.append_encoded(encode_hits([hit("r1"), hit("r2"), hit("r3")]))
+    writer.release()
+    spool = Spool(tmp_path)
+    loader = loader_for(tmp_path)
+    inner = SqliteEventStore(tmp_path / "trackway.db")
+
+    class LoadedMeanwhile:
+        """Our seam: the loader commits right after the store's snapshot was read."""
+
+        def query(self, flt: EventFilter) -> list[Event]:
+            found = inner.query(flt)
+            loader.load_all()
+            return found
+
+    try:
+        events = read_events(LoadedMeanwhile(), spool, EventFilter())  # type: ignore[arg-type]
+        assert [e.recipient_id for e in events] == ["r1", "r2", "r3"]
+        assert [e.recipient_id for e in inner.query(EventFilter())] == ["r1", "r2", "r3"]
+    finally:
+        loader.close()
+        inner.close()
