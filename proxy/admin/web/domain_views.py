@@ -302,9 +302,11 @@ $android_state</li>
 <form method="post" action="$save" class="stack app-links">
 <input type="hidden" name="csrf" value="$csrf">
 <label>Apple AASA JSON (a JSON object, at most 128 KB; empty: not served)
-<textarea name="apple" rows="8" spellcheck="false">$apple</textarea></label>
+<textarea name="apple" rows="8" spellcheck="false"
+placeholder="$apple_example">$apple</textarea></label>
 <label>Android assetlinks JSON (a JSON array of statements; empty: not served)
-<textarea name="android" rows="8" spellcheck="false">$android</textarea></label>
+<textarea name="android" rows="8" spellcheck="false"
+placeholder="$android_example">$android</textarea></label>
 <button type="submit">Save app links</button>
 </form>
 <p>$remove Stops serving both files.</p>"""
@@ -321,6 +323,10 @@ def _app_links(name: str, links: AppLinks, csrf: str) -> Html:
         csrf=csrf,
         apple=_indented(links.apple),
         android=_indented(links.android),
+        apple_example='{"applinks": {"details": [{"appIDs": [...], '
+        '"components": [{"/": "/a/*"}]}]}}',
+        android_example='[{"relation": ["delegate_permission/common.handle_all_urls"], '
+        '"target": {...}}]',
         remove=_button(_path(name, "/app-links/remove"), "Remove app links", csrf),
     )
 
