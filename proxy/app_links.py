@@ -12,6 +12,7 @@ change up with the proxied hosts (`proxy_routes.LiveRoutes`) and serves them at
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -134,6 +135,20 @@ def from_request(body: Any) -> AppLinks:
         None if apple is None else apple_document(apple, '"apple"'),
         None if android is None else android_document(android, '"android"'),
     )
+
+
+def from_form(apple: str, android: str) -> AppLinks:
+    """The admin page's two textareas (an empty one: not served; both are replaced, as
+    the API's PUT does). Checked by the size of the file served, not of the text given:
+    the page fills the textareas indented, so a stored file saved again unchanged fits."""
+    return AppLinks(
+        _document(apple, APPLE_FILE, apple_document),
+        _document(android, ANDROID_FILE, android_document),
+    )
+
+
+def _document(text: str, where: str, check: Callable[[Any, str], str]) -> str | None:
+    return check(_loads(text, where), where) if text.strip() else None
 
 
 def request_json(text: str) -> Any:

@@ -1,5 +1,6 @@
 """The domain screens' handlers: each form does what the admin API's route does, through
-the same `DomainService` calls, then shows the domain again (POST, redirect, GET)."""
+the same `DomainService` calls (app links: `proxy.app_links`'s), then shows the domain
+again (POST, redirect, GET)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aiohttp import web
 
 from config import Settings
 from config.errors import InvalidInput
+from proxy import app_links
 from proxy.admin.domain_calls import domain_calls
 from proxy.admin.web.domain_views import domain_page, domains_page
 from proxy.admin.web.guard import session_of
@@ -16,6 +18,7 @@ from proxy.admin.web.markup import Html, page
 from proxy.domains.descriptions import DomainDescription, HostDescription
 from proxy.domains.errors import HostProxied
 from proxy.domains.service import DomainService
+from proxy.domains.store import AppLinks
 
 __all__ = ["DOMAIN_SETTINGS", "add_domain_pages"]
 
@@ -48,17 +51,22 @@ async def list_page(request: web.Request) -> web.Response:
     return _html(request, "Domains", body)
 
 
-def _read_domain(
-    service: DomainService, name: str
-) -> HostDescription | tuple[DomainDescription, str | None, str | None]:
+DomainRead = tuple[DomainDescription, str | None, str | None, dict[str, AppLinks]]
+
+
+def _read_domain(service: DomainService, name: str) -> HostDescription | DomainRead:
     described = service.describe(name)
     if isinstance(described, HostDescription):
         return described
+    files = {
+        h.status.host: app_links.app_links_of(service.store, h.status.host).app_links
+        for h in described.hosts
+    }
     try:
         base = service.link_base(described.domain)
-        return described, base.url, base.reason
+        return described, base.url, base.reason, files
     except HostProxied as e:  # its links are the email platform's: the service says so
-        return described, None, str(e)
+        return described, None, str(e), files
 
 
 async def show(request: web.Request) -> web.StreamResponse:
@@ -66,8 +74,8 @@ async def show(request: web.Request) -> web.StreamResponse:
     found = await domain_calls(request).run(lambda s: _read_domain(s, name))
     if isinstance(found, HostDescription):  # a host is shown on its domain's page
         raise _back_to(found.sending_domain)
-    described, url, reason = found
-    body = domain_page(described, url, reason, session_of(request).csrf)
+    described, url, reason, files = found
+    body = domain_page(described, url, reason, session_of(request).csrf, files)
     return _html(request, described.domain, body)
 
 
@@ -125,6 +133,33 @@ async def set_redirect(request: web.Request) -> web.StreamResponse:
     raise _back_to(host.sending_domain)
 
 
+async def save_app_links(request: web.Request) -> web.StreamResponse:
+    """Both textareas replace both files, checked as the CLI and the API check theirs."""
+    form = await request.post()
+    apple, android = (form.get(field) for field in ("apple", "android"))
+    links = app_links.from_form(
+        apple if isinstance(apple, str) else "", android if isinstance(android, str) else ""
+    )
+    set_or_not = {True: "set", False: "not set"}
+    return await _put_app_links(
+        request,
+        links,
+        f"saved: Apple {set_or_not[links.apple is not None]}, "
+        f"Android {set_or_not[links.android is not None]}; served within seconds",
+    )
+
+
+async def remove_app_links(request: web.Request) -> web.StreamResponse:
+    return await _put_app_links(request, AppLinks(), "removed: neither file is served")
+
+
+async def _put_app_links(request: web.Request, links: AppLinks, said: str) -> web.StreamResponse:
+    name = request.match_info["name"]
+    host = await domain_calls(request).run(lambda s: app_links.put_app_links(s.store, name, links))
+    session_of(request).notice = f"App links of {host.host} {said}."
+    raise _back_to(host.sending_domain)
+
+
 def add_domain_pages(app: web.Application, settings: Settings) -> None:
     app[DOMAIN_SETTINGS] = settings
     app.router.add_get("/domains", list_page)
@@ -134,3 +169,5 @@ def add_domain_pages(app: web.Application, settings: Settings) -> None:
     app.router.add_post("/domains/{name}/remove", remove)
     app.router.add_post("/domains/{name}/proxy", set_proxy)
     app.router.add_post("/domains/{name}/redirect", set_redirect)
+    app.router.add_post("/domains/{name}/app-links", save_app_links)
+    app.router.add_post("/domains/{name}/app-links/remove", remove_app_links)

@@ -1,5 +1,6 @@
 """The domain screens as HTML: the list with the Add form, and a sending domain with its
-DNS records, ownership, each tracking host's lights, mode and certificate. Pure.
+DNS records, ownership, each tracking host's lights, mode, certificate and app links.
+Pure.
 
 The words are the domain service's (`HostStatus.reasons`, `LinkBase.reason`, the
 ownership error): the CLI says the same.
@@ -7,13 +8,16 @@ ownership error): the CLI says the same.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from urllib.parse import quote
 
 from proxy.admin.web.markup import Html, join, render, utc, when
 from proxy.domains.descriptions import CertificateSummary, DomainDescription, HostDescription
 from proxy.domains.status import GREEN, GREY, UNCHECKED, check_colour
+from proxy.domains.store import NO_APP_LINKS, AppLinks
 from proxy.upstream.route import HOST_HEADER_POLICIES
 
 __all__ = ["Light", "domain_page", "domains_page", "host_lights"]
@@ -168,10 +172,14 @@ $hosts
 
 
 def domain_page(
-    domain: DomainDescription, link_base: str | None, link_reason: str | None, csrf: str
+    domain: DomainDescription,
+    link_base: str | None,
+    link_reason: str | None,
+    csrf: str,
+    app_links: Mapping[str, AppLinks] = MappingProxyType({}),
 ) -> Html:
     """`link_base` None: trackway makes none of the domain's links (`link_reason` says
-    whose they are)."""
+    whose they are). `app_links`: each tracking host's files (a host left out has none)."""
     verified = domain.ownership == "verified"
     never_checked = not verified and domain.ownership_error is None
     colour = GREY if never_checked else check_colour("ownership", domain.ownership)
@@ -184,7 +192,10 @@ def domain_page(
         txt_value=_copyable("txt-value", domain.txt_record.value),
         verify=_button(_path(domain.domain, "/verify"), "Verify", csrf),
         links=_links(domain.domain, link_base, link_reason),
-        hosts=join(_host_card(i, h, csrf) for i, h in enumerate(domain.hosts)),
+        hosts=join(
+            _host_card(i, h, app_links.get(h.status.host, NO_APP_LINKS), csrf)
+            for i, h in enumerate(domain.hosts)
+        ),
         remove=_button(_path(domain.domain, "/remove"), f"Remove {domain.domain}", csrf),
     )
 
@@ -212,11 +223,13 @@ _HOST = """<section class="card host" data-host="$host">
 $mode
 <h3>Certificate</h3>
 $certificate
+<h3>App links</h3>
+$app_links
 <p>$remove Reverts its links to the default host $default.</p>
 </section>"""
 
 
-def _host_card(index: int, host: HostDescription, csrf: str) -> Html:
+def _host_card(index: int, host: HostDescription, links: AppLinks, csrf: str) -> Html:
     name = host.status.host
     target = host.cname_record.target
     return render(
@@ -234,6 +247,7 @@ def _host_card(index: int, host: HostDescription, csrf: str) -> Html:
         link_base=host.status.link_base,
         mode=_mode(name, host, csrf),
         certificate=_certificate(host.certificate, host.certificate_obstacles),
+        app_links=_app_links(name, links, csrf),
         remove=_button(_path(name, "/remove"), f"Remove {name}", csrf),
         default=host.cname_record.target or "",
     )
@@ -277,3 +291,51 @@ def _certificate(cert: CertificateSummary | None, obstacles: Sequence[str]) -> H
         '<table class="certificate">$rows</table>',
         rows=join(render("<tr><th>$k</th><td>$v</td></tr>", k=k, v=v) for k, v in rows),
     )
+
+
+_APP_LINKS = """<ul class="app-links">
+<li data-file="apple"><strong>Apple</strong> (<code>/.well-known/apple-app-site-association</code>,
+<code>/apple-app-site-association</code>): $apple_state</li>
+<li data-file="android"><strong>Android</strong> (<code>/.well-known/assetlinks.json</code>):
+$android_state</li>
+</ul>
+<form method="post" action="$save" class="stack app-links">
+<input type="hidden" name="csrf" value="$csrf">
+<label>Apple AASA JSON (a JSON object, at most 128 KB; empty: not served)
+<textarea name="apple" rows="8" spellcheck="false"
+placeholder="$apple_example">$apple</textarea></label>
+<label>Android assetlinks JSON (a JSON array of statements; empty: not served)
+<textarea name="android" rows="8" spellcheck="false"
+placeholder="$android_example">$android</textarea></label>
+<button type="submit">Save app links</button>
+</form>
+<p>$remove Stops serving both files.</p>"""
+
+
+def _app_links(name: str, links: AppLinks, csrf: str) -> Html:
+    """What is stored, and the form that replaces it (prefilled, indented to be read:
+    saving compacts it again)."""
+    return render(
+        _APP_LINKS,
+        apple_state=_file_state(links.apple),
+        android_state=_file_state(links.android),
+        save=_path(name, "/app-links"),
+        csrf=csrf,
+        apple=_indented(links.apple),
+        android=_indented(links.android),
+        apple_example='{"applinks": {"details": [{"appIDs": [...], '
+        '"components": [{"/": "/a/*"}]}]}}',
+        android_example='[{"relation": ["delegate_permission/common.handle_all_urls"], '
+        '"target": {...}}]',
+        remove=_button(_path(name, "/app-links/remove"), "Remove app links", csrf),
+    )
+
+
+def _file_state(text: str | None) -> Html:
+    if text is None:
+        return Html('<span class="muted">not set</span>')
+    return render("set, $size bytes", size=len(text.encode("utf-8")))
+
+
+def _indented(text: str | None) -> str:
+    return "" if text is None else json.dumps(json.loads(text), indent=2, ensure_ascii=False)

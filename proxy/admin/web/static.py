@@ -55,6 +55,8 @@ code, .record { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
 form.inline { display: inline; margin: 0; }
 form.stack label { display: block; margin: .3em 0; }
 input[type=text], select { padding: .3em; min-width: 18em; }
+textarea { display: block; width: 100%; box-sizing: border-box; margin-top: .2em;
+  padding: .3em; font: 13px/1.4 ui-monospace, monospace; }
 button { padding: .3em .8em; cursor: pointer; }
 .light { display: inline-block; width: .8em; height: .8em; border-radius: 50%;
   margin-right: .35em; vertical-align: middle; }

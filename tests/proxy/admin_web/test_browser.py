@@ -1,12 +1,14 @@
 """The admin page in headless Chromium (Debian's, driven by Playwright) against a real
 `trackway serve` with Pebble as its CA and pebble-challtestsrv as its DNS: log in (a
 wrong token refused), add a domain, read its records off the page, create them in the
-DNS, press Verify and see the lights turn green; a form without its CSRF token refused;
-a message's clicks and opens. A screenshot of each screen goes to the artefacts folder:
+DNS, press Verify and see the lights turn green; save an Apple app-links file and get it
+from the public listener; a form without its CSRF token refused; a message's clicks and
+opens. A screenshot of each screen goes to the artefacts folder:
 `$TRACKWAY_TEST_ARTIFACTS/<test>/` (default `./test-artifacts/<test>/`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -30,6 +32,8 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 # Clicks right after the send count as human here: the test clicks at once.
 CLICK_SETTINGS = "[clicks]\ntoo_fast_seconds = 0\n"
+APPLE = {"applinks": {"details": [{"appIDs": ["ABCDE12345.com.example.shop"],
+                                   "components": [{"/": "/a/*"}]}]}}  # fmt: skip
 
 
 @pytest.fixture
@@ -88,6 +92,14 @@ def fetch(
     url: str, data: bytes | None = None, method: str = "GET", headers: dict[str, str] | None = None
 ) -> tuple[int, str]:
     """Status and body of a request; a redirect is not followed."""
+    status, _, body = answer(url, data, method, headers)
+    return status, body
+
+
+def answer(
+    url: str, data: bytes | None = None, method: str = "GET", headers: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """Status, Content-Type and body of a request; a redirect is not followed."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args: object, **kw: object) -> None:
@@ -97,10 +109,10 @@ def fetch(
     request = urllib.request.Request(url, data, headers or {}, method=method)  # noqa: S310
     try:
         with urllib.request.build_opener(NoRedirect).open(request, timeout=10) as resp:
-            return resp.status, resp.read().decode(errors="replace")
+            return resp.status, resp.headers["Content-Type"], resp.read().decode(errors="replace")
     except urllib.error.HTTPError as e:
         with e:
-            return e.code, e.read().decode(errors="replace")
+            return e.code, e.headers["Content-Type"], e.read().decode(errors="replace")
 
 
 def test_log_in_add_verify_and_see_the_lights_change(
@@ -184,6 +196,30 @@ def test_log_in_add_verify_and_see_the_lights_change(
         assert re.search(r"Next renewal\s+20\d\d-", certificate)
         shoot(page, artifacts, "06-https-green")
 
+        # App links: an Apple file saved on the page, then served by the public listener
+        # (its workers pick the change up within seconds, no restart).
+        page.fill("section.host textarea[name=apple]", json.dumps(APPLE, indent=2))
+        submit(page, "Save app links")
+        assert page.url == f"{admin}/ui/domains/example.com"
+        assert "App links of links.example.com saved: Apple set, Android not set" in (
+            page.inner_text(".notice")
+        )
+        served = json.dumps(APPLE, separators=(",", ":"))
+        apple_state = page.inner_text('section.host li[data-file="apple"]')
+        assert apple_state.endswith(f": set, {len(served)} bytes"), apple_state
+        assert page.inner_text('section.host li[data-file="android"]').endswith(": not set")
+        assert json.loads(page.input_value("section.host textarea[name=apple]")) == APPLE
+        page.locator("section.host").screenshot(path=str(artifacts / "07-app-links.png"))
+        assert (artifacts / "07-app-links.png").stat().st_size > 1000
+        well_known = f"{stack.server.url}/.well-known/apple-app-site-association"
+        deadline = time.monotonic() + 15
+        while (got := answer(well_known, headers={"Host": "links.example.com"}))[0] != 200:
+            assert time.monotonic() < deadline, got
+            time.sleep(0.5)
+        status, content_type, body = got
+        assert content_type == "application/json"
+        assert json.loads(body) == APPLE
+
         # A state-changing request without the form's CSRF token, with the session.
         session = f"trackway_session={cookie['value']}"
         status, body = fetch(
@@ -212,7 +248,7 @@ def test_log_in_add_verify_and_see_the_lights_change(
         assert fetch(sale, headers={"User-Agent": "curl/8.5.0"})[0] == 302
         assert fetch(pixel, headers={"User-Agent": BROWSER})[0] == 200
         page.goto(f"{admin}/ui/messages")
-        shoot(page, artifacts, "07-messages-form")
+        shoot(page, artifacts, "08-messages-form")
         page.fill("input[name=message_id]", "spring-2026")
         submit(page, "Show")
         row = page.inner_text('tr[data-link="0"]').split("\t")
@@ -221,10 +257,10 @@ def test_log_in_add_verify_and_see_the_lights_change(
         assert row[6] == "1"
         assert page.inner_text("#human-opens") == "1"
         assert page.locator("svg.chart rect").count() == 4  # today: clicks and opens bars
-        shoot(page, artifacts, "08-message")
+        shoot(page, artifacts, "09-message")
 
         page.goto(f"{admin}/ui/domains")
-        shoot(page, artifacts, "09-domains")
+        shoot(page, artifacts, "10-domains")
         submit(page, "Log out")
         assert page.url == f"{admin}/ui/login"
         page.goto(f"{admin}/ui/domains")

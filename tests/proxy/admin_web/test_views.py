@@ -123,7 +123,8 @@ def test_every_form_of_the_domain_page_carries_the_csrf_token() -> None:
     )  # fmt: skip
     html = domain_page(domain, "https://t.trackway.example", None, csrf="the-csrf")
     forms = re.findall(r"<form method=\"post\".*?</form>", html, re.S)
-    assert len(forms) == 4  # verify, proxy mode, remove the host, remove the domain
+    # verify, proxy mode, save and remove app links, remove the host, remove the domain
+    assert len(forms) == 6
     assert all('name="csrf" value="the-csrf"' in form for form in forms)
     assert domains_page([domain], {"us": "t"}, csrf="the-csrf").count('value="the-csrf"') == 1
 
