@@ -15,7 +15,6 @@ import socket
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-from certs.challenges import ChallengeStore
 from certs.sni import SniCertificates
 from certs.store import CertStore
 from config import Settings
@@ -23,6 +22,7 @@ from proxy.domains.proxy_routes import LiveRoutes
 from proxy.serve.processes import SHUTDOWN_SECONDS, run_child, stop_event
 from proxy.serve.public_app import PublicService
 from proxy.serve.tls_listener import TlsListener
+from proxy.store.certs import open_challenges
 
 log = logging.getLogger("trackway.server")
 CERT_RELOAD_SECONDS = 2.0
@@ -64,7 +64,7 @@ async def _worker(
         certificates = SniCertificates(CertStore(settings.data))
         certificates.reload(force=True)
         alpn = settings.acme.challenge == "tls-alpn-01"
-        challenges = ChallengeStore(settings.data) if alpn else None
+        challenges = open_challenges(settings) if alpn else None
         listeners.append(await service.listen(https, certificates.server_context(), challenges))
         reloader = asyncio.create_task(_reload_certificates(certificates))
     ready()

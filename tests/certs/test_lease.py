@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from certs.lease import Leases
+from certs.lease import SqliteLeases as Leases
 
 
 def test_one_holder_at_a_time_until_the_lease_expires(tmp_path: Path) -> None:
