@@ -93,6 +93,10 @@ class CertManager:
             return self.store.state(host)
         renewing = asyncio.create_task(self._keep_lease(host, token))
         try:
+            try:  # another server may have just renewed it: its mirror may lag
+                await self._run(lambda: self.store.refresh(host))
+            except Unavailable as e:
+                log.warning("%s: shared certificate not looked up: %s", host, e)
             state = self.store.state(host)  # it may have changed while we waited
             if not self.needs_order(state, now, force):
                 return state

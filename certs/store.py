@@ -68,6 +68,10 @@ class SharedCertificates(Protocol):
 
     def put_state(self, state: CertState, fence: int | None) -> None: ...
 
+    def get(self, host: str) -> tuple[bytes | None, bytes | None, CertState] | None:
+        """(chain, key, state) as shared (no chain yet: None), or None."""
+        ...
+
 
 class CertStore:
     def __init__(self, data: Path, shared: SharedCertificates | None = None) -> None:
@@ -133,6 +137,36 @@ class CertStore:
             )
         self.write_certificate(host, chain_pem, key_pem, state)
         return state
+
+    def refresh(self, host: str) -> bool:
+        """This server's files for `host` brought up to the shared store's (before an
+        order: another server may have renewed it a moment ago); True if they changed."""
+        if self.shared is None:
+            return False
+        found = self.shared.get(host)
+        return found is not None and self.mirror(host, *found)
+
+    def mirror(
+        self, host: str, chain_pem: bytes | None, key_pem: bytes | None, state: CertState
+    ) -> bool:
+        """A shared row into this server's files, unless what is here ends later (kept
+        while the database was down, shared since or soon); True if they changed."""
+        held = self.certificate(host)
+        if chain_pem is None or key_pem is None:
+            return held is None and self._mirror_state(state)  # a certificate here wins
+        if held == (chain_pem, key_pem):
+            return self._mirror_state(state)
+        mine = self.state(host).not_after if held is not None else None
+        if mine is not None and state.not_after is not None and mine > state.not_after:
+            return False
+        self.write_certificate(host, chain_pem, key_pem, state)
+        return True
+
+    def _mirror_state(self, state: CertState) -> bool:
+        if self.state(state.host) == state:
+            return False
+        self.write_state(state)
+        return True
 
     def _share(self, host: str, write: Callable[[], None]) -> None:
         try:

@@ -85,6 +85,17 @@ class PostgresCertificates:
                 _check_fence(conn, host, fence)
             conn.execute(sql, params)
 
+    def get(self, host: str) -> tuple[bytes | None, bytes | None, CertState] | None:
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT host, chain, key, state, version FROM certificates WHERE host = %s",
+                (host,),
+            ).fetchone()
+        if row is None:
+            return None
+        shared = _shared_row(row)
+        return shared.chain_pem, shared.key_pem, shared.state
+
     def changes(self, after: int) -> list[SharedRow]:
         """The rows written since version `after`, in version order."""
         with self.db.connection() as conn:

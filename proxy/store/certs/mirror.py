@@ -18,7 +18,7 @@ import logging
 from certs.store import CertStore, with_dates
 from config import Settings
 from config.errors import Unavailable
-from proxy.store.certs.certificates import PostgresCertificates, SharedRow
+from proxy.store.certs.certificates import PostgresCertificates
 from proxy.store.certs.database import LazyConnection
 
 __all__ = ["CertMirror", "keep_mirroring"]
@@ -38,30 +38,10 @@ class CertMirror:
         """The hosts whose files changed here."""
         changed = []
         for row in self.shared.changes(self.seen):
-            if self._apply(row):
+            if self.local.mirror(row.host, row.chain_pem, row.key_pem, row.state):
                 changed.append(row.host)
             self.seen = row.version
         return changed
-
-    def _apply(self, row: SharedRow) -> bool:
-        held = self.local.certificate(row.host)
-        if row.chain_pem is None or row.key_pem is None:
-            if held is not None:  # a certificate here, none shared yet: `push` shares it
-                return False
-            return self._state(row)
-        if held == (row.chain_pem, row.key_pem):
-            return self._state(row)
-        mine = self.local.state(row.host).not_after if held is not None else None
-        if mine is not None and row.state.not_after is not None and mine > row.state.not_after:
-            return False  # ours ends later (kept here while the database was down)
-        self.local.write_certificate(row.host, row.chain_pem, row.key_pem, row.state)
-        return True
-
-    def _state(self, row: SharedRow) -> bool:
-        if self.local.state(row.host) == row.state:
-            return False
-        self.local.write_state(row.state)
-        return True
 
     def push(self) -> int:
         """Shares this folder's certificates the store lacks or holds older; how many."""
