@@ -1,5 +1,5 @@
 """The SQLite leases' own part (the contract of both backends is in
-tests/proxy/store/test_cert_leases.py)."""
+tests/proxy/store/certs/test_leases.py)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from config import Settings, StoreSettings
 from proxy.store.certs import keep_mirroring
 from proxy.store.certs.certificates import PostgresCertificates
 from proxy.store.certs.database import LazyConnection
-from tests.proxy.store.test_cert_store import certificate
+from tests.proxy.store.certs.test_shared_store import certificate
 from tests.support.postgres import PostgresCluster
 
 HOST, LATER = "links.example.com", "later.example.com"

@@ -1,6 +1,6 @@
 """Two servers' certificate managers on one database (separate data folders): one
 order per certificate between them, and a holder whose lease was taken over drops
-its result. The CA is a seam here (Pebble: test_serve_certs_postgres.py)."""
+its result. The CA is a seam here (Pebble: test_two_servers.py)."""
 
 from __future__ import annotations
 
