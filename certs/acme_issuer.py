@@ -209,9 +209,17 @@ class AcmeIssuer:
         acme = client.ClientV2(directory, net=net)
         account = self._load_account()
         if account is None:
-            account = acme.new_account(self._registration(key, directory))
+            try:
+                account = acme.new_account(self._registration(key, directory))
+                log.info("registered an ACME account at %s", self.settings.directory)
+            except errors.ConflictError as known:
+                # The CA knows this key already: another server of the cluster (one
+                # account key for all) registered it a moment ago. Use that account.
+                found = messages.RegistrationResource(
+                    uri=known.location, body=messages.Registration()
+                )
+                account = acme.query_registration(found)
             self._save_account(account)
-            log.info("registered an ACME account at %s", self.settings.directory)
         net.account = account
         self._client = acme
         return acme
