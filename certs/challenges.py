@@ -45,6 +45,8 @@ class Challenges(Protocol):
         """(certificate PEM, key PEM) for `host` while its TLS-ALPN-01 challenge is open."""
         ...
 
+    def close(self) -> None: ...
+
 
 class ChallengeStore:
     def __init__(self, data: Path) -> None:
@@ -88,6 +90,9 @@ class ChallengeStore:
             return paths[0].read_bytes(), paths[1].read_bytes()
         except OSError:  # withdrawn meanwhile
             return None
+
+    def close(self) -> None:
+        """Files: nothing held open."""
 
     def tls_alpn_paths(self, host: str) -> tuple[Path, Path] | None:
         """The validation certificate for `host` while a TLS-ALPN-01 challenge is open."""

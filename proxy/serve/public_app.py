@@ -109,10 +109,11 @@ class PublicService:
             proxies=TrustedProxies.from_settings(settings.server, settings.clicks),
         )
         self.loader = open_loader(settings, store_factory) if loads_spool else None
+        self.challenges = open_challenges(settings)  # HTTP-01 answers, maybe another's
         # trackway answers these on every host, proxied or not (`routing`).
         own: dict[str, PrefixHandler] = {
             CHECK_PATH: domain_check_handler(check_secret(settings.data)),
-            ACME_CHALLENGE_PATH: acme_challenge_handler(open_challenges(settings)),
+            ACME_CHALLENGE_PATH: acme_challenge_handler(self.challenges),
             **dict.fromkeys(APP_LINK_PATHS, app_link_handler(app_links)),
         }
         self.own_paths = tuple(own)
@@ -214,6 +215,7 @@ class PublicService:
         await self.forwarder.close()
         await self.fast_forwarding.close()
         await self.state.writer.close()
+        self.challenges.close()
         if self._loading is not None:
             self._stop_loading.set()
             await self._loading

@@ -22,7 +22,6 @@ from proxy.domains.proxy_routes import LiveRoutes
 from proxy.serve.processes import SHUTDOWN_SECONDS, run_child, stop_event
 from proxy.serve.public_app import PublicService
 from proxy.serve.tls_listener import TlsListener
-from proxy.store.certs import open_challenges
 
 log = logging.getLogger("trackway.server")
 CERT_RELOAD_SECONDS = 2.0
@@ -64,7 +63,7 @@ async def _worker(
         certificates = SniCertificates(CertStore(settings.data))
         certificates.reload(force=True)
         alpn = settings.acme.challenge == "tls-alpn-01"
-        challenges = open_challenges(settings) if alpn else None
+        challenges = service.challenges if alpn else None  # the HTTP-01 answers' store
         listeners.append(await service.listen(https, certificates.server_context(), challenges))
         reloader = asyncio.create_task(_reload_certificates(certificates))
     ready()

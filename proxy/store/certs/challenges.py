@@ -50,6 +50,9 @@ class PostgresChallenges:
         with self.db.connection() as conn:
             conn.execute("DELETE FROM acme_tls_alpn WHERE host = %s", (host,))
 
+    def close(self) -> None:
+        self.db.close()
+
     def tls_alpn_certificate(self, host: str) -> tuple[bytes, bytes] | None:
         with self.db.connection() as conn:
             row = conn.execute(
