@@ -9,7 +9,6 @@ reused. Orders use HTTP-01: the key authorization is published where every worke
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import re
 import time
@@ -21,15 +20,15 @@ from acme import challenges, client, crypto_util, errors, messages
 from josepy.jwa import ES256
 from josepy.jwk import JWK, JWKEC
 
-from certs.challenges import ChallengeStore
+from certs.account import ACCOUNT_FILE, AccountStore, FileAccount
+from certs.challenges import Challenges, ChallengeStore
 from certs.keys import from_pem, new_private_key, to_pem
 from certs.tls_alpn import TLSALPN01, challenge_certificate
 from config import AcmeSettings
-from config.datafolder import ensure_data_dir, read_or_create_secret, write_private_file
+
+__all__ = ["ACCOUNT_FILE", "AcmeError", "AcmeIssuer", "PatientNetwork", "rate_limit_wait"]
 
 log = logging.getLogger("trackway.acme")
-ACCOUNT_KEY_FILE = "acme/account-key.pem"
-ACCOUNT_FILE = "acme/account.json"
 ORDER_SECONDS = 120
 # Attempts of one request whose nonce the CA rejects. Each costs a round trip (and one
 # for a new nonce); at Pebble's test rate of one in two rejected, 20 fail together once
@@ -101,10 +100,19 @@ class PatientNetwork(client.ClientNetwork):
 
 
 class AcmeIssuer:
-    def __init__(self, settings: AcmeSettings, data: Path) -> None:
+    def __init__(
+        self,
+        settings: AcmeSettings,
+        data: Path,
+        account: AccountStore | None = None,
+        challenges: Challenges | None = None,
+    ) -> None:
+        """`account`, `challenges`: where the account and the challenge answers are
+        kept (default: the data folder; a cluster's are shared)."""
         self.settings = settings
         self.data = data
-        self.challenges = ChallengeStore(data)
+        self.account: AccountStore = account or FileAccount(data)
+        self.challenges: Challenges = challenges or ChallengeStore(data)
         self._client: client.ClientV2 | None = None
 
     def issue(self, host: str) -> tuple[bytes, bytes]:
@@ -117,7 +125,7 @@ class AcmeIssuer:
         # The CA forgot the account (a reset CA, a deactivated account): register a new
         # one rather than fail every order from now on.
         log.warning("the CA no longer knows our account; registering again")
-        (self.data / ACCOUNT_FILE).unlink(missing_ok=True)
+        self.account.forget_registration(self.settings.directory)
         self._client = None
         return self._issue_once(host)
 
@@ -201,9 +209,17 @@ class AcmeIssuer:
         acme = client.ClientV2(directory, net=net)
         account = self._load_account()
         if account is None:
-            account = acme.new_account(self._registration(key, directory))
+            try:
+                account = acme.new_account(self._registration(key, directory))
+                log.info("registered an ACME account at %s", self.settings.directory)
+            except errors.ConflictError as known:
+                # The CA knows this key already: another server of the cluster (one
+                # account key for all) registered it a moment ago. Use that account.
+                found = messages.RegistrationResource(
+                    uri=known.location, body=messages.Registration()
+                )
+                account = acme.query_registration(found)
             self._save_account(account)
-            log.info("registered an ACME account at %s", self.settings.directory)
         net.account = account
         self._client = acme
         return acme
@@ -224,26 +240,17 @@ class AcmeIssuer:
         )
 
     def _account_key_pem(self) -> bytes:
-        return read_or_create_secret(
-            self.data / ACCOUNT_KEY_FILE, lambda: to_pem(new_private_key("ecdsa"))
-        )
+        return self.account.key_pem(lambda: to_pem(new_private_key("ecdsa")))
 
     def _load_account(self) -> messages.RegistrationResource | None:
-        try:
-            doc = json.loads((self.data / ACCOUNT_FILE).read_text("utf-8"))
-        except (OSError, ValueError):
+        doc = self.account.registration(self.settings.directory)
+        if doc is None:
             return None
-        if doc.get("directory") != self.settings.directory:
-            return None  # another CA: register there
-        account: messages.RegistrationResource = messages.RegistrationResource.json_loads(
-            doc["account"]
-        )
+        account: messages.RegistrationResource = messages.RegistrationResource.json_loads(doc)
         return account
 
     def _save_account(self, account: messages.RegistrationResource) -> None:
-        ensure_data_dir((self.data / ACCOUNT_FILE).parent)
-        doc = {"directory": self.settings.directory, "account": account.json_dumps()}
-        write_private_file(self.data / ACCOUNT_FILE, json.dumps(doc).encode())
+        self.account.save_registration(self.settings.directory, account.json_dumps())
 
     def renewal_window(self, chain_pem: bytes) -> float | None:
         """The start of the CA's ARI renewal window (RFC 9773), when it offers one."""

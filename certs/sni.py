@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import logging
 import ssl
+import tempfile
+from pathlib import Path
 
 from certs.store import CertStore
+
+__all__ = ["INTERMEDIATE_CIPHERS", "SniCertificates", "challenge_context"]
 
 log = logging.getLogger("trackway.tls")
 # Mozilla's "intermediate" configuration: TLS 1.2 ciphers (TLS 1.3 suites are fixed).
@@ -89,9 +93,16 @@ class SniCertificates:
         return None
 
 
-def challenge_context(cert: str, key: str) -> ssl.SSLContext:
-    """For a CA validating TLS-ALPN-01: its certificate, and only ALPN `acme-tls/1`."""
+def challenge_context(cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
+    """For a CA validating TLS-ALPN-01: its certificate, and only ALPN `acme-tls/1`.
+    Blocking (files: `ssl` loads a chain from nothing else): run it in a thread."""
     context = _context()
     context.set_alpn_protocols(["acme-tls/1"])
-    context.load_cert_chain(cert, key)
+    # A folder of our own (0700), gone once loaded: the key is never left behind.
+    with tempfile.TemporaryDirectory(prefix="trackway-alpn-") as folder:
+        cert, key = Path(folder) / "cert.pem", Path(folder) / "key.pem"
+        cert.write_bytes(cert_pem)
+        key.touch(0o600)
+        key.write_bytes(key_pem)
+        context.load_cert_chain(cert, key)
     return context

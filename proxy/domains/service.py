@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from certs.manager import CertManager
 from certs.store import CertState, CertStore
 from config import Settings
 from config.datafolder import read_or_create_secret
@@ -42,6 +41,7 @@ from proxy.domains.link_bases import LinkBase, domain_link_base
 from proxy.domains.names import is_within, normalise
 from proxy.domains.status import HostChecks, HostStatus, Probe, host_status
 from proxy.domains.store import PROXY, REDIRECT, DomainStore, SendingDomain, TrackingHost
+from proxy.store.certs import open_cert_manager
 from proxy.upstream.route import UpstreamRoute, parse_upstream
 
 log = logging.getLogger("trackway.domains")
@@ -72,7 +72,7 @@ async def renew_certificate(settings: Settings, name: str, force: bool = False) 
     API's `…/renew` both come here, so both refuse alike before contacting the CA."""
     with open_domain_service(settings) as service:
         host = service.orderable_host(name, force)
-    manager = CertManager(settings.data, settings.acme)
+    manager = open_cert_manager(settings)
     try:
         return await manager.ensure(host, force=True)
     finally:

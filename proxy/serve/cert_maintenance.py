@@ -22,6 +22,7 @@ from certs.store import CertState
 from config import Settings
 from proxy.domains.service import DomainService, open_domain_service
 from proxy.domains.store import DomainStore
+from proxy.store.certs import open_cert_manager
 
 log = logging.getLogger("trackway.certs")
 WATCH_SECONDS = 1.0  # how often the domain store's version is looked at
@@ -55,7 +56,7 @@ async def _verify_once_served(service: DomainService, host: str) -> None:
 
 
 async def maintain_forever(settings: Settings) -> None:
-    manager = CertManager(settings.data, settings.acme)
+    manager = open_cert_manager(settings)
     watched = DomainStore(settings.data)
     seen: int | None = None
     last = -float("inf")

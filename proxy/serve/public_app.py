@@ -16,14 +16,16 @@ from typing import overload
 
 from aiohttp import web
 
-from certs.challenges import ChallengeStore, is_token
+from certs.challenges import Challenges, is_token
 from config import Settings
+from config.errors import Unavailable
 from proxy.data_folder import open_loader, open_spool
 from proxy.domains.checks import CHECK_PATH, host_token
 from proxy.domains.proxy_routes import EVERY_HOST
 from proxy.domains.service import check_secret
 from proxy.domains.store import AppLinks
 from proxy.serve.tls_listener import TlsListener
+from proxy.store.certs import open_challenges
 from proxy.upstream.fast_forward import FastForwarding
 from proxy.upstream.forwarder import Forwarder
 from proxy.upstream.pages import error_page
@@ -107,10 +109,11 @@ class PublicService:
             proxies=TrustedProxies.from_settings(settings.server, settings.clicks),
         )
         self.loader = open_loader(settings, store_factory) if loads_spool else None
+        self.challenges = open_challenges(settings)  # HTTP-01 answers, maybe another's
         # trackway answers these on every host, proxied or not (`routing`).
         own: dict[str, PrefixHandler] = {
             CHECK_PATH: domain_check_handler(check_secret(settings.data)),
-            ACME_CHALLENGE_PATH: acme_challenge_handler(ChallengeStore(settings.data)),
+            ACME_CHALLENGE_PATH: acme_challenge_handler(self.challenges),
             **dict.fromkeys(APP_LINK_PATHS, app_link_handler(app_links)),
         }
         self.own_paths = tuple(own)
@@ -183,14 +186,14 @@ class PublicService:
 
     @overload
     async def listen(
-        self, sock: socket.socket, ssl: SSLContext, challenges: ChallengeStore | None = None
+        self, sock: socket.socket, ssl: SSLContext, challenges: Challenges | None = None
     ) -> TlsListener: ...
 
     async def listen(
         self,
         sock: socket.socket,
         ssl: SSLContext | None = None,
-        challenges: ChallengeStore | None = None,
+        challenges: Challenges | None = None,
     ) -> asyncio.Server | TlsListener:
         """Serve a listening socket (`proxy.serve.listeners.bind_socket`), with TLS if
         `ssl` (answering TLS-ALPN-01 from `challenges` if given); `close()` the listener
@@ -212,6 +215,7 @@ class PublicService:
         await self.forwarder.close()
         await self.fast_forwarding.close()
         await self.state.writer.close()
+        self.challenges.close()
         if self._loading is not None:
             self._stop_loading.set()
             await self._loading
@@ -261,14 +265,20 @@ def _app_link_file(
     return None if files is None else files.for_path(path)
 
 
-def acme_challenge_handler(store: ChallengeStore) -> PrefixHandler:
-    """HTTP-01 (RFC 8555 §8.3): the key authorization for a token being validated."""
+def acme_challenge_handler(store: Challenges) -> PrefixHandler:
+    """HTTP-01 (RFC 8555 §8.3): the key authorization for a token being validated,
+    whichever server published it (`open_challenges`). 503 while the shared store is
+    down: the CA tries again."""
 
     async def answer(request: web.BaseRequest, token: str) -> web.StreamResponse:
         if not is_token(token):
             return not_found()
         loop = asyncio.get_running_loop()
-        response = await loop.run_in_executor(None, store.response, token)
+        try:
+            response = await loop.run_in_executor(None, store.response, token)
+        except Unavailable as e:
+            log.warning("ACME challenge not looked up: %s", e)
+            return web.Response(status=503, headers={"Retry-After": "5"})
         if response is None:
             return not_found()
         return web.Response(text=response, content_type="application/octet-stream")

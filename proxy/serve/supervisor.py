@@ -40,6 +40,7 @@ from proxy.serve.processes import (
 )
 from proxy.serve.worker import worker_main
 from proxy.serve.writer_process import writer_main
+from proxy.store.certs import keep_mirroring
 from redirector import load_keyring
 from redirector.recording.event_store import StoreUnavailable
 
@@ -129,6 +130,8 @@ async def _supervise(settings: Settings, listeners: Listeners) -> None:
         await web.SockSite(admin, listeners.admin).start()
         _announce(settings, listeners)
         background.append(asyncio.create_task(_check_domains_periodically(settings)))
+        if settings.store.url:  # other servers' certificates, into this data folder
+            background.append(asyncio.create_task(keep_mirroring(settings)))
         if settings.acme.enabled:
             background.append(asyncio.create_task(maintain_forever(settings)))
         while not stop.is_set():

@@ -18,9 +18,10 @@ import logging
 import socket
 import ssl
 
-from certs.challenges import ChallengeStore
+from certs.challenges import Challenges
 from certs.sni import challenge_context
 from certs.tls_alpn import ACME_TLS_ALPN, ClientHello, NeedMore, parse_client_hello
+from config.errors import Unavailable
 from redirector.clicks import ClickConnections
 from redirector.clicks.tls_handshake import TlsHandshake
 
@@ -33,7 +34,7 @@ class TlsListener:
         self,
         connections: ClickConnections,
         context: ssl.SSLContext,
-        challenges: ChallengeStore | None = None,
+        challenges: Challenges | None = None,
     ) -> None:
         """`challenges`: answer TLS-ALPN-01 validations from there (peeking)."""
         self.connections = connections
@@ -89,16 +90,29 @@ class TlsListener:
             if not handed:
                 conn.close()
 
-    async def _context_for(
-        self, conn: socket.socket, challenges: ChallengeStore
-    ) -> ssl.SSLContext:
+    async def _context_for(self, conn: socket.socket, challenges: Challenges) -> ssl.SSLContext:
         hello = await _peek_hello(conn)
         if hello is not None and hello.server_name and ACME_TLS_ALPN in hello.alpn:
-            loop = asyncio.get_running_loop()
-            paths = await loop.run_in_executor(None, challenges.tls_alpn_paths, hello.server_name)
-            if paths is not None:
-                return challenge_context(str(paths[0]), str(paths[1]))
+            name = hello.server_name
+            try:
+                # In a thread: the answer may come from the shared store (another
+                # server published it), and loading a certificate reads files.
+                return await asyncio.get_running_loop().run_in_executor(
+                    None, _challenge_context, challenges, name
+                )
+            except LookupError:
+                pass
+            except Unavailable as e:
+                log.warning("%s: TLS-ALPN-01 answer not looked up: %s", name, e)
         return self.context
+
+
+def _challenge_context(challenges: Challenges, host: str) -> ssl.SSLContext:
+    """The validation certificate's context for `host`; LookupError when none is open."""
+    found = challenges.tls_alpn_certificate(host)
+    if found is None:
+        raise LookupError(host)
+    return challenge_context(*found)
 
 
 async def _peek_hello(conn: socket.socket) -> ClientHello | None:

@@ -15,7 +15,6 @@ import socket
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-from certs.challenges import ChallengeStore
 from certs.sni import SniCertificates
 from certs.store import CertStore
 from config import Settings
@@ -64,7 +63,7 @@ async def _worker(
         certificates = SniCertificates(CertStore(settings.data))
         certificates.reload(force=True)
         alpn = settings.acme.challenge == "tls-alpn-01"
-        challenges = ChallengeStore(settings.data) if alpn else None
+        challenges = service.challenges if alpn else None  # the HTTP-01 answers' store
         listeners.append(await service.listen(https, certificates.server_context(), challenges))
         reloader = asyncio.create_task(_reload_certificates(certificates))
     ready()

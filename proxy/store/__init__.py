@@ -4,8 +4,9 @@
 `migrations` lists the schema's numbered versions (the events table derived from the
 one event schema, `redirector.recording.events`), `migrate` applies them under an
 advisory lock and reports them, `partitions` decides the monthly partitions (pure), and
-`event_store` is the PostgreSQL `EventStore`, loaded with binary COPY. May import
-`config` and `redirector`; `proxy` wires it to the settings (`[store] url`).
+`event_store` is the PostgreSQL `EventStore`, loaded with binary COPY; `certs/` holds
+certificates, the ACME account, challenge answers and leases. May import
+`config`, `redirector` and `certs`; `proxy` wires it to the settings (`[store] url`).
 """
 
 from proxy.store.event_store import PostgresEventStore

@@ -50,4 +50,28 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX events_message_time ON events (message_id, time)",
         ),
     ),
+    Migration(
+        20,
+        "certificates, the ACME account, challenge answers, leases",
+        (
+            # A lease per name: its token grows at each new holder (fencing), and a
+            # release keeps the row so that the next token is greater still.
+            "CREATE TABLE leases (name text PRIMARY KEY, holder text NOT NULL, "
+            "expires double precision NOT NULL, token bigint NOT NULL)",
+            # Each write takes the next version (under an advisory lock, so versions
+            # commit in order): the servers' mirrors pull what is above theirs.
+            "CREATE SEQUENCE certificate_versions",
+            "CREATE TABLE certificates (host text PRIMARY KEY, chain bytea, key bytea, "
+            "state jsonb NOT NULL, fence bigint NOT NULL DEFAULT 0, "
+            "version bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())",
+            "CREATE INDEX certificates_version ON certificates (version)",
+            "CREATE TABLE acme_account_key (id integer PRIMARY KEY CHECK (id = 1), "
+            "key_pem bytea NOT NULL)",
+            "CREATE TABLE acme_registrations (directory text PRIMARY KEY, account text NOT NULL)",
+            "CREATE TABLE acme_challenges (token text PRIMARY KEY, "
+            "key_authorization text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())",
+            "CREATE TABLE acme_tls_alpn (host text PRIMARY KEY, cert_pem bytea NOT NULL, "
+            "key_pem bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now())",
+        ),
+    ),
 )

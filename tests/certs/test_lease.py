@@ -1,21 +1,22 @@
+"""The SQLite leases' own part (the contract of both backends is in
+tests/proxy/store/certs/test_leases.py)."""
+
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
-from certs.lease import Leases
+from certs.lease import LEASES_FILE, SqliteLeases
 
 
-def test_one_holder_at_a_time_until_the_lease_expires(tmp_path: Path) -> None:
-    first, second = Leases(tmp_path), Leases(tmp_path)  # two processes' views
+def test_a_leases_file_from_before_fencing_tokens_gets_them(tmp_path: Path) -> None:
+    (tmp_path / "certs").mkdir()
+    with sqlite3.connect(tmp_path / LEASES_FILE) as old:
+        old.execute("CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT, expires REAL)")
+        old.execute("INSERT INTO leases VALUES ('links.example.com', 'gone-1', 50.0)")
+    old.close()
+    leases = SqliteLeases(tmp_path)
     try:
-        assert first.acquire("links.example.com", now=100.0, seconds=60)
-        assert not second.acquire("links.example.com", now=120.0, seconds=60)
-        assert second.acquire("other.example.com", now=120.0, seconds=60)  # per name
-        assert first.acquire("links.example.com", now=130.0, seconds=60)  # renewed by its holder
-        assert second.acquire("links.example.com", now=191.0, seconds=60)  # expired: taken over
-        assert not first.acquire("links.example.com", now=192.0, seconds=60)
-        second.release("links.example.com")
-        assert first.acquire("links.example.com", now=193.0, seconds=60)
+        assert leases.acquire("links.example.com", now=100.0, seconds=60) == 1  # 0, taken over
     finally:
-        first.close()
-        second.close()
+        leases.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from certs.lease import Leases
+from certs.lease import SqliteLeases as Leases
 from certs.store import CertStore
 from config.datafolder import ensure_data_dir
 from proxy.domains.store import DomainStore

@@ -1,0 +1,47 @@
+"""The certificate machinery's stores as the settings name them: the data folder's
+files, or with `[store] url` the cluster's PostgreSQL (certs/ is handed them: it does
+not import this package)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from certs.backends import CertBackends
+from certs.challenges import Challenges, ChallengeStore
+from certs.manager import CertManager
+from config import Settings
+from proxy.store.certs.account import PostgresAccount
+from proxy.store.certs.certificates import PostgresCertificates
+from proxy.store.certs.challenges import PostgresChallenges
+from proxy.store.certs.database import LazyConnection
+from proxy.store.certs.leases import PostgresLeases
+
+__all__ = ["open_cert_backends", "open_cert_manager", "open_challenges"]
+
+
+def open_cert_backends(settings: Settings) -> CertBackends:
+    if not settings.store.url:
+        return CertBackends.files(settings.data)
+    db = LazyConnection(settings.store.url)  # connected when first used
+    return CertBackends(
+        leases=PostgresLeases(db),
+        account=PostgresAccount(db),
+        challenges=PostgresChallenges(db),
+        certificates=PostgresCertificates(db),
+        closing=db.close,
+    )
+
+
+def open_cert_manager(settings: Settings, **seams: Any) -> CertManager:
+    """The manager on the settings' stores (`seams`: CertManager's issuer, clock …)."""
+    return CertManager(
+        settings.data, settings.acme, backends=open_cert_backends(settings), **seams
+    )
+
+
+def open_challenges(settings: Settings) -> Challenges:
+    """Where the answering side (workers, TLS listener) reads challenge answers: with a
+    shared store every server answers what any published."""
+    if not settings.store.url:
+        return ChallengeStore(settings.data)
+    return PostgresChallenges(LazyConnection(settings.store.url))

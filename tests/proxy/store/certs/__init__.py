@@ -1,0 +1,1 @@
+"""Certificates, the ACME account, challenge answers and leases in PostgreSQL."""
