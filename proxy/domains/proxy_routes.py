@@ -3,10 +3,10 @@
 files each host serves (`app_links()`).
 
 The click path reads it per request (memory only); `watch()` keeps it in step with
-`domains.db` whichever process changed it (`trackway domains proxy`, `trackway domains
+the domain store whichever process (or server) changed it (`trackway domains proxy`, `trackway domains
 app-links` from the CLI, the admin API): it looks at the store's version about every
-second and reads the routes and files again when it moved. SQLite is read on one thread
-of its own, so the event loop never waits on it; a failed read keeps the last good map,
+second and reads the routes and files again when it moved. The store is read on one
+thread of its own, so the event loop never waits on it; a failed read keeps the last good map,
 said in one log line until a read succeeds again.
 """
 
@@ -22,7 +22,7 @@ from certs.store import CertStore
 from config import Settings
 from proxy.domains.domain_settings import DomainSettings
 from proxy.domains.service import DomainService
-from proxy.domains.store import AppLinks, DomainStore
+from proxy.domains.store import AppLinks, open_domain_store
 from proxy.upstream.route import UpstreamRoute
 
 log = logging.getLogger("trackway.domains")
@@ -36,7 +36,7 @@ class _RouteReader:
     (a SQLite connection stays on the thread that made it)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.store = DomainStore(settings.data)
+        self.store = open_domain_store(settings)
         self.service = DomainService(
             DomainSettings.from_settings(settings), self.store, CertStore(settings.data)
         )

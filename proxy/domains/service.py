@@ -41,7 +41,14 @@ from proxy.domains.errors import (
 from proxy.domains.link_bases import LinkBase, domain_link_base
 from proxy.domains.names import is_within, normalise
 from proxy.domains.status import HostChecks, HostStatus, Probe, host_status
-from proxy.domains.store import PROXY, REDIRECT, DomainStore, SendingDomain, TrackingHost
+from proxy.domains.store import (
+    PROXY,
+    REDIRECT,
+    DomainStore,
+    SendingDomain,
+    TrackingHost,
+    open_domain_store,
+)
 from proxy.upstream.route import UpstreamRoute, parse_upstream
 
 log = logging.getLogger("trackway.domains")
@@ -55,8 +62,8 @@ def check_secret(data: Path) -> bytes:
 
 @contextlib.contextmanager
 def open_domain_service(settings: Settings) -> Iterator[DomainService]:
-    """The service on the data folder's stores, closed afterwards."""
-    store = DomainStore(settings.data)
+    """The service on the stores the settings name, closed afterwards."""
+    store = open_domain_store(settings)
     try:
         yield DomainService(
             DomainSettings.from_settings(settings), store, CertStore(settings.data)

@@ -7,8 +7,8 @@ their HTTP reaches this server. After each new certificate of a tracking host it
 is checked again, so `https` turns green (and new links use https) at once.
 
 The running server acts within seconds of a change to the domains, whichever process
-made it (`trackway domains verify` from the CLI, the admin API): it watches the domain
-store's version, and otherwise looks every `[acme] check_interval`.
+made it (`trackway domains verify` from the CLI, the admin API, another server): it
+watches the domain store's version, and otherwise looks every `[acme] check_interval`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from certs.manager import CertManager
 from certs.store import CertState
 from config import Settings
 from proxy.domains.service import DomainService, open_domain_service
-from proxy.domains.store import DomainStore
+from proxy.domains.store import DomainStore, open_domain_store
 
 log = logging.getLogger("trackway.certs")
 WATCH_SECONDS = 1.0  # how often the domain store's version is looked at
@@ -56,12 +56,20 @@ async def _verify_once_served(service: DomainService, host: str) -> None:
 
 async def maintain_forever(settings: Settings) -> None:
     manager = CertManager(settings.data, settings.acme)
-    watched = DomainStore(settings.data)
+    watched: DomainStore | None = None
     seen: int | None = None
     last = -float("inf")
     try:
         while True:
-            version = watched.version()
+            try:
+                if watched is None:
+                    watched = await asyncio.to_thread(open_domain_store, settings)
+                version: int | None = await asyncio.to_thread(watched.version)
+            except Exception as e:  # a database down: looked at again, the store anew
+                if watched is not None:
+                    watched.close()
+                watched, version = None, seen
+                log.debug("domain store's version not read: %s", e)
             if version != seen or time.monotonic() - last >= settings.acme.check_interval:
                 seen, last = version, time.monotonic()
                 try:
@@ -71,5 +79,6 @@ async def maintain_forever(settings: Settings) -> None:
                     log.exception("certificate maintenance failed")
             await asyncio.sleep(WATCH_SECONDS)
     finally:
-        watched.close()
+        if watched is not None:
+            watched.close()
         manager.close()
