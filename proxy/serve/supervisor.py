@@ -40,7 +40,7 @@ from proxy.serve.processes import (
 )
 from proxy.serve.worker import worker_main
 from proxy.serve.writer_process import writer_main
-from redirector import load_keyring
+from proxy.store.keys import current_keyring, keep_keys_in_step
 from redirector.recording.event_store import StoreUnavailable
 
 log = logging.getLogger("trackway.server")
@@ -56,8 +56,10 @@ def serve(settings: Settings, workers: int) -> int:
     admin_token(data)
     client_salt(data)
     check_secret(data)
-    load_keyring(data, int(time.time()))
     _create_database(settings)
+    # The database's ring in keys.json (an empty database takes this one), or the
+    # mirror as it is while the database is down: the workers read keys.json.
+    current_keyring(settings, int(time.time()))
     listeners = bind_listeners(settings.server, max(1, workers))
     try:
         # Only now: a start refused above must not wipe a running server's metrics.
@@ -131,6 +133,8 @@ async def _supervise(settings: Settings, listeners: Listeners) -> None:
         background.append(asyncio.create_task(_check_domains_periodically(settings)))
         if settings.acme.enabled:
             background.append(asyncio.create_task(maintain_forever(settings)))
+        if settings.store.url:
+            background.append(asyncio.create_task(keep_keys_in_step(settings)))
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), WATCH_SECONDS)
@@ -154,11 +158,13 @@ async def _check_domains_periodically(settings: Settings) -> None:
     certificate, a CNAME moved away, a new HSTS policy) reaches new links by itself."""
     await asyncio.sleep(min(5.0, settings.checks.interval))
     while True:
-        with open_domain_service(settings) as service:
-            try:
+        try:
+            with open_domain_service(settings) as service:
                 await service.check_all()
-            except Exception:
-                log.exception("periodic domain checks failed")
+        except StoreUnavailable as e:  # the database down: the next round tries again
+            log.error("periodic domain checks skipped: %s", e)
+        except Exception:
+            log.exception("periodic domain checks failed")
         await asyncio.sleep(settings.checks.interval)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from proxy.domains.status import DnsAnswer, HostChecks, HstsFinding, Probe, host_status
-from proxy.domains.store import SqliteDomainStore, SendingDomain, TrackingHost
+from proxy.domains.store import SendingDomain, SqliteDomainStore, TrackingHost
 from tests.proxy.cli.test_cli import trackway
 
 DEFAULT = "https://t.example.net"

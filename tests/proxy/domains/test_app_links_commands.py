@@ -21,7 +21,13 @@ from proxy.admin.app import build_admin_app
 from proxy.app_links import put_app_links
 from proxy.cli.main import main
 from proxy.data_folder import admin_token
-from proxy.domains.store import DOMAINS_FILE, AppLinks, SqliteDomainStore, SendingDomain, TrackingHost
+from proxy.domains.store import (
+    DOMAINS_FILE,
+    AppLinks,
+    SendingDomain,
+    SqliteDomainStore,
+    TrackingHost,
+)
 
 HOST = "links.example.com"
 AASA = {

@@ -14,7 +14,7 @@ from config.errors import Conflict, InvalidInput, NotFound
 from proxy.domains.link_bases import domain_link_base
 from proxy.domains.service import open_domain_service
 from proxy.domains.status import DnsAnswer, HostChecks, Probe, host_status
-from proxy.domains.store import SqliteDomainStore, SendingDomain, TrackingHost
+from proxy.domains.store import SendingDomain, SqliteDomainStore, TrackingHost
 from proxy.upstream.route import UpstreamRoute
 from tests.support.domain_world import US, store_checked_host
 
