@@ -32,12 +32,7 @@ from proxy.domains.descriptions import (
     unchecked_status,
 )
 from proxy.domains.domain_settings import DomainSettings
-from proxy.domains.errors import (
-    DomainConflict,
-    HostNotReady,
-    InvalidDomain,
-    UnknownDomain,
-)
+from proxy.domains.errors import DomainConflict, HostNotReady, InvalidDomain, UnknownDomain
 from proxy.domains.link_bases import LinkBase, domain_link_base
 from proxy.domains.names import is_within, normalise
 from proxy.domains.status import HostChecks, HostStatus, Probe, host_status
