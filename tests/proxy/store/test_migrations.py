@@ -32,7 +32,7 @@ def db(*args: str, data: Path, url: str = "") -> subprocess.CompletedProcess[str
 def test_versions_are_numbered_in_order() -> None:
     # Each kind of shared state has its own range (keys and domains 10..19, …): gaps.
     assert VERSIONS[0] == 1
-    assert VERSIONS == sorted(set(VERSIONS))
+    assert sorted(set(VERSIONS)) == VERSIONS
 
 
 def test_applied_once_then_nothing_left(postgres_url: str) -> None:

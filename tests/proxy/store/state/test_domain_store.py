@@ -94,7 +94,8 @@ def test_hosts_round_trip_with_checks_status_and_mode(open_store: OpenStore) -> 
     store.put_host(proxied)
     found = open_store().host(HOST)
     assert found == proxied
-    assert found is not None and found.route() is not None
+    assert found is not None
+    assert found.route() is not None
 
 
 def test_app_links_are_written_alone(open_store: OpenStore) -> None:
@@ -103,7 +104,8 @@ def test_app_links_are_written_alone(open_store: OpenStore) -> None:
     store.put_app_links(HOST, AppLinks(APPLE, None))
     store.put_host(checked())  # a check's write, read before the files changed
     found = open_store().host(HOST)
-    assert found is not None and found.app_links == AppLinks(APPLE, None)
+    assert found is not None
+    assert found.app_links == AppLinks(APPLE, None)
     assert [h.app_links for h in store.hosts()] == [AppLinks(APPLE, None)]
 
 
@@ -115,7 +117,8 @@ def test_removing(open_store: OpenStore) -> None:
     store.remove_host("b.example.com")
     assert [h.host for h in store.hosts()] == [HOST]
     store.remove_domain("example.com")
-    assert store.hosts() == [] and store.domains() == []
+    assert store.hosts() == []
+    assert store.domains() == []
 
 
 def test_version_moves_with_a_write_made_elsewhere(open_store: OpenStore) -> None:
