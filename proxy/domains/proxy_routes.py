@@ -23,7 +23,7 @@ from certs.store import CertStore
 from config import Settings
 from proxy.domains.domain_settings import DomainSettings
 from proxy.domains.service import DomainService
-from proxy.domains.store import AppLinks, open_domain_store
+from proxy.domains.store import AppLinks, SqliteDomainStore
 from proxy.upstream.route import UpstreamRoute
 
 log = logging.getLogger("trackway.domains")
@@ -37,7 +37,9 @@ class _RouteReader:
     (a SQLite connection stays on the thread that made it)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.store = open_domain_store(settings)
+        # domains.db: with `[store] url` the database's mirror (`proxy.store.sync`),
+        # which serves while the database is down.
+        self.store = SqliteDomainStore(settings.data)
         self.service = DomainService(
             DomainSettings.from_settings(settings), self.store, CertStore(settings.data)
         )

@@ -265,6 +265,28 @@ class SqliteDomainStore:
         self.conn.execute("DELETE FROM tracking_hosts WHERE sending_domain = ?", (name,))
         self.conn.execute("DELETE FROM sending_domains WHERE name = ?", (name,))
 
+    def replace_all(self, domains: list[SendingDomain], hosts: list[TrackingHost]) -> None:
+        """Every row replaced by these, in one transaction (readers see the old rows or
+        the new): the mirror of PostgreSQL's domains that a server's workers read."""
+        rows = [(d.__dict__, "sending_domains") for d in domains] + [
+            (host_row(h) | {"apple_app_site_association": h.app_links.apple,
+                            "assetlinks": h.app_links.android}, "tracking_hosts")
+            for h in hosts
+        ]  # fmt: skip
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("DELETE FROM tracking_hosts")
+            self.conn.execute("DELETE FROM sending_domains")
+            for row, table in rows:
+                marks = ", ".join("?" * len(row))
+                self.conn.execute(
+                    f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks})", tuple(row.values())
+                )
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
 
 def host_row(host: TrackingHost) -> dict[str, Any]:
     """Its columns but the app-link files (written by `put_app_links` alone)."""

@@ -40,7 +40,7 @@ from proxy.serve.processes import (
 )
 from proxy.serve.worker import worker_main
 from proxy.serve.writer_process import writer_main
-from proxy.store.keys import current_keyring, keep_keys_in_step
+from proxy.store.sync import keep_mirrors_in_step, pull_mirrors
 from redirector.recording.event_store import StoreUnavailable
 
 log = logging.getLogger("trackway.server")
@@ -57,9 +57,9 @@ def serve(settings: Settings, workers: int) -> int:
     client_salt(data)
     check_secret(data)
     _create_database(settings)
-    # The database's ring in keys.json (an empty database takes this one), or the
-    # mirror as it is while the database is down: the workers read keys.json.
-    current_keyring(settings, int(time.time()))
+    # The database's key ring and domains in keys.json and domains.db (an empty database
+    # takes this ring), or the mirrors as they are while it is down: the workers read them.
+    pull_mirrors(settings, int(time.time()))
     listeners = bind_listeners(settings.server, max(1, workers))
     try:
         # Only now: a start refused above must not wipe a running server's metrics.
@@ -134,7 +134,7 @@ async def _supervise(settings: Settings, listeners: Listeners) -> None:
         if settings.acme.enabled:
             background.append(asyncio.create_task(maintain_forever(settings)))
         if settings.store.url:
-            background.append(asyncio.create_task(keep_keys_in_step(settings)))
+            background.append(asyncio.create_task(keep_mirrors_in_step(settings)))
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), WATCH_SECONDS)

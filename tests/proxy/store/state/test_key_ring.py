@@ -1,7 +1,7 @@
 """The key ring with `[store] url` on a real PostgreSQL: the first server seeds it, a
 server with another ring adopts the database's (its own kept aside), rotations and
 retirements of one reach the other's keys.json, the database down leaves the mirror;
-`copy_keys`; the mirror kept in step by `serve`'s task."""
+`copy_keys`; the mirrors (keys.json, domains.db) kept in step by `serve`'s task."""
 
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ import psycopg
 import pytest
 
 from config import Settings, StoreSettings
+from proxy.domains.store import SendingDomain, SqliteDomainStore
+from proxy.store.domains import PostgresDomainStore
 from proxy.store.domains.copy import Copied
-from proxy.store.keys import copy_keys, current_keyring, keep_keys_in_step, retire, rotate
+from proxy.store.keys import copy_keys, current_keyring, retire, rotate
 from proxy.store.keys.plan import mirror_plan
-from proxy.store.keys.sync import retry_delay
+from proxy.store.sync import keep_mirrors_in_step, retry_delay
 from redirector import KeyRingError, load_keyring, rotate_key
 from redirector.links.keyring import SigningKey
 from redirector.links.keystore import read_keyring
@@ -145,10 +147,10 @@ def test_copy_keys_is_idempotent(tmp_path: Path, postgres_url: str) -> None:
     assert current_keyring(joined, NOW).keys == ring.keys
 
 
-async def test_serve_keeps_the_mirror_in_step(tmp_path: Path, postgres_url: str) -> None:
+async def test_serve_keeps_the_mirrors_in_step(tmp_path: Path, postgres_url: str) -> None:
     one, two = server(tmp_path, "one", postgres_url), server(tmp_path, "two", postgres_url)
     first = current_keyring(one, NOW).signing_key
-    task = asyncio.create_task(keep_keys_in_step(two, poll=0.05))
+    task = asyncio.create_task(keep_mirrors_in_step(two, poll=0.05))
     try:
         await _until(lambda: read_keyring(two.data).signing_key == first)
         new = await asyncio.to_thread(rotate, one, int(time.time()))
@@ -157,6 +159,16 @@ async def test_serve_keeps_the_mirror_in_step(tmp_path: Path, postgres_url: str)
         await _until(lambda: read_keyring(two.data).find(first.key_id).retired)
         (two.data / "keys.json").unlink()  # a mirror lost: made again
         await _until(lambda: (two.data / "keys.json").exists())
+        shared = PostgresDomainStore(postgres_url)
+        mirror = SqliteDomainStore(two.data)
+        try:
+            shared.put_domain(SendingDomain("example.com", "t", True, 1.0))
+            await _until(lambda: [d.name for d in mirror.domains()] == ["example.com"])
+            shared.remove_domain("example.com")
+            await _until(lambda: mirror.domains() == [])
+        finally:
+            shared.close()
+            mirror.close()
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -137,20 +137,25 @@ def test_two_servers_share_keys_and_domains(
 
 
 def test_a_server_started_while_the_database_is_down_serves_with_its_mirror(
-    tmp_path: Path,
+    tmp_path: Path, upstream: Upstream
 ) -> None:
     config = settings_file(tmp_path)
+    forwarded = (200, b"upstream")
     with PostgresCluster() as cluster:
         url = cluster.new_database()
         one, two = Server(tmp_path / "one", config, url), Server(tmp_path / "two", config, url)
         with one.serve():
             token_path = urlsplit(one.link("http://127.0.0.1:1")).path
-        with two.serve():  # its mirror: the database's ring
-            pass
+            one.cli("domains", "add", "example.com", HOST)
+            one.cli("domains", "proxy", HOST, "--upstream",
+                    f"http://127.0.0.1:{upstream.server_address[1]}")  # fmt: skip
+        with two.serve() as second:  # its mirrors: the database's ring and domains
+            until(lambda: get(second.ports["public"], "/p")[0] == forwarded[0])
         cluster.stop()
         with two.serve() as second:  # the database down
             port = second.ports["public"]
             assert get(port, token_path, host=REGION)[0] == 302
+            assert get(port, "/p") == forwarded
             cluster.restart()
             one.cli("keys", "rotate")
             one.cli("keys", "retire", read_keyring(one.data).keys[0].key_id)
@@ -161,5 +166,5 @@ def test_a_server_started_while_the_database_is_down_serves_with_its_mirror(
             assert second.proc is not None
             assert second.proc.stdout is not None
             log = "".join(second.output) + second.proc.stdout.read()
-    assert log.count("key ring: not in step with the database") == 1
-    assert "key ring: in step with the database again" in log
+    assert log.count("mirrors: not in step with the database") == 1
+    assert "mirrors: in step with the database again" in log
