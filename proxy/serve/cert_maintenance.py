@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from certs.manager import CertManager
 from certs.store import CertState
@@ -56,6 +57,10 @@ async def _verify_once_served(service: DomainService, host: str) -> None:
 
 async def maintain_forever(settings: Settings) -> None:
     manager = CertManager(settings.data, settings.acme)
+    # The watched store lives on a thread of its own: a database's answer never holds up
+    # the supervisor's loop, and a SQLite connection stays on the thread that made it.
+    loop = asyncio.get_running_loop()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackway-cert-watch")
     watched: DomainStore | None = None
     seen: int | None = None
     last = -float("inf")
@@ -63,11 +68,11 @@ async def maintain_forever(settings: Settings) -> None:
         while True:
             try:
                 if watched is None:
-                    watched = await asyncio.to_thread(open_domain_store, settings)
-                version: int | None = await asyncio.to_thread(watched.version)
+                    watched = await loop.run_in_executor(pool, open_domain_store, settings)
+                version: int | None = await loop.run_in_executor(pool, watched.version)
             except Exception as e:  # a database down: looked at again, the store anew
                 if watched is not None:
-                    watched.close()
+                    await loop.run_in_executor(pool, watched.close)
                 watched, version = None, seen
                 log.debug("domain store's version not read: %s", e)
             if version != seen or time.monotonic() - last >= settings.acme.check_interval:
@@ -80,5 +85,6 @@ async def maintain_forever(settings: Settings) -> None:
             await asyncio.sleep(WATCH_SECONDS)
     finally:
         if watched is not None:
-            watched.close()
+            pool.submit(watched.close)
+        pool.shutdown(wait=False)
         manager.close()
