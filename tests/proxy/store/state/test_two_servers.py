@@ -7,6 +7,7 @@ catches up once it is back."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -76,6 +77,17 @@ def status_of(link: str) -> int:
     """Asked with the region's host (ours): a link refused is 404 (elsewhere: 421)."""
     port = int(link.split(":")[2].split("/")[0])
     return get(port, link.split(str(port), 1)[1], host=REGION)[0]
+
+
+def admin_get(server: ServerProcess, path: str) -> tuple[int, bytes]:
+    token = (server.data / "admin-token").read_text().strip()
+    conn = http.client.HTTPConnection("127.0.0.1", server.ports["admin"], timeout=10)
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
 
 
 def until(check: Callable[[], bool], seconds: float = SECONDS) -> float:
@@ -156,6 +168,7 @@ def test_a_server_started_while_the_database_is_down_serves_with_its_mirror(
             port = second.ports["public"]
             assert get(port, token_path, host=REGION)[0] == 302
             assert get(port, "/p") == forwarded
+            assert admin_get(second, "/metrics")[0] == 200  # without the domains' gauges
             cluster.restart()
             one.cli("keys", "rotate")
             one.cli("keys", "retire", read_keyring(one.data).keys[0].key_id)
