@@ -178,7 +178,7 @@ def open_domain_store(settings: Settings) -> DomainStore:
         # Imported here: proxy.store's domain store imports this module.
         from proxy.store.domains import PostgresDomainStore
 
-        return PostgresDomainStore(settings.store.url)
+        return PostgresDomainStore(settings.store.url, settings.data)
     return SqliteDomainStore(settings.data)
 
 

@@ -81,4 +81,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX tracking_hosts_domain ON tracking_hosts (sending_domain)",
         ),
     ),
+    Migration(
+        12,
+        "shared secrets",
+        (
+            # The domain checks' secret (check-secret in the data folder): a check made by
+            # one server may be answered by another, which must answer the same token.
+            "CREATE TABLE shared_secrets (name text PRIMARY KEY, value bytea NOT NULL)",
+        ),
+    ),
 )

@@ -55,7 +55,7 @@ def pull_mirrors(settings: Settings, now: int) -> None:
     current_keyring(settings, now)
     if settings.store.url:
         try:
-            shared = PostgresDomainStore(settings.store.url)
+            shared = PostgresDomainStore(settings.store.url, settings.data)
             try:
                 mirror_domains(shared, settings.data)
             finally:

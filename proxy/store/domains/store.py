@@ -4,16 +4,25 @@ The tables have domains.db's columns (`proxy.domains.store`, whose row forms bot
 backends use). Each write bumps the `domains` row of `state_versions` in its own
 transaction, so `version()` moves on every server for a change made on any: the
 workers' live routes and the certificate maintenance read again within seconds.
+
+The domain checks' secret is shared too: a check made by one server (its request for
+the host's check path) may be answered by any other. The first server's check-secret
+goes into the database; every server's file is then the database's (`share_check_secret`,
+once a process, as a store is opened with its data folder).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg.rows import dict_row
 
+from config.datafolder import write_private_file
+from proxy.domains.service import CHECK_SECRET_FILE, check_secret
 from proxy.domains.store import (
     AppLinks,
     SendingDomain,
@@ -25,7 +34,7 @@ from proxy.domains.store import (
 from proxy.store.connection import SingleConnection, unavailable_on_errors
 from proxy.store.migrate import apply_migrations
 
-__all__ = ["PostgresDomainStore", "migrated"]
+__all__ = ["PostgresDomainStore", "migrated", "share_check_secret"]
 
 _DOMAIN_COLUMNS = ("name", "token", "verified", "created_at", "verified_at", "last_error")
 _HOST_COLUMNS = (
@@ -50,6 +59,7 @@ _HOSTS = "SELECT * FROM tracking_hosts {} ORDER BY created_at, host"
 
 _migrated: set[str] = set()
 _migrating = threading.Lock()
+_shared: set[tuple[str, Path]] = set()  # (url, data folder) whose check secret is shared
 
 
 def migrated(url: str) -> str:
@@ -67,8 +77,17 @@ class PostgresDomainStore:
     constructor or any call, when the database cannot be used. Its caller opens a new
     store after a failure (the connection may be gone with a restart of the database)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, data: Path | None = None) -> None:
+        """`data`: the data folder whose check secret is the database's from now on."""
         self._db = SingleConnection(migrated(url))
+        if data is not None and (url, data) not in _shared:
+            try:
+                with unavailable_on_errors(), self._db.connection() as conn:
+                    share_check_secret(conn, data)
+            except BaseException:
+                self.close()
+                raise
+            _shared.add((url, data))
 
     def close(self) -> None:
         self._db.close()
@@ -135,3 +154,17 @@ class PostgresDomainStore:
     def _one(self, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
         rows = self._all(sql, params)
         return rows[0] if rows else None
+
+
+def share_check_secret(conn: psycopg.Connection[Any], data: Path) -> None:
+    """The database's check secret in `data`'s check-secret file (the database taking
+    this one when it has none)."""
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO shared_secrets (name, value) VALUES ('check', %s) ON CONFLICT DO NOTHING",
+            (check_secret(data),),
+        )
+        row = conn.execute("SELECT value FROM shared_secrets WHERE name = 'check'").fetchone()
+    shared = bytes(row[0]) if row else b""
+    if shared and shared != check_secret(data):
+        write_private_file(data / CHECK_SECRET_FILE, shared)

@@ -4,13 +4,14 @@ PostgreSQL), and `open_domain_store` choosing by `[store] url`; `copy_domains`."
 from __future__ import annotations
 
 import dataclasses
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from config import Settings, StoreSettings
-from proxy.domains.service import open_domain_service
+from proxy.domains.service import check_secret, open_domain_service
 from proxy.domains.status import DnsAnswer, HostChecks, Probe, host_status
 from proxy.domains.store import (
     PROXY,
@@ -173,3 +174,13 @@ def test_copy_domains_is_idempotent(tmp_path: Path, postgres_url: str) -> None:
         assert [d.name for d in shared.domains()] == ["example.com"]
     finally:
         shared.close()
+
+
+def test_servers_share_the_check_secret(tmp_path: Path, postgres_url: str) -> None:
+    one, two = (Settings(data=tmp_path / n, store=StoreSettings(url=postgres_url)) for n in "ab")
+    first = check_secret(one.data)
+    assert check_secret(two.data) != first
+    for settings in (one, two):
+        open_domain_store(settings).close()
+    assert check_secret(two.data) == first
+    assert stat.S_IMODE((two.data / "check-secret").stat().st_mode) == 0o600

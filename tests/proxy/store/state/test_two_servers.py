@@ -112,6 +112,8 @@ def test_two_servers_share_keys_and_domains(
         assert read_keyring(two.data).keys == read_keyring(one.data).keys
         (kept,) = two.data.glob("keys.json.local-*")
         assert kept.read_bytes() == own  # kept aside, nothing lost
+        # A domain check made by one may be answered by the other: one secret.
+        assert (one.data / "check-secret").read_bytes() == (two.data / "check-secret").read_bytes()
         old_link = one.link(second.url)
         assert status_of(old_link) == 302
 
