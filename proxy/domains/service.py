@@ -21,6 +21,7 @@ from certs.store import CertState, CertStore
 from config import Settings
 from config.datafolder import read_or_create_secret
 from config.errors import TrackwayError
+from proxy.domains import store as domain_store
 from proxy.domains.checks import Checker, host_token, open_checker
 from proxy.domains.descriptions import (
     CertificateSummary,
@@ -36,14 +37,7 @@ from proxy.domains.errors import DomainConflict, HostNotReady, InvalidDomain, Un
 from proxy.domains.link_bases import LinkBase, domain_link_base
 from proxy.domains.names import is_within, normalise
 from proxy.domains.status import HostChecks, HostStatus, Probe, host_status
-from proxy.domains.store import (
-    PROXY,
-    REDIRECT,
-    DomainStore,
-    SendingDomain,
-    TrackingHost,
-    open_domain_store,
-)
+from proxy.domains.store import PROXY, REDIRECT, DomainStore, SendingDomain, TrackingHost
 from proxy.upstream.route import UpstreamRoute, parse_upstream
 
 log = logging.getLogger("trackway.domains")
@@ -58,7 +52,7 @@ def check_secret(data: Path) -> bytes:
 @contextlib.contextmanager
 def open_domain_service(settings: Settings) -> Iterator[DomainService]:
     """The service on the stores the settings name, closed afterwards."""
-    store = open_domain_store(settings)
+    store = domain_store.open_domain_store(settings)
     try:
         yield DomainService(
             DomainSettings.from_settings(settings), store, CertStore(settings.data)
