@@ -18,7 +18,8 @@ from config.errors import InvalidInput
 from config.settings import normalise_base_url
 from proxy.domains.link_bases import LinkBase
 from proxy.domains.service import open_domain_service
-from redirector import LinkRules, LinkSigner, Rewriter, load_keyring
+from proxy.store.keys import current_keyring
+from redirector import LinkRules, LinkSigner, Rewriter
 
 
 class NoTrackingBase(InvalidInput, ValueError):
@@ -47,7 +48,7 @@ def rewriter_for(
 ) -> Rewriter:
     """A rewriter whose links use `link_base(settings, domain, base_url)`."""
     base = link_base(settings, domain, base_url).url
-    ring = load_keyring(settings.data, int(time.time()))
+    ring = current_keyring(settings, int(time.time()))
     rules = LinkRules.from_settings(settings.rewrite, settings.own_hosts())
     # Links already on the base host are ours: never wrapped twice.
     rules = rules.with_hosts([urlsplit(base).hostname or ""])

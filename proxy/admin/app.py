@@ -129,7 +129,8 @@ def _read_now(state: AdminState) -> list[Metric]:
             names = service.certificate_hosts()
             certificates = [service.certs.state(name) for name in names]
             present = {name for name in names if service.certs.has_certificate(name)}
-    except (sqlite3.Error, OSError) as e:  # a damaged domains.db: the click metrics still
+    except (sqlite3.Error, OSError, StoreUnavailable) as e:
+        # A damaged domains.db, a database down: the click metrics still.
         log.error("/metrics without certificates and domains: %s", e)
         return [spool]
     return [spool, *certificate_families(certificates, present), *host_families(hosts)]

@@ -1,4 +1,5 @@
-"""`trackway keys list|rotate|retire`."""
+"""`trackway keys list|rotate|retire`: the data folder's ring, or with `[store] url` the
+database's, which every server follows within seconds (`proxy.store.keys`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from config import Settings
 from proxy.cli.output import iso_utc
-from redirector import load_keyring, retire_key, rotate_key
+from proxy.store.keys import current_keyring, retire, rotate
 from redirector.links.keyring import SigningKey
 
 
@@ -51,7 +52,7 @@ def _iso(ts: int | None) -> str | None:
 
 
 def list_keys(args: argparse.Namespace, settings: Settings) -> int:
-    ring = load_keyring(settings.data, int(time.time()))
+    ring = current_keyring(settings, int(time.time()))
     signing = ring.signing_key
     rows = [
         {
@@ -72,12 +73,12 @@ def list_keys(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def rotate_command(args: argparse.Namespace, settings: Settings) -> int:
-    key = rotate_key(settings.data, int(time.time()))
+    key = rotate(settings, int(time.time()))
     print(f"new signing key {key.key_id}; older keys still verify")
     return 0
 
 
 def retire_command(args: argparse.Namespace, settings: Settings) -> int:
-    key = retire_key(settings.data, args.kid, int(time.time()))
+    key = retire(settings, args.kid, int(time.time()))
     print(f"retired key {key.key_id}; links it signed no longer redirect")
     return 0

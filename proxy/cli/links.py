@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 from config import Settings
 from proxy.cli.output import UNDECODABLE_NOTE, iso_utc, json_bytes
-from redirector import TokenError, load_keyring, verify
+from proxy.store.keys import current_keyring
+from redirector import TokenError, verify
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -40,7 +41,7 @@ def token_of(link: str) -> str:
 
 
 def decode_command(args: argparse.Namespace, settings: Settings) -> int:
-    ring = load_keyring(settings.data, int(time.time()))
+    ring = current_keyring(settings, int(time.time()))
     try:
         claims = verify(token_of(args.link), ring)
     except TokenError as e:

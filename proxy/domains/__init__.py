@@ -4,7 +4,8 @@
 `service` carries out what users ask (add, verify, describe, remove, put a host in
 proxy or redirect mode, order a certificate for a host that is ready) with the stores it
 is given (`domain_settings`: what it uses of the settings); `store` keeps domains and
-hosts (with their mode and app-link files) in `domains.db`; `checks` does the network
+hosts (with their mode and app-link files) in `domains.db`, or with `[store] url` in
+PostgreSQL (`proxy.store.domains`, opened by `store.open_domain_store`); `checks` does the network
 I/O (connecting only where `addresses` allows); `proxy_routes` keeps a running worker's
 map of proxied hosts (and of app-link files) in step with the store; `status`,
 `link_bases`, `descriptions`, `names`, `addresses` and `hsts` are pure decisions and

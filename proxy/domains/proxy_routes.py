@@ -2,12 +2,13 @@
 (`own_hosts()`), where each proxied host's requests go (`current()`), and the app-link
 files each host serves (`app_links()`).
 
-The click path reads it per request (memory only); `watch()` keeps it in step with
-`domains.db` whichever process changed it (`trackway domains proxy`, `trackway domains
-app-links` from the CLI, the admin API): it looks at the store's version about every
-second and reads the routes and files again when it moved. SQLite is read on one thread
-of its own, so the event loop never waits on it; a failed read keeps the last good map,
-said in one log line until a read succeeds again.
+The click path reads it per request (memory only); `watch()` keeps it in step with the
+domain store whichever process or server changed it (`trackway domains proxy`,
+`trackway domains app-links` from the CLI, the admin API): it looks at the store's
+version about every second and reads the routes and files again when it moved. The
+store is read on one thread of its own, so the event loop never waits on it; a failed
+read keeps the last good map, said in one log line until a read succeeds again, and the
+store is opened anew (a database's connection may be gone with its restart).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from certs.store import CertStore
 from config import Settings
 from proxy.domains.domain_settings import DomainSettings
 from proxy.domains.service import DomainService
-from proxy.domains.store import AppLinks, DomainStore
+from proxy.domains.store import AppLinks, SqliteDomainStore
 from proxy.upstream.route import UpstreamRoute
 
 log = logging.getLogger("trackway.domains")
@@ -36,7 +37,9 @@ class _RouteReader:
     (a SQLite connection stays on the thread that made it)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.store = DomainStore(settings.data)
+        # domains.db: with `[store] url` the database's mirror (`proxy.store.sync`),
+        # which serves while the database is down.
+        self.store = SqliteDomainStore(settings.data)
         self.service = DomainService(
             DomainSettings.from_settings(settings), self.store, CertStore(settings.data)
         )
@@ -121,6 +124,9 @@ class LiveRoutes:
                     if not failing:
                         log.exception("reading the proxied hosts failed; keeping the last ones")
                     failing = True
+                    if reader is not None:
+                        await loop.run_in_executor(pool, _close_quietly, reader)
+                        reader = None
                 else:
                     if failing:
                         log.info("reading the proxied hosts works again")
@@ -149,6 +155,13 @@ class LiveRoutes:
         if files != self._app_links:
             log.info("app links: %s", ", ".join(_described(files)) or "none")
         self._app_links = MappingProxyType(dict(files))
+
+
+def _close_quietly(reader: _RouteReader) -> None:
+    try:
+        reader.close()
+    except Exception:  # closing what already failed: nothing more to say
+        log.debug("closing the route reader failed", exc_info=True)
 
 
 def _described(files: Mapping[str, AppLinks]) -> list[str]:

@@ -20,6 +20,7 @@ from certs.store import CertState, CertStore
 from config import Settings
 from config.datafolder import read_or_create_secret
 from config.errors import TrackwayError
+from proxy.domains import store as domain_store
 from proxy.domains.checks import Checker, host_token, open_checker
 from proxy.domains.descriptions import (
     CertificateSummary,
@@ -31,12 +32,7 @@ from proxy.domains.descriptions import (
     unchecked_status,
 )
 from proxy.domains.domain_settings import DomainSettings
-from proxy.domains.errors import (
-    DomainConflict,
-    HostNotReady,
-    InvalidDomain,
-    UnknownDomain,
-)
+from proxy.domains.errors import DomainConflict, HostNotReady, InvalidDomain, UnknownDomain
 from proxy.domains.link_bases import LinkBase, domain_link_base
 from proxy.domains.names import is_within, normalise
 from proxy.domains.status import HostChecks, HostStatus, Probe, host_status
@@ -55,8 +51,8 @@ def check_secret(data: Path) -> bytes:
 
 @contextlib.contextmanager
 def open_domain_service(settings: Settings) -> Iterator[DomainService]:
-    """The service on the data folder's stores, closed afterwards."""
-    store = DomainStore(settings.data)
+    """The service on the stores the settings name, closed afterwards."""
+    store = domain_store.open_domain_store(settings)
     try:
         yield DomainService(
             DomainSettings.from_settings(settings), store, CertStore(settings.data)

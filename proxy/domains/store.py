@@ -1,7 +1,10 @@
-"""Sending domains and tracking hosts, kept in `domains.db` in the data folder.
+"""Sending domains and tracking hosts: `DomainStore`, kept in `domains.db` in the data
+folder (`SqliteDomainStore`) or, with `[store] url`, in PostgreSQL for every server
+(`proxy.store.domains`); `open_domain_store` opens the one the settings name.
 
 A host's last checks and status are typed objects here and JSON only in the database;
-its app-link files (`AppLinks`) are two columns of JSON text, as served.
+its app-link files (`AppLinks`) are two columns of JSON text, as served. The rows'
+forms (`host_row`, `host_from_row`, …) are here for both backends.
 """
 
 from __future__ import annotations
@@ -10,13 +13,30 @@ import json
 import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import sqlite_utils
 
+from config import Settings
 from config.datafolder import create_private_file, ensure_data_dir
 from proxy.domains.status import HostChecks, HostStatus, host_status
 from proxy.upstream.route import UpstreamRoute, parse_upstream
+
+__all__ = [
+    "DOMAINS_FILE",
+    "NO_APP_LINKS",
+    "PROXY",
+    "REDIRECT",
+    "AppLinks",
+    "DomainStore",
+    "SendingDomain",
+    "SqliteDomainStore",
+    "TrackingHost",
+    "domain_from_row",
+    "host_from_row",
+    "host_row",
+    "open_domain_store",
+]
 
 DOMAINS_FILE = "domains.db"
 REDIRECT, PROXY = "redirect", "proxy"  # a tracking host's modes
@@ -114,7 +134,55 @@ class TrackingHost:
         ]
 
 
-class DomainStore:
+class DomainStore(Protocol):
+    """Where domains and hosts are kept; every write moves `version()`."""
+
+    def close(self) -> None: ...
+
+    def version(self) -> int:
+        """Moves whenever a change is committed elsewhere (another process, another
+        server): a running server's cue to read again."""
+        ...
+
+    def domain(self, name: str) -> SendingDomain | None: ...
+
+    def domains(self) -> list[SendingDomain]: ...
+
+    def put_domain(self, domain: SendingDomain) -> None: ...
+
+    def host(self, host: str) -> TrackingHost | None: ...
+
+    def hosts(self, sending_domain: str | None = None) -> list[TrackingHost]:
+        """By creation time, then name."""
+        ...
+
+    def put_host(self, host: TrackingHost) -> None:
+        """Everything but its app-link files (`put_app_links` alone writes them: a check
+        that read the host before a change of its files, and writes its results after,
+        must not undo that change)."""
+        ...
+
+    def put_app_links(self, host: str, links: AppLinks) -> None: ...
+
+    def remove_host(self, host: str) -> None: ...
+
+    def remove_domain(self, name: str) -> None:
+        """The domain and its hosts."""
+        ...
+
+
+def open_domain_store(settings: Settings) -> DomainStore:
+    """PostgreSQL's with `[store] url` (its schema migrated first), else the data
+    folder's `domains.db`. StoreUnavailable when PostgreSQL cannot be reached."""
+    if settings.store.url:
+        # Imported here: proxy.store's domain store imports this module.
+        from proxy.store.domains import PostgresDomainStore
+
+        return PostgresDomainStore(settings.store.url, settings.data)
+    return SqliteDomainStore(settings.data)
+
+
+class SqliteDomainStore:
     def __init__(self, data: Path) -> None:
         path = create_private_file(ensure_data_dir(data) / DOMAINS_FILE)
         # The admin listener opens a service in its thread pool and verifies on the loop:
@@ -159,17 +227,18 @@ class DomainStore:
 
     def domain(self, name: str) -> SendingDomain | None:
         rows = list(self.db.query("SELECT * FROM sending_domains WHERE name = ?", [name]))
-        return _domain(rows[0]) if rows else None
+        return domain_from_row(rows[0]) if rows else None
 
     def domains(self) -> list[SendingDomain]:
-        return [_domain(r) for r in self.db.query("SELECT * FROM sending_domains ORDER BY name")]
+        rows = self.db.query("SELECT * FROM sending_domains ORDER BY name")
+        return [domain_from_row(r) for r in rows]
 
     def put_domain(self, domain: SendingDomain) -> None:
         self.db.table("sending_domains").upsert(domain.__dict__, pk="name")
 
     def host(self, host: str) -> TrackingHost | None:
         rows = list(self.db.query("SELECT * FROM tracking_hosts WHERE host = ?", [host]))
-        return _host(rows[0]) if rows else None
+        return host_from_row(rows[0]) if rows else None
 
     def hosts(self, sending_domain: str | None = None) -> list[TrackingHost]:
         if sending_domain is None:
@@ -179,16 +248,10 @@ class DomainStore:
                 "SELECT * FROM tracking_hosts WHERE sending_domain = ? ORDER BY created_at, host",
                 [sending_domain],
             )
-        return [_host(r) for r in rows]
+        return [host_from_row(r) for r in rows]
 
     def put_host(self, host: TrackingHost) -> None:
-        row = dict(host.__dict__)
-        # Written by `put_app_links` alone: a check that read the host before a change of
-        # its files, and writes its results after, must not undo that change.
-        del row["app_links"]
-        row["checks"] = None if host.checks is None else json.dumps(host.checks.as_dict())
-        row["status"] = None if host.status is None else json.dumps(host.status.as_dict())
-        self.db.table("tracking_hosts").upsert(row, pk="host")
+        self.db.table("tracking_hosts").upsert(host_row(host), pk="host")
 
     def put_app_links(self, host: str, links: AppLinks) -> None:
         self.conn.execute(
@@ -204,15 +267,46 @@ class DomainStore:
         self.conn.execute("DELETE FROM tracking_hosts WHERE sending_domain = ?", (name,))
         self.conn.execute("DELETE FROM sending_domains WHERE name = ?", (name,))
 
+    def replace_all(self, domains: list[SendingDomain], hosts: list[TrackingHost]) -> None:
+        """Every row replaced by these, in one transaction (readers see the old rows or
+        the new): the mirror of PostgreSQL's domains that a server's workers read."""
+        rows = [(d.__dict__, "sending_domains") for d in domains] + [
+            (host_row(h) | {"apple_app_site_association": h.app_links.apple,
+                            "assetlinks": h.app_links.android}, "tracking_hosts")
+            for h in hosts
+        ]  # fmt: skip
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("DELETE FROM tracking_hosts")
+            self.conn.execute("DELETE FROM sending_domains")
+            for row, table in rows:
+                marks = ", ".join("?" * len(row))
+                self.conn.execute(
+                    f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks})", tuple(row.values())
+                )
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
 
-def _domain(row: dict[str, Any]) -> SendingDomain:
+
+def host_row(host: TrackingHost) -> dict[str, Any]:
+    """Its columns but the app-link files (written by `put_app_links` alone)."""
+    row = dict(host.__dict__)
+    del row["app_links"]
+    row["checks"] = None if host.checks is None else json.dumps(host.checks.as_dict())
+    row["status"] = None if host.status is None else json.dumps(host.status.as_dict())
+    return row
+
+
+def domain_from_row(row: dict[str, Any]) -> SendingDomain:
     return SendingDomain(
         row["name"], row["token"], bool(row["verified"]), row["created_at"],
         row["verified_at"], row["last_error"],
     )  # fmt: skip
 
 
-def _host(row: dict[str, Any]) -> TrackingHost:
+def host_from_row(row: dict[str, Any]) -> TrackingHost:
     return TrackingHost(
         row["host"], row["sending_domain"], row["region"], row["created_at"],
         HostChecks.from_dict(json.loads(row["checks"])) if row["checks"] else None,

@@ -7,8 +7,8 @@ their HTTP reaches this server. After each new certificate of a tracking host it
 is checked again, so `https` turns green (and new links use https) at once.
 
 The running server acts within seconds of a change to the domains, whichever process
-made it (`trackway domains verify` from the CLI, the admin API): it watches the domain
-store's version, and otherwise looks every `[acme] check_interval`.
+made it (`trackway domains verify` from the CLI, the admin API, another server): it
+watches the domain store's version, and otherwise looks every `[acme] check_interval`.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from certs.manager import CertManager
 from certs.store import CertState
 from config import Settings
 from proxy.domains.service import DomainService, open_domain_service
-from proxy.domains.store import DomainStore
+from proxy.domains.store import DomainStore, open_domain_store
 from proxy.store.certs import open_cert_manager
 
 log = logging.getLogger("trackway.certs")
@@ -57,12 +58,24 @@ async def _verify_once_served(service: DomainService, host: str) -> None:
 
 async def maintain_forever(settings: Settings) -> None:
     manager = open_cert_manager(settings)
-    watched = DomainStore(settings.data)
+    # The watched store lives on a thread of its own: a database's answer never holds up
+    # the supervisor's loop, and a SQLite connection stays on the thread that made it.
+    loop = asyncio.get_running_loop()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackway-cert-watch")
+    watched: DomainStore | None = None
     seen: int | None = None
     last = -float("inf")
     try:
         while True:
-            version = watched.version()
+            try:
+                if watched is None:
+                    watched = await loop.run_in_executor(pool, open_domain_store, settings)
+                version: int | None = await loop.run_in_executor(pool, watched.version)
+            except Exception as e:  # a database down: looked at again, the store anew
+                if watched is not None:
+                    await loop.run_in_executor(pool, watched.close)
+                watched, version = None, seen
+                log.debug("domain store's version not read: %s", e)
             if version != seen or time.monotonic() - last >= settings.acme.check_interval:
                 seen, last = version, time.monotonic()
                 try:
@@ -72,5 +85,7 @@ async def maintain_forever(settings: Settings) -> None:
                     log.exception("certificate maintenance failed")
             await asyncio.sleep(WATCH_SECONDS)
     finally:
-        watched.close()
+        if watched is not None:
+            pool.submit(watched.close)
+        pool.shutdown(wait=False)
         manager.close()

@@ -41,7 +41,7 @@ from proxy.serve.processes import (
 from proxy.serve.worker import worker_main
 from proxy.serve.writer_process import writer_main
 from proxy.store.certs import keep_mirroring
-from redirector import load_keyring
+from proxy.store.sync import keep_mirrors_in_step, pull_mirrors
 from redirector.recording.event_store import StoreUnavailable
 
 log = logging.getLogger("trackway.server")
@@ -57,8 +57,10 @@ def serve(settings: Settings, workers: int) -> int:
     admin_token(data)
     client_salt(data)
     check_secret(data)
-    load_keyring(data, int(time.time()))
     _create_database(settings)
+    # The database's key ring and domains in keys.json and domains.db (an empty database
+    # takes this ring), or the mirrors as they are while it is down: the workers read them.
+    pull_mirrors(settings, int(time.time()))
     listeners = bind_listeners(settings.server, max(1, workers))
     try:
         # Only now: a start refused above must not wipe a running server's metrics.
@@ -134,6 +136,8 @@ async def _supervise(settings: Settings, listeners: Listeners) -> None:
             background.append(asyncio.create_task(keep_mirroring(settings)))
         if settings.acme.enabled:
             background.append(asyncio.create_task(maintain_forever(settings)))
+        if settings.store.url:
+            background.append(asyncio.create_task(keep_mirrors_in_step(settings)))
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), WATCH_SECONDS)
@@ -157,11 +161,13 @@ async def _check_domains_periodically(settings: Settings) -> None:
     certificate, a CNAME moved away, a new HSTS policy) reaches new links by itself."""
     await asyncio.sleep(min(5.0, settings.checks.interval))
     while True:
-        with open_domain_service(settings) as service:
-            try:
+        try:
+            with open_domain_service(settings) as service:
                 await service.check_all()
-            except Exception:
-                log.exception("periodic domain checks failed")
+        except StoreUnavailable as e:  # the database down: the next round tries again
+            log.error("periodic domain checks skipped: %s", e)
+        except Exception:
+            log.exception("periodic domain checks failed")
         await asyncio.sleep(settings.checks.interval)
 
 

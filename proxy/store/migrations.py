@@ -50,6 +50,46 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX events_message_time ON events (message_id, time)",
         ),
     ),
+    # 10..19: the key ring and the domain store (shared by every server).
+    Migration(
+        10,
+        "state versions, signing keys",
+        (
+            # A row per kind of shared state, bumped in the same transaction as each of its
+            # writes: what servers poll to see another one's change within seconds.
+            "CREATE TABLE state_versions (name text PRIMARY KEY, version bigint NOT NULL)",
+            "INSERT INTO state_versions (name, version) VALUES ('keys', 0), ('domains', 0)",
+            # As keys.json holds them (the secret as is: the database is as private as
+            # the data folder).
+            "CREATE TABLE signing_keys (id text PRIMARY KEY, secret bytea NOT NULL, "
+            "created_at bigint NOT NULL, retired_at bigint)",
+        ),
+    ),
+    Migration(
+        11,
+        "sending domains, tracking hosts",
+        (
+            # The columns of domains.db (`proxy.domains.store`); checks and status JSON.
+            "CREATE TABLE sending_domains (name text PRIMARY KEY, token text NOT NULL, "
+            "verified boolean NOT NULL, created_at double precision NOT NULL, "
+            "verified_at double precision, last_error text)",
+            "CREATE TABLE tracking_hosts (host text PRIMARY KEY, sending_domain text NOT NULL, "
+            "region text NOT NULL, created_at double precision NOT NULL, checks text, "
+            "status text, checked_at double precision, mode text NOT NULL DEFAULT 'redirect', "
+            "upstream text, host_header text NOT NULL DEFAULT 'custom', "
+            "apple_app_site_association text, assetlinks text)",
+            "CREATE INDEX tracking_hosts_domain ON tracking_hosts (sending_domain)",
+        ),
+    ),
+    Migration(
+        12,
+        "shared secrets",
+        (
+            # The domain checks' secret (check-secret in the data folder): a check made by
+            # one server may be answered by another, which must answer the same token.
+            "CREATE TABLE shared_secrets (name text PRIMARY KEY, value bytea NOT NULL)",
+        ),
+    ),
     Migration(
         20,
         "certificates, the ACME account, challenge answers, leases",

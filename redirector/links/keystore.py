@@ -1,16 +1,33 @@
-"""The key ring on disk: `keys.json` in the data folder, created on first use."""
+"""The key ring on disk: `keys.json` in the data folder, created on first use.
+
+`with_new_key` and `with_retired_key` decide a rotation and a retirement (pure): the
+file's commands here and the PostgreSQL ring (`proxy.store.keys`, whose mirror this file
+is then) make the same changes.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from config.datafolder import file_lock, write_private_file
 from redirector.links.errors import KeyRingError
 from redirector.links.keyring import KEY_ID_BYTES, SECRET_BYTES, KeyRing, SigningKey
+
+__all__ = [
+    "KEYS_FILE",
+    "load_keyring",
+    "read_keyring",
+    "retire_key",
+    "rotate_key",
+    "with_new_key",
+    "with_retired_key",
+    "write_keyring",
+]
 
 KEYS_FILE = "keys.json"
 _LOCK_FILE = ".keys.lock"
@@ -36,28 +53,45 @@ def rotate_key(data_dir: Path, now: int) -> SigningKey:
     """Add a new signing key; the older ones keep verifying."""
     with file_lock(data_dir / _LOCK_FILE):
         path = data_dir / KEYS_FILE
-        keys = list(_load(path).keys) if path.exists() else []
-        # The newest key signs; make sure the new one sorts last even within one second.
-        newest = max((k.created_at for k in keys), default=now - 1)
-        key = _new_key(max(now, newest + 1), keys)
-        _save(path, [*keys, key])
+        keys, key = with_new_key(_load(path).keys if path.exists() else (), now)
+        _save(path, keys)
         return key
 
 
 def retire_key(data_dir: Path, key_id: str, now: int) -> SigningKey:
     """Retire a key: links it signed stop verifying. The last active key cannot go."""
     with file_lock(data_dir / _LOCK_FILE):
-        ring = _load(data_dir / KEYS_FILE)
-        keys, target = ring.keys, ring.find(key_id)
-        if target.retired:
-            raise KeyRingError(f"key {target.key_id} is already retired")
-        if all(k.retired or k is target for k in keys):
-            raise KeyRingError(
-                f"key {target.key_id} is the only active key; run `trackway keys rotate` first"
-            )
-        retired = SigningKey(target.key_id, target.secret, target.created_at, now)
-        _save(data_dir / KEYS_FILE, [retired if k is target else k for k in keys])
+        keys, retired = with_retired_key(_load(data_dir / KEYS_FILE), key_id, now)
+        _save(data_dir / KEYS_FILE, keys)
         return retired
+
+
+def write_keyring(data_dir: Path, keys: Sequence[SigningKey]) -> None:
+    """Replace the file with `keys` (0600, atomically: a reader sees the old or the new)."""
+    with file_lock(data_dir / _LOCK_FILE):
+        _save(data_dir / KEYS_FILE, list(keys))
+
+
+def with_new_key(keys: Sequence[SigningKey], now: int) -> tuple[list[SigningKey], SigningKey]:
+    """`keys` and a new signing key after them; the new one."""
+    # The newest key signs; make sure the new one sorts last even within one second.
+    newest = max((k.created_at for k in keys), default=now - 1)
+    key = _new_key(max(now, newest + 1), list(keys))
+    return [*keys, key], key
+
+
+def with_retired_key(ring: KeyRing, key_id: str, now: int) -> tuple[list[SigningKey], SigningKey]:
+    """The ring's keys with `key_id` retired at `now`; the retired key. KeyRingError if
+    it is unknown, already retired, or the only active key."""
+    keys, target = ring.keys, ring.find(key_id)
+    if target.retired:
+        raise KeyRingError(f"key {target.key_id} is already retired")
+    if all(k.retired or k is target for k in keys):
+        raise KeyRingError(
+            f"key {target.key_id} is the only active key; run `trackway keys rotate` first"
+        )
+    retired = SigningKey(target.key_id, target.secret, target.created_at, now)
+    return [retired if k is target else k for k in keys], retired
 
 
 def _new_key(now: int, existing: list[SigningKey]) -> SigningKey:

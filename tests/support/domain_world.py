@@ -19,7 +19,7 @@ from config import Settings
 from proxy.domains.checks import CHECK_PATH
 from proxy.domains.service import DomainService, open_domain_service
 from proxy.domains.status import DnsAnswer, HostChecks, HstsFinding, Probe, host_status
-from proxy.domains.store import DomainStore, TrackingHost
+from proxy.domains.store import SqliteDomainStore, TrackingHost
 from proxy.serve.listeners import bind_socket
 from proxy.serve.public_app import PublicService
 from tests.support.challtestsrv import ChallTestSrv
@@ -147,7 +147,7 @@ def store_checked_host(
         checks = HostChecks(host, US, verified, dns, http, hsts, https, checked_at)
         status = host_status(checks, DEFAULT_BASE)
         record = TrackingHost(host, "example.com", "us", 1.0, checks, status, checked_at)
-    store = DomainStore(settings.data)
+    store = SqliteDomainStore(settings.data)
     try:
         store.put_host(record)
     finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from proxy.domains.status import DnsAnswer, HostChecks, HstsFinding, Probe, host_status
-from proxy.domains.store import DomainStore, SendingDomain, TrackingHost
+from proxy.domains.store import SendingDomain, SqliteDomainStore, TrackingHost
 from tests.proxy.cli.test_cli import trackway
 
 DEFAULT = "https://t.example.net"
@@ -26,7 +26,7 @@ def checked_domain(
 ) -> Path:
     """A data folder where example.com has links.example.com, checked with these
     results; its settings file."""
-    store = DomainStore(data)
+    store = SqliteDomainStore(data)
     try:
         store.put_domain(SendingDomain("example.com", "token", verified, 0.0))
         checks = HostChecks(

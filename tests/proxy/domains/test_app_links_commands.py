@@ -21,7 +21,13 @@ from proxy.admin.app import build_admin_app
 from proxy.app_links import put_app_links
 from proxy.cli.main import main
 from proxy.data_folder import admin_token
-from proxy.domains.store import DOMAINS_FILE, AppLinks, DomainStore, SendingDomain, TrackingHost
+from proxy.domains.store import (
+    DOMAINS_FILE,
+    AppLinks,
+    SendingDomain,
+    SqliteDomainStore,
+    TrackingHost,
+)
 
 HOST = "links.example.com"
 AASA = {
@@ -42,7 +48,7 @@ ASSETLINKS = [
 
 
 def add_host(data: Path, host: str = HOST) -> None:
-    store = DomainStore(data)
+    store = SqliteDomainStore(data)
     store.put_domain(SendingDomain("example.com", "tok", False, time.time()))
     store.put_host(TrackingHost(host, "example.com", "us", time.time()))
     store.close()
@@ -64,7 +70,7 @@ def run(data: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int
 
 
 def stored(data: Path) -> AppLinks:
-    store = DomainStore(data)
+    store = SqliteDomainStore(data)
     try:
         host = store.host(HOST)
         assert host is not None
@@ -168,7 +174,7 @@ def test_an_older_domains_db_gets_the_columns(tmp_path: Path) -> None:
     )
     conn.commit()
     conn.close()
-    store = DomainStore(data)
+    store = SqliteDomainStore(data)
     host = store.host(HOST)
     assert host is not None
     assert host.app_links == AppLinks()
@@ -220,7 +226,7 @@ async def test_the_admin_api(data: Path, aiohttp_client: object, tmp_path: Path)
 
 
 def test_a_check_that_read_the_host_before_a_change_does_not_undo_it(data: Path) -> None:
-    store = DomainStore(data)
+    store = SqliteDomainStore(data)
     try:
         before = store.host(HOST)  # as the periodic checks read it, then wait on the network
         assert before is not None

@@ -14,7 +14,7 @@ from config.errors import Conflict, InvalidInput, NotFound
 from proxy.domains.link_bases import domain_link_base
 from proxy.domains.service import open_domain_service
 from proxy.domains.status import DnsAnswer, HostChecks, Probe, host_status
-from proxy.domains.store import DomainStore, SendingDomain, TrackingHost
+from proxy.domains.store import SendingDomain, SqliteDomainStore, TrackingHost
 from proxy.upstream.route import UpstreamRoute
 from tests.support.domain_world import US, store_checked_host
 
@@ -83,7 +83,7 @@ def test_an_older_domains_db_gains_the_columns_its_hosts_in_redirect_mode(tmp_pa
                 "VALUES ('links.example.com', 'example.com', 'us', 1.0)")  # fmt: skip
     old.commit()
     old.close()
-    stores = [DomainStore(data), DomainStore(data)]  # the second finds them added
+    stores = [SqliteDomainStore(data), SqliteDomainStore(data)]  # the second finds them added
     try:
         host = stores[1].host(HOST)
         assert host is not None

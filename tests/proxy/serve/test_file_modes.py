@@ -14,7 +14,7 @@ import pytest
 from certs.lease import SqliteLeases as Leases
 from certs.store import CertStore
 from config.datafolder import ensure_data_dir
-from proxy.domains.store import DomainStore
+from proxy.domains.store import SqliteDomainStore
 from redirector.recording.event_store import SqliteEventStore
 from tests.proxy.cli.test_cli import trackway
 from tests.proxy.serve.test_serve import click_all, tokens
@@ -68,7 +68,7 @@ def test_stores_opened_by_an_application_are_private(tmp_path: Path) -> None:
     try:
         data = ensure_data_dir(tmp_path / "deep" / "data")
         SqliteEventStore(data / "trackway.db").close()
-        DomainStore(data).close()
+        SqliteDomainStore(data).close()
         Leases(data).conn.close()
         CertStore(data).bump_generation()
     finally:
