@@ -25,7 +25,8 @@ from proxy.store.connection import (
 from proxy.store.migrate import apply_migrations
 from proxy.store.migrations import EVENT_COLUMN_TYPES
 from proxy.store.partitions import Month, expired, months_of
-from redirector.recording.burst_tracker import Remark
+from redirector.recording.bot_rules import BurstPolicy
+from redirector.recording.burst_tracker import Remark, bursts_with_stored
 from redirector.recording.event_store import EventFilter, LinkStats, StoredStats
 from redirector.recording.events import CLICK, COLUMNS, OPEN, Event, event_id_floor
 
@@ -33,6 +34,9 @@ __all__ = ["PostgresEventStore"]
 
 log = logging.getLogger("trackway.store")
 PARTITION_LOCK = int.from_bytes(b"trackpar", "big")
+# Held by a loader while it looks up its batch's clients and writes the batch: two
+# servers loading hits of one client at once would each miss the other's.
+BURST_LOCK = int.from_bytes(b"trackbur", "big")
 RETENTION_EVERY = 3600.0  # seconds between looks for months past retention
 
 _COLUMN_LIST = ", ".join(COLUMNS)
@@ -50,6 +54,11 @@ _MARK_BURST = (
     "UPDATE events SET bot = 1, reasons = CASE WHEN reasons = '' THEN 'burst' "
     "ELSE reasons || ',burst' END WHERE message_id = %s AND client_key = %s AND time >= %s "
     "AND kind != 'open' AND ',' || reasons || ',' NOT LIKE '%%,burst,%%'"
+)
+_CLIENTS_HITS = (
+    "SELECT message_id, client_key, link_index, time, id FROM events WHERE "
+    "(message_id, client_key) IN (SELECT * FROM unnest(%s::text[], %s::text[])) "
+    "AND time >= %s AND time <= %s AND kind != 'open'"
 )
 # Human events, bot events, distinct recipients among the human ones.
 _COUNTS = (
@@ -74,11 +83,20 @@ def _row_without_nul(event: Event) -> tuple[Any, ...]:
 
 class PostgresEventStore:
     """`pool_size` 0: one connection (a loader, a command); more: a pool of that many
-    (long-lived readers)."""
+    (long-lived readers). `burst`: a loader's policy, to find bursts with the hits other
+    servers stored (each server's loader knows only its own)."""
 
-    def __init__(self, url: str, *, retention_days: int = 0, pool_size: int = 0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        retention_days: int = 0,
+        pool_size: int = 0,
+        burst: BurstPolicy | None = None,
+    ) -> None:
         apply_migrations(url)
         self.retention_days = retention_days
+        self.burst = burst
         self._pool: Connections = open_pool(url, pool_size) if pool_size else SingleConnection(url)
         self._months: set[Month] = set()  # partitions known to exist
         self._next_retention = 0.0
@@ -111,6 +129,8 @@ class PostgresEventStore:
         row: Callable[[Event], tuple[Any, ...]],
     ) -> None:
         with conn.transaction():
+            if self.burst is not None and events:
+                remarks = [*remarks, *self._across_servers(conn, events, self.burst)]
             for remark in remarks:
                 conn.execute(_MARK_BURST, (remark.message_id, remark.client_key, remark.since))
             if events:
@@ -120,6 +140,21 @@ class PostgresEventStore:
                     for event in events:
                         copy.write_row(row(event))
                 conn.execute(_MOVE)
+
+    def _across_servers(
+        self, conn: psycopg.Connection[Any], events: Sequence[Event], policy: BurstPolicy
+    ) -> list[Remark]:
+        """Bursts of the batch with the stored hits of its clients, any server's; the
+        lock until commit: a loader after this one sees this batch."""
+        clients = {(e.message_id, e.client_key) for e in events if e.kind != OPEN and e.client_key}
+        if not clients:
+            return []
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (BURST_LOCK,))
+        times = [e.time for e in events]
+        messages, keys = zip(*clients, strict=True)
+        since, until = min(times) - policy.seconds, max(times) + policy.seconds
+        stored = conn.execute(_CLIENTS_HITS, (list(messages), list(keys), since, until))
+        return bursts_with_stored(list(events), stored.fetchall(), policy)
 
     def _create_partitions(self, conn: psycopg.Connection[Any], months: set[Month]) -> None:
         with conn.transaction():

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from redirector.recording.bot_rules import BURST, BurstPolicy, burst_marks
 from redirector.recording.events import OPEN, Event
 
+__all__ = ["BurstTracker", "Remark", "StoredHit", "bursts_with_stored"]
+
 MAX_HITS_PER_CLIENT = 64
 
 
@@ -79,7 +81,13 @@ class BurstTracker:
     def _remember(self, event: Event) -> None:
         if event.kind == OPEN or not event.client_key:
             return
-        key = (event.message_id, event.client_key)
+        self.learn(event.message_id, event.client_key, event.link_index, event.time, event.id)
+
+    def learn(
+        self, message_id: str, client_key: str, link_index: int, t: float, event_id: str
+    ) -> None:
+        """A stored hit (a click or prefetch), given by its parts (a row of the store)."""
+        key = (message_id, client_key)
         hits = self._recent.get(key)
         if hits is None:
             hits = self._recent[key] = deque(maxlen=MAX_HITS_PER_CLIENT)
@@ -87,9 +95,9 @@ class BurstTracker:
                 self._recent.popitem(last=False)
         else:
             self._recent.move_to_end(key)
-            if any(event_id == event.id for _, _, event_id in hits):
+            if any(seen == event_id for _, _, seen in hits):
                 return
-        hits.append((event.link_index, event.time, event.id))
+        hits.append((link_index, t, event_id))
         newest = max(t for _, t, _ in hits)
         while hits and newest - hits[0][1] > self.policy.seconds:
             hits.popleft()
@@ -104,3 +112,18 @@ class BurstTracker:
 
     def __len__(self) -> int:
         return len(self._recent)
+
+
+StoredHit = tuple[str, str, int, float, str]  # message id, client key, link, time, event id
+
+
+def bursts_with_stored(
+    events: list[Event], stored: Iterable[StoredHit], policy: BurstPolicy
+) -> list[Remark]:
+    """`observe` against the stored hits of the events' clients, whoever stored them (a
+    store shared by several servers, whose loaders each know only their own events):
+    marks the events in a burst, names the stored ones to mark."""
+    tracker = BurstTracker(policy, max_clients=1 << 62)  # holds only these clients
+    for hit in sorted(stored, key=lambda h: (h[3], h[4])):
+        tracker.learn(*hit)
+    return tracker.observe(events, remember=False)

@@ -52,7 +52,9 @@ def test_a_missing_version_below_the_highest_applied_is_applied(
     assert apply_migrations(postgres_url) == []
     states = migration_states(postgres_url)
     assert [(s.version, s.applied_at is not None) for s in states] == [
-        (1, True), (12, True), (25, True)
+        (1, True),
+        (12, True),
+        (25, True),
     ]
     with psycopg.connect(postgres_url) as conn:
         assert conn.execute("SELECT to_regclass('t_earlier')").fetchone() == ("t_earlier",)
