@@ -33,7 +33,7 @@ def db(*args: str, data: Path, url: str = "") -> subprocess.CompletedProcess[str
 
 def test_versions_are_numbered_in_order() -> None:
     # Ranges by area (1.. events, 10.. keys and domains, 20.. certificates, 30.. servers).
-    assert VERSIONS == sorted(set(VERSIONS))
+    assert sorted(set(VERSIONS)) == VERSIONS
     assert VERSIONS[0] == 1
 
 
