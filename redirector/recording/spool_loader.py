@@ -31,6 +31,8 @@ from redirector.recording.spool import Spool, Taken
 log = logging.getLogger("trackway.writer")
 LOAD_LIMIT = 20_000  # events in one transaction
 IDLE_SECONDS = 0.05  # how soon a click reaches the database when all is quiet
+IDLE_LOOK_SECONDS = 2.0  # with nothing to load, how often the database is looked at
+BACKLOG_COUNT_SECONDS = 1.0
 
 
 class LoaderStore:
@@ -83,6 +85,8 @@ class SpoolLoader:
         self._failing_since: float | None = None
         self._failures = 0  # failed loads in a row
         self._next_try = 0.0
+        self._next_look = 0.0
+        self._next_backlog_count = 0.0
         # The next batch, read while this one is written (the database works in its own
         # process meanwhile): only with a backlog; dropped when this one fails.
         self._ahead: concurrent.futures.Future[Taken] | None = None
@@ -98,6 +102,7 @@ class SpoolLoader:
             taken = self._take()
             if not taken.events:
                 self.spool.taken(taken)  # deletes files that are done, if any
+                self._look_when_idle(now)
                 return 0
         except OSError as e:  # the spool folder itself: say so, try again later
             log.error("cannot read the spool: %s", e)
@@ -121,29 +126,65 @@ class SpoolLoader:
             self.bursts.remember(events)
         except Exception as e:
             self._drop_ahead()
-            self.store.close()
-            self._failures += 1
-            self._next_try = now + retry_delay(self._failures, self.retry_seconds)
+            self._failed(now, e)
             metrics.instruments().spool_events.set(len(events))
-            if self._failing_since is None:
-                self._failing_since = now
-                log.warning("cannot load into the database (%s); events wait in the spool", e)
             return 0
         try:
             self.spool.taken(taken)
         except OSError as e:  # loaded, not deleted: loading it again records nothing twice
             log.error("cannot delete loaded spool files: %s", e)
-        self._failures = 0
-        if self._failing_since is not None:
-            log.info("database available again; loading the spool")
-            self._failing_since = None
+        self._worked()
         self._loads += 1
         if self._loads % 100 == 0:
             self.store.forget_old_clients()
-        metrics.instruments().events_written.labels("database").inc(len(events))
-        metrics.instruments().load_batch_seconds.observe(time.perf_counter() - started)
-        metrics.instruments().spool_events.set(0 if len(events) < LOAD_LIMIT else len(events))
+        instruments = metrics.instruments()
+        instruments.events_written.labels("database").inc(len(events))
+        instruments.load_batch_seconds.observe(time.perf_counter() - started)
+        instruments.spool_events.set(0 if len(events) < LOAD_LIMIT else len(events))
+        instruments.store_last_load.set(time.time())
+        if len(events) < LOAD_LIMIT:
+            instruments.store_backlog_events.set(0)
+        else:
+            self._count_backlog(now)
         return len(events)
+
+    def _failed(self, now: float, error: Exception) -> None:
+        """The database failed us: closed, tried again later, said once."""
+        self.store.close()
+        self._failures += 1
+        self._next_try = now + retry_delay(self._failures, self.retry_seconds)
+        metrics.instruments().store_up.set(0)
+        self._count_backlog(now)
+        if self._failing_since is None:
+            self._failing_since = now
+            log.warning("cannot load into the database (%s); events wait in the spool", error)
+
+    def _worked(self) -> None:
+        self._failures = 0
+        metrics.instruments().store_up.set(1)
+        if self._failing_since is not None:
+            log.info("database available again; loading the spool")
+            self._failing_since = None
+
+    def _count_backlog(self, now: float) -> None:
+        """The spool's events not loaded (`/metrics`), counted at most every second."""
+        if now >= self._next_backlog_count:
+            self._next_backlog_count = now + BACKLOG_COUNT_SECONDS
+            metrics.instruments().store_backlog_events.set(self.spool.backlog())
+
+    def _look_when_idle(self, now: float) -> None:
+        """With nothing to load, a cheap read now and then: `trackway_store_up` says
+        whether the database is there before a click needs it."""
+        metrics.instruments().store_backlog_events.set(0)
+        if now < self._next_look:
+            return
+        self._next_look = now + IDLE_LOOK_SECONDS
+        try:
+            self.store.get().recent(time.time())
+        except Exception as e:
+            self._failed(now, e)
+        else:
+            self._worked()
 
     def _take(self) -> Taken:
         ahead, self._ahead = self._ahead, None
