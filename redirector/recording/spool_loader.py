@@ -97,6 +97,8 @@ class SpoolLoader:
         database is unavailable and the next try is not due)."""
         now = time.monotonic()
         if now < self._next_try:
+            if self._failing_since is not None:  # clicks keep coming meanwhile
+                self._count_backlog(now)
             return 0
         try:
             taken = self._take()
