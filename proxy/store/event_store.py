@@ -26,7 +26,11 @@ from proxy.store.migrate import apply_migrations
 from proxy.store.migrations import EVENT_COLUMN_TYPES
 from proxy.store.partitions import Month, expired, months_of
 from redirector.recording.bot_rules import BurstPolicy
-from redirector.recording.burst_tracker import Remark, bursts_with_stored
+from redirector.recording.burst_tracker import (
+    MAX_HITS_PER_CLIENT,
+    Remark,
+    bursts_with_stored,
+)
 from redirector.recording.event_store import EventFilter, LinkStats, StoredStats
 from redirector.recording.events import CLICK, COLUMNS, OPEN, Event, event_id_floor
 
@@ -55,10 +59,13 @@ _MARK_BURST = (
     "ELSE reasons || ',burst' END WHERE message_id = %s AND client_key = %s AND time >= %s "
     "AND kind != 'open' AND ',' || reasons || ',' NOT LIKE '%%,burst,%%'"
 )
+# A client's newest hits in the window, as many as a burst tracker keeps of it (one
+# behind a gateway can have thousands): one index range each, read backwards.
 _CLIENTS_HITS = (
-    "SELECT message_id, client_key, link_index, time, id FROM events WHERE "
-    "(message_id, client_key) IN (SELECT * FROM unnest(%s::text[], %s::text[])) "
-    "AND time >= %s AND time <= %s AND kind != 'open'"
+    "SELECT c.m, c.k, h.link_index, h.time, h.id "
+    "FROM unnest(%s::text[], %s::text[]) AS c(m, k) CROSS JOIN LATERAL ("
+    "SELECT link_index, time, id FROM events WHERE message_id = c.m AND client_key = c.k "
+    "AND time >= %s AND time <= %s AND kind != 'open' ORDER BY time DESC LIMIT %s) AS h"
 )
 # Human events, bot events, distinct recipients among the human ones.
 _COUNTS = (
@@ -153,7 +160,9 @@ class PostgresEventStore:
         times = [e.time for e in events]
         messages, keys = zip(*clients, strict=True)
         since, until = min(times) - policy.seconds, max(times) + policy.seconds
-        stored = conn.execute(_CLIENTS_HITS, (list(messages), list(keys), since, until))
+        stored = conn.execute(
+            _CLIENTS_HITS, (list(messages), list(keys), since, until, MAX_HITS_PER_CLIENT)
+        )
         return bursts_with_stored(list(events), stored.fetchall(), policy)
 
     def _create_partitions(self, conn: psycopg.Connection[Any], months: set[Month]) -> None:

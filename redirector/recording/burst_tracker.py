@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from redirector.recording.bot_rules import BURST, BurstPolicy, burst_marks
 from redirector.recording.events import OPEN, Event
 
-__all__ = ["BurstTracker", "Remark", "StoredHit", "bursts_with_stored"]
+__all__ = ["MAX_HITS_PER_CLIENT", "BurstTracker", "Remark", "StoredHit", "bursts_with_stored"]
 
 MAX_HITS_PER_CLIENT = 64
 
