@@ -25,7 +25,7 @@ from proxy.store.connection import (
 from proxy.store.migrate import apply_migrations
 from proxy.store.migrations import EVENT_COLUMN_TYPES
 from proxy.store.partitions import Month, expired, months_of
-from redirector.recording.bot_rules import BurstPolicy
+from redirector.recording.bot_rules import BURST, BurstPolicy
 from redirector.recording.burst_tracker import (
     MAX_HITS_PER_CLIENT,
     Remark,
@@ -62,10 +62,16 @@ _MARK_BURST = (
 # A client's newest hits in the window, as many as a burst tracker keeps of it (one
 # behind a gateway can have thousands): one index range each, read backwards.
 _CLIENTS_HITS = (
-    "SELECT c.m, c.k, h.link_index, h.time, h.id "
-    "FROM unnest(%s::text[], %s::text[]) AS c(m, k) CROSS JOIN LATERAL ("
-    "SELECT link_index, time, id FROM events WHERE message_id = c.m AND client_key = c.k "
-    "AND time >= %s AND time <= %s AND kind != 'open' ORDER BY time DESC LIMIT %s) AS h"
+    "SELECT c.message_id, c.client_key, h.link_index, h.time, h.id FROM (SELECT DISTINCT "
+    "message_id, client_key FROM events_load WHERE kind != 'open' AND client_key != '') AS c "
+    "CROSS JOIN LATERAL (SELECT link_index, time, id FROM events WHERE "
+    "message_id = c.message_id AND client_key = c.client_key AND time >= %s AND time <= %s "
+    "AND kind != 'open' ORDER BY time DESC LIMIT %s) AS h"
+)
+# The batch's events that joined a burst with stored hits: they are in events_load.
+_MARK_LOADED = (
+    "UPDATE events_load SET bot = 1, reasons = v.reasons "
+    "FROM unnest(%s::text[], %s::text[]) AS v(id, reasons) WHERE events_load.id = v.id"
 )
 # Human events, bot events, distinct recipients among the human ones.
 _COUNTS = (
@@ -136,34 +142,45 @@ class PostgresEventStore:
         row: Callable[[Event], tuple[Any, ...]],
     ) -> None:
         with conn.transaction():
-            if self.burst is not None and events:
-                remarks = [*remarks, *self._across_servers(conn, events, self.burst)]
-            for remark in remarks:
-                conn.execute(_MARK_BURST, (remark.message_id, remark.client_key, remark.since))
             if events:
                 conn.execute(_LOAD_TABLE)
                 with conn.cursor().copy(_COPY) as copy:
                     copy.set_types(EVENT_COLUMN_TYPES)
                     for event in events:
                         copy.write_row(row(event))
+                if self.burst is not None:
+                    remarks = [*remarks, *self._across_servers(conn, events, self.burst)]
+            for remark in remarks:
+                conn.execute(_MARK_BURST, (remark.message_id, remark.client_key, remark.since))
+            if events:
                 conn.execute(_MOVE)
 
     def _across_servers(
         self, conn: psycopg.Connection[Any], events: Sequence[Event], policy: BurstPolicy
     ) -> list[Remark]:
-        """Bursts of the batch with the stored hits of its clients, any server's; the
-        lock until commit: a loader after this one sees this batch."""
-        clients = {(e.message_id, e.client_key) for e in events if e.kind != OPEN and e.client_key}
-        if not clients:
-            return []
+        """Bursts of the batch (in events_load) with the stored hits of its clients, any
+        server's, read in the database: only the few clients that have some come back.
+        The lock until commit: a loader after this one sees this batch."""
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (BURST_LOCK,))
-        times = [e.time for e in events]
-        messages, keys = zip(*clients, strict=True)
-        since, until = min(times) - policy.seconds, max(times) + policy.seconds
-        stored = conn.execute(
-            _CLIENTS_HITS, (list(messages), list(keys), since, until, MAX_HITS_PER_CLIENT)
-        )
-        return bursts_with_stored(list(events), stored.fetchall(), policy)
+        since = min(e.time for e in events) - policy.seconds
+        until = max(e.time for e in events) + policy.seconds
+        stored = conn.execute(_CLIENTS_HITS, (since, until, MAX_HITS_PER_CLIENT)).fetchall()
+        if not stored:
+            return []
+        clients = {(row[0], row[1]) for row in stored}
+        theirs = [e for e in events if (e.message_id, e.client_key) in clients]
+        marked_before = [BURST in e.reasons for e in theirs]
+        remarks = bursts_with_stored(theirs, stored, policy)
+        newly = [
+            e
+            for e, was in zip(theirs, marked_before, strict=True)
+            if not was and BURST in e.reasons
+        ]
+        if newly:
+            conn.execute(
+                _MARK_LOADED, ([e.id for e in newly], [",".join(e.reasons) for e in newly])
+            )
+        return remarks
 
     def _create_partitions(self, conn: psycopg.Connection[Any], months: set[Month]) -> None:
         with conn.transaction():
