@@ -15,7 +15,9 @@ The 2-server click run (`--seconds`, 0: none): two `trackway serve` processes (a
 each, separate data folders, one database, default settings) clicked by `wrk` for that
 long, then the time until the database holds every event the servers made durable in
 their spools (`trackway_events_written{to="spool"}`). Target: within 10 s of the load's
-end. Its line: `two_servers_clicks=<n> clicks_per_s=<n> catch_up_s=<n>`.
+end. Its line: `two_servers_clicks=<n> clicks_per_s=<n> catch_up_s=<n> load_priority=<p>`.
+With `--priority idle` (the default setting) a loader takes a tenth of a CPU while the
+CPUs are busy, other programs' work included: on a shared machine it catches up later.
 
 Measured here (psycopg 3.3.9, PostgreSQL 15.18, the shared 2-core machine at a load
 average of 3.4, default options): the loader into PostgreSQL 25,096 events/s, into
@@ -127,7 +129,7 @@ def statement_rates(cluster: PostgresCluster, count: int) -> tuple[float, float]
     return copy, many
 
 
-def two_servers(root: Path, url: str, seconds: float) -> tuple[int, float]:
+def two_servers(root: Path, url: str, seconds: float, priority: str) -> tuple[int, float]:
     """Clicks made durable by two servers under `wrk` for `seconds`; the seconds from
     the load's end until the database holds them all."""
     a, b = root / "a", root / "b"
@@ -136,7 +138,7 @@ def two_servers(root: Path, url: str, seconds: float) -> tuple[int, float]:
     shutil.copy2(a / "keys.json", b / "keys.json")  # one ring (the database's comes later)
     token = sign(Claims("https://shop.example.com/", "msg", "rcpt", 0, 1_700_000_000),
                  ring.signing_key)  # fmt: skip
-    env = {"TRACKWAY_STORE_URL": url}
+    env = {"TRACKWAY_STORE_URL": url, "TRACKWAY_STORE_LOAD_PRIORITY": priority}
     with ServerProcess(a, env=env) as one, ServerProcess(b, env=env) as two:
         loads = [
             subprocess.Popen(
@@ -181,6 +183,12 @@ def main() -> None:
     parser.add_argument(
         "--seconds", type=float, default=10, help="the 2-server click run's load; 0: skip"
     )
+    parser.add_argument(
+        "--priority",
+        choices=("idle", "normal"),
+        default="idle",
+        help="the servers' [store] load_priority (idle: the default)",
+    )
     args = parser.parse_args()
     spooled = hits(args.events)
     root = Path(tempfile.mkdtemp(prefix="trackway-bench-"))
@@ -201,10 +209,12 @@ def main() -> None:
                     f"{copy:,.0f}/s, executemany {many:,.0f}/s (ratio {copy / many:.2f})"
                 )
             if args.seconds:
-                clicks, catch_up = two_servers(root, cluster.new_database(), args.seconds)
+                clicks, catch_up = two_servers(
+                    root, cluster.new_database(), args.seconds, args.priority
+                )
                 print(
                     f"two_servers_clicks={clicks} clicks_per_s={clicks / args.seconds:.0f} "
-                    f"catch_up_s={catch_up:.2f}"
+                    f"catch_up_s={catch_up:.2f} load_priority={args.priority}"
                 )
         print(
             f"postgresql_events_per_s={pg:.0f} sqlite_events_per_s={sqlite:.0f} "

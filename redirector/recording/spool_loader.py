@@ -25,7 +25,7 @@ from redirector.recording.burst_tracker import BurstTracker, Remark
 from redirector.recording.cpu_idle import CpuIdleMeter
 from redirector.recording.event_store import EventStore, StoreUnavailable
 from redirector.recording.events import Event
-from redirector.recording.load_pacing import rest_after_load, retry_delay
+from redirector.recording.load_pacing import QUIET_SECONDS, rest_after_load, retry_delay
 from redirector.recording.spool import Spool, Taken
 
 log = logging.getLogger("trackway.writer")
@@ -33,6 +33,7 @@ LOAD_LIMIT = 20_000  # events in one transaction
 IDLE_SECONDS = 0.05  # how soon a click reaches the database when all is quiet
 IDLE_LOOK_SECONDS = 2.0  # with nothing to load, how often the database is looked at
 BACKLOG_COUNT_SECONDS = 1.0
+REST_LOOK_SECONDS = 0.5  # in a long rest, how often to look whether the clicks stopped
 
 
 class LoaderStore:
@@ -253,10 +254,25 @@ async def keep_loading(
             else:
                 spent = time.monotonic() - started
                 backlog = loader.spool.size()
-                rest = rest_after_load(spent, meter.idle_share(), backlog, priority)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), rest)
+                quiet = time.time() - loader.spool.last_write()
+                rest = rest_after_load(spent, meter.idle_share(), backlog, priority, quiet)
+            await _rest(loader.spool, stop, rest)
         await loop.run_in_executor(thread, loader.load_all)
     finally:
         await loop.run_in_executor(thread, loader.close)
         thread.shutdown()
+
+
+async def _rest(spool: Spool, stop: asyncio.Event, seconds: float) -> None:
+    """Until `stop`, or `seconds` passed, or the clicks stopped: a rest of nine times a
+    long batch's time, decided while they came, must not hold the backlog up after."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), min(left, REST_LOOK_SECONDS))
+        if stop.is_set() or (seconds > REST_LOOK_SECONDS and _quiet(spool)):
+            return
+
+
+def _quiet(spool: Spool) -> bool:
+    return time.time() - spool.last_write() >= QUIET_SECONDS

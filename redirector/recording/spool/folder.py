@@ -185,6 +185,14 @@ class Spool:
             total += len(self._events(path, found.payloads))
         return total
 
+    def last_write(self) -> float:
+        """When a spool file was last written (unix time; 0.0: none is there)."""
+        newest = 0.0
+        for path in self.files():
+            with contextlib.suppress(OSError):
+                newest = max(newest, path.stat().st_mtime)
+        return newest
+
     def backlog(self) -> int:
         """Events not yet loaded by this process, counted without being made (for
         `/metrics`: the loader's backlog while the database is away)."""
