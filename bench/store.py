@@ -17,13 +17,17 @@ long, then the time until the database holds every event the servers made durabl
 their spools (`trackway_events_written{to="spool"}`). Target: within 10 s of the load's
 end. Its line: `two_servers_clicks=<n> clicks_per_s=<n> catch_up_s=<n> load_priority=<p>`.
 With `--priority idle` (the default setting) a loader takes a tenth of a CPU while the
-CPUs are busy, other programs' work included: on a shared machine it catches up later.
+clicks keep the CPUs busy, and loads at full speed once they stop (no spool write for a
+second); `--priority normal` keeps up during the load.
 
 Measured here (psycopg 3.3.9, PostgreSQL 15.18, the shared 2-core machine at a load
-average of 3.4, default options): the loader into PostgreSQL 25,096 events/s, into
-SQLite 34,328 (ratio 0.73); the statements alone 67,478 rows/s by binary COPY against
-37,455 by `executemany` (psycopg 3.3 pipelines it). The store's own part is within the
-target; the loader's shared work (reading the spool, finding bursts) is what is short.
+average of 3.0-3.4; `--events 100000 --statements 0 --seconds 0`): the loader into PostgreSQL (with the lookup of
+the batch's clients across servers) 35,403 and 31,959 events/s, into SQLite 40,137 and
+38,776 (two runs; before the loader's shared path was sped up, the same command: 21,754
+and 24,440, SQLite 34,679 and 39,346). Part 1's numbers (without that lookup): 25,096
+into PostgreSQL, 34,328 into SQLite; binary COPY alone 67,478 rows/s against 37,455 by
+`executemany`. The 2-server run (`--seconds 10`, load average 3.6): 134,232 clicks (13.4k/s over both),
+the database had them all 2.61 s after the load ended (`load_priority` idle).
 """
 
 from __future__ import annotations
