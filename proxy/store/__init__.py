@@ -4,8 +4,11 @@
 `migrations` lists the schema's numbered versions (the events table derived from the
 one event schema, `redirector.recording.events`), `migrate` applies them under an
 advisory lock and reports them, `partitions` decides the monthly partitions (pure), and
-`event_store` is the PostgreSQL `EventStore`, loaded with binary COPY. May import
-`config` and `redirector`; `proxy` wires it to the settings (`[store] url`).
+`event_store` is the PostgreSQL `EventStore`, loaded with binary COPY (finding bursts
+with the hits other servers stored), `client_salt` the client salt the servers share,
+and `copy` is `trackway store copy`'s steps (`CopyStep`: a data folder's state into
+PostgreSQL). May import `config` and `redirector`; `proxy` wires it to the settings
+(`[store] url`).
 """
 
 from proxy.store.event_store import PostgresEventStore
