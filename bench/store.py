@@ -1,7 +1,7 @@
 """Loading events: the loader into PostgreSQL against the loader into SQLite, one run.
 
     scripts/setup test   # Debian's postgresql, psycopg
-    .venv/bin/python bench/store.py [--events 200000] [--statements 20000]
+    .venv/bin/python bench/store.py [--events 200000] [--statements 20000] [--seconds 10]
 
 Spools `--events` clicks (as the workers do), then times `SpoolLoader.load_all` (the
 writer process's loader: read the spool, find bursts, write batches) into a throwaway
@@ -11,20 +11,35 @@ into SQLite (`synchronous = full`, the default). Then, the store's statements al
 `postgresql_events_per_s=<n> sqlite_events_per_s=<n> ratio_postgresql_vs_sqlite=<n>`.
 Target (issue 14): PostgreSQL at least 50k events/s.
 
+The 2-server click run (`--seconds`, 0: none): two `trackway serve` processes (a worker
+each, separate data folders, one database, default settings) clicked by `wrk` for that
+long, then the time until the database holds every event the servers made durable in
+their spools (`trackway_events_written{to="spool"}`). Target: within 10 s of the load's
+end. Its line: `two_servers_clicks=<n> clicks_per_s=<n> catch_up_s=<n> load_priority=<p>`.
+With `--priority idle` (the default setting) a loader takes a tenth of a CPU while the
+clicks keep the CPUs busy, and loads at full speed once they stop (no spool write for a
+second); `--priority normal` keeps up during the load.
+
 Measured here (psycopg 3.3.9, PostgreSQL 15.18, the shared 2-core machine at a load
-average of 3.4, default options): the loader into PostgreSQL 25,096 events/s, into
-SQLite 34,328 (ratio 0.73); the statements alone 67,478 rows/s by binary COPY against
-37,455 by `executemany` (psycopg 3.3 pipelines it). The store's own part is within the
-target; the loader's shared work (reading the spool, finding bursts) is what is short.
+average of 3.0-3.4; `--events 100000 --statements 0 --seconds 0`): the loader into PostgreSQL (with the lookup of
+the batch's clients across servers) 35,403 and 31,959 events/s, into SQLite 40,137 and
+38,776 (two runs; before the loader's shared path was sped up, the same command: 21,754
+and 24,440, SQLite 34,679 and 39,346). Part 1's numbers (without that lookup): 25,096
+into PostgreSQL, 34,328 into SQLite; binary COPY alone 67,478 rows/s against 37,455 by
+`executemany`. The 2-server run (`--seconds 10`, load average 3.6): 134,232 clicks (13.4k/s over both),
+the database had them all 2.61 s after the load ended (`load_priority` idle).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,7 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from config import ClickSettings
 from proxy.store.event_store import PostgresEventStore
-from redirector.links.tokens import Claims
+from redirector import load_keyring
+from redirector.links.tokens import Claims, sign
 from redirector.recording.bot_rules import BurstPolicy
 from redirector.recording.event_store import EventStore, SqliteEventStore
 from redirector.recording.events import COLUMNS, new_event_id
@@ -42,6 +58,7 @@ from redirector.recording.hits import Hit, event_from_hit
 from redirector.recording.spool import Spool, encode_hits
 from redirector.recording.spool_loader import SpoolLoader
 from tests.support.postgres import PostgresCluster
+from tests.support.server_process import ServerProcess
 
 SALT = b"b" * 32
 UA = (
@@ -74,6 +91,8 @@ def spool_folder(folder: Path, spooled: list[Hit]) -> Spool:
 
 
 def load_rate(folder: Path, spooled: list[Hit], open_store: Callable[[], EventStore]) -> float:
+    """Events per second through the loader; PostgreSQL's store as a server opens it
+    (with its burst policy: bursts looked up across servers)."""
     loader = SpoolLoader(open_store, spool_folder(folder, spooled), BurstPolicy(3, 10), 1.0)
     loader.store.get()  # opened (and migrated) before the clock starts
     started = time.perf_counter()
@@ -114,11 +133,65 @@ def statement_rates(cluster: PostgresCluster, count: int) -> tuple[float, float]
     return copy, many
 
 
+def two_servers(root: Path, url: str, seconds: float, priority: str) -> tuple[int, float]:
+    """Clicks made durable by two servers under `wrk` for `seconds`; the seconds from
+    the load's end until the database holds them all."""
+    a, b = root / "a", root / "b"
+    ring = load_keyring(a, int(time.time()))
+    b.mkdir(mode=0o700)
+    shutil.copy2(a / "keys.json", b / "keys.json")  # one ring (the database's comes later)
+    token = sign(Claims("https://shop.example.com/", "msg", "rcpt", 0, 1_700_000_000),
+                 ring.signing_key)  # fmt: skip
+    env = {"TRACKWAY_STORE_URL": url, "TRACKWAY_STORE_LOAD_PRIORITY": priority}
+    with ServerProcess(a, env=env) as one, ServerProcess(b, env=env) as two:
+        loads = [
+            subprocess.Popen(
+                ["wrk", "-t1", "-c32", f"-d{seconds:g}s", f"{s.url}/c/{token}"],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for s in (one, two)
+        ]
+        outputs = [load.communicate(timeout=seconds + 60)[0] for load in loads]
+        ended = time.monotonic()
+        for output in outputs:
+            print("wrk:", " ".join(output.split("\n")[-4:-1]).strip())
+        time.sleep(0.2)  # answers in flight as wrk stopped
+        durable = sum(_spooled(s.admin_url) for s in (one, two))
+        while _stored(url) < durable:
+            if time.monotonic() - ended > 120:
+                raise SystemExit(f"the database has {_stored(url)} of {durable} events")
+            time.sleep(0.05)
+        return durable, time.monotonic() - ended
+
+
+def _spooled(admin_url: str) -> int:
+    with urllib.request.urlopen(f"{admin_url}/metrics", timeout=10) as resp:  # noqa: S310
+        text = resp.read().decode()
+    found = re.search(r'^trackway_events_written_total\{to="spool"\} (\S+)$', text, re.M)
+    return int(float(found.group(1))) if found else 0
+
+
+def _stored(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM events").fetchone()
+    return int(row[0]) if row else 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument(
         "--statements", type=int, default=20_000, help="rows for COPY vs executemany; 0: skip"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=10, help="the 2-server click run's load; 0: skip"
+    )
+    parser.add_argument(
+        "--priority",
+        choices=("idle", "normal"),
+        default="idle",
+        help="the servers' [store] load_priority (idle: the default)",
     )
     args = parser.parse_args()
     spooled = hits(args.events)
@@ -126,7 +199,8 @@ def main() -> None:
     try:
         with PostgresCluster(durable=True) as cluster:
             url = cluster.new_database()
-            pg = load_rate(root / "pg", spooled, lambda: PostgresEventStore(url))
+            burst = BurstPolicy(3, 10)
+            pg = load_rate(root / "pg", spooled, lambda: PostgresEventStore(url, burst=burst))
             sqlite = load_rate(
                 root / "sqlite", spooled, lambda: SqliteEventStore(root / "sqlite" / "t.db")
             )
@@ -137,6 +211,14 @@ def main() -> None:
                 print(
                     f"{args.statements} rows into events alone: binary COPY + INSERT ON CONFLICT "
                     f"{copy:,.0f}/s, executemany {many:,.0f}/s (ratio {copy / many:.2f})"
+                )
+            if args.seconds:
+                clicks, catch_up = two_servers(
+                    root, cluster.new_database(), args.seconds, args.priority
+                )
+                print(
+                    f"two_servers_clicks={clicks} clicks_per_s={clicks / args.seconds:.0f} "
+                    f"catch_up_s={catch_up:.2f} load_priority={args.priority}"
                 )
         print(
             f"postgresql_events_per_s={pg:.0f} sqlite_events_per_s={sqlite:.0f} "

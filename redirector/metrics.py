@@ -51,6 +51,27 @@ class Instruments:
             multiprocess_mode="max",
             registry=registry,
         )
+        # The database's state, as the loader (the writer process) sees it: the one
+        # process that writes to it, so the most recent value of a live process.
+        self.store_up = Gauge(
+            "trackway_store_up",
+            "1 if the last load into the database (or, with nothing to load, a look at "
+            "it) worked; 0 while it is down or refuses writes (clicks wait in the spool)",
+            multiprocess_mode="livemostrecent",
+            registry=registry,
+        )
+        self.store_backlog_events = Gauge(
+            "trackway_store_backlog_events",
+            "Events in the spool not loaded into the database yet",
+            multiprocess_mode="livemostrecent",
+            registry=registry,
+        )
+        self.store_last_load = Gauge(
+            "trackway_store_last_load_timestamp_seconds",
+            "When events were last loaded into the database (unix time; 0: not yet)",
+            multiprocess_mode="mostrecent",
+            registry=registry,
+        )
         self.write_batch_seconds = Histogram(
             "trackway_write_batch_seconds",
             "Time to make one batch of events durable (what its clicks wait for)",

@@ -26,7 +26,13 @@ from aiohttp import web
 from config import Settings
 from config.datafolder import ensure_data_dir
 from proxy.admin.app import build_admin_app
-from proxy.data_folder import ADMIN_TOKEN_FILE, admin_token, client_salt, open_store
+from proxy.data_folder import (
+    ADMIN_TOKEN_FILE,
+    admin_token,
+    client_salt,
+    open_store,
+    share_client_salt,
+)
 from proxy.domains.service import check_secret, open_domain_service
 from proxy.serve.cert_maintenance import maintain_forever
 from proxy.serve.children import Child
@@ -73,9 +79,11 @@ def serve(settings: Settings, workers: int) -> int:
 
 def _create_database(settings: Settings) -> None:
     """The schema, before any process reads it (the writer may not have loaded
-    anything yet when the first reader comes)."""
+    anything yet when the first reader comes); the client salt the servers of one
+    database share, before the writer reads it."""
     try:
         open_store(settings).close()
+        share_client_salt(settings)
     except StoreUnavailable as e:  # events wait in the spool until it works
         log.error("at start: %s", e)
 

@@ -25,7 +25,12 @@ from proxy.store.connection import (
 from proxy.store.migrate import apply_migrations
 from proxy.store.migrations import EVENT_COLUMN_TYPES
 from proxy.store.partitions import Month, expired, months_of
-from redirector.recording.burst_tracker import Remark
+from redirector.recording.bot_rules import BURST, BurstPolicy
+from redirector.recording.burst_tracker import (
+    MAX_HITS_PER_CLIENT,
+    Remark,
+    bursts_with_stored,
+)
 from redirector.recording.event_store import EventFilter, LinkStats, StoredStats, fold_by_day
 from redirector.recording.events import CLICK, COLUMNS, OPEN, Event, event_id_floor
 
@@ -33,6 +38,9 @@ __all__ = ["PostgresEventStore"]
 
 log = logging.getLogger("trackway.store")
 PARTITION_LOCK = int.from_bytes(b"trackpar", "big")
+# Held by a loader while it looks up its batch's clients and writes the batch: two
+# servers loading hits of one client at once would each miss the other's.
+BURST_LOCK = int.from_bytes(b"trackbur", "big")
 RETENTION_EVERY = 3600.0  # seconds between looks for months past retention
 
 _COLUMN_LIST = ", ".join(COLUMNS)
@@ -51,13 +59,28 @@ _MARK_BURST = (
     "ELSE reasons || ',burst' END WHERE message_id = %s AND client_key = %s AND time >= %s "
     "AND kind != 'open' AND ',' || reasons || ',' NOT LIKE '%%,burst,%%'"
 )
+# A client's newest hits in the window, as many as a burst tracker keeps of it (one
+# behind a gateway can have thousands): one index range each, read backwards.
+_CLIENTS_HITS = (
+    "SELECT c.message_id, c.client_key, h.link_index, h.time, h.id FROM (SELECT DISTINCT "
+    "message_id, client_key FROM events_load WHERE kind != 'open' AND client_key != '') AS c "
+    "CROSS JOIN LATERAL (SELECT link_index, time, id FROM events WHERE "
+    "message_id = c.message_id AND client_key = c.client_key AND time >= %s AND time <= %s "
+    "AND kind != 'open' ORDER BY time DESC LIMIT %s) AS h"
+)
+# The batch's events that joined a burst with stored hits: they are in events_load.
+_MARK_LOADED = (
+    "UPDATE events_load SET bot = 1, reasons = v.reasons "
+    "FROM unnest(%s::text[], %s::text[]) AS v(id, reasons) WHERE events_load.id = v.id"
+)
 # Human events, bot events, distinct recipients among the human ones.
 _COUNTS = (
     "COUNT(*) FILTER (WHERE bot = 0), COUNT(*) FILTER (WHERE bot = 1), "
     "COUNT(DISTINCT recipient_id) FILTER (WHERE bot = 0)"
 )
 # SQLite's by-day query (redirector/recording/event_store.py) in PostgreSQL's words: the
-# rows of fold_by_day, the day cut at the whole second; through (message_id, time).
+# rows of fold_by_day, the day cut at the whole second; through the message_id prefix of
+# events_client (message_id, client_key, time).
 _BOT_CLICK = "CASE WHEN kind = 'click' AND bot = 1 THEN {} END"
 _BY_DAY = (
     "SELECT FLOOR(time)::bigint / 86400 AS day, kind, bot, "
@@ -83,11 +106,20 @@ def _row_without_nul(event: Event) -> tuple[Any, ...]:
 
 class PostgresEventStore:
     """`pool_size` 0: one connection (a loader, a command); more: a pool of that many
-    (long-lived readers)."""
+    (long-lived readers). `burst`: a loader's policy, to find bursts with the hits other
+    servers stored (each server's loader knows only its own)."""
 
-    def __init__(self, url: str, *, retention_days: int = 0, pool_size: int = 0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        retention_days: int = 0,
+        pool_size: int = 0,
+        burst: BurstPolicy | None = None,
+    ) -> None:
         apply_migrations(url)
         self.retention_days = retention_days
+        self.burst = burst
         self._pool: Connections = open_pool(url, pool_size) if pool_size else SingleConnection(url)
         self._months: set[Month] = set()  # partitions known to exist
         self._next_retention = 0.0
@@ -120,15 +152,45 @@ class PostgresEventStore:
         row: Callable[[Event], tuple[Any, ...]],
     ) -> None:
         with conn.transaction():
-            for remark in remarks:
-                conn.execute(_MARK_BURST, (remark.message_id, remark.client_key, remark.since))
             if events:
                 conn.execute(_LOAD_TABLE)
                 with conn.cursor().copy(_COPY) as copy:
                     copy.set_types(EVENT_COLUMN_TYPES)
                     for event in events:
                         copy.write_row(row(event))
+                if self.burst is not None:
+                    remarks = [*remarks, *self._across_servers(conn, events, self.burst)]
+            for remark in remarks:
+                conn.execute(_MARK_BURST, (remark.message_id, remark.client_key, remark.since))
+            if events:
                 conn.execute(_MOVE)
+
+    def _across_servers(
+        self, conn: psycopg.Connection[Any], events: Sequence[Event], policy: BurstPolicy
+    ) -> list[Remark]:
+        """Bursts of the batch (in events_load) with the stored hits of its clients, any
+        server's, read in the database: only the few clients that have some come back.
+        The lock until commit: a loader after this one sees this batch."""
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (BURST_LOCK,))
+        since = min(e.time for e in events) - policy.seconds
+        until = max(e.time for e in events) + policy.seconds
+        stored = conn.execute(_CLIENTS_HITS, (since, until, MAX_HITS_PER_CLIENT)).fetchall()
+        if not stored:
+            return []
+        clients = {(row[0], row[1]) for row in stored}
+        theirs = [e for e in events if (e.message_id, e.client_key) in clients]
+        marked_before = [BURST in e.reasons for e in theirs]
+        remarks = bursts_with_stored(theirs, stored, policy)
+        newly = [
+            e
+            for e, was in zip(theirs, marked_before, strict=True)
+            if not was and BURST in e.reasons
+        ]
+        if newly:
+            conn.execute(
+                _MARK_LOADED, ([e.id for e in newly], [",".join(e.reasons) for e in newly])
+            )
+        return remarks
 
     def _create_partitions(self, conn: psycopg.Connection[Any], months: set[Month]) -> None:
         with conn.transaction():

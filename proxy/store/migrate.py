@@ -46,7 +46,10 @@ def apply_migrations(url: str) -> list[int]:
             conn.execute(_CREATE_TABLE)
             done = _applied(conn)
             applied = []
-            for migration in MIGRATIONS:
+            # Every version not applied, in order of version: not only those above the
+            # highest applied (versions are numbered in ranges by area, 10.., 20.., 30..,
+            # so a database may have a later one before an earlier one is released).
+            for migration in _in_order():
                 if migration.version not in done:
                     _apply(conn, migration)
                     applied.append(migration.version)
@@ -66,7 +69,11 @@ def migration_states(url: str) -> list[MigrationState]:
                 "SELECT version, applied_at FROM schema_migrations"
             ):
                 rows[int(version)] = applied_at
-    return [MigrationState(m.version, m.name, rows.get(m.version)) for m in MIGRATIONS]
+    return [MigrationState(m.version, m.name, rows.get(m.version)) for m in _in_order()]
+
+
+def _in_order() -> list[Migration]:
+    return sorted(MIGRATIONS, key=lambda m: m.version)
 
 
 def _applied(conn: psycopg.Connection[Any]) -> set[int]:

@@ -114,4 +114,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             "key_pem bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now())",
         ),
     ),
+    Migration(
+        30,
+        "servers: the shared client salt, events by client",
+        (
+            # One row: the key of client_key's hash, the same on every server, so that a
+            # client's hits on two servers have one key (bursts across servers).
+            "CREATE TABLE client_salt (only_row boolean PRIMARY KEY DEFAULT true "
+            "CHECK (only_row), salt bytea NOT NULL)",
+            # A loader looks up the stored hits of its batch's clients (any server's);
+            # its prefix serves the per-message queries the index it replaces did (one
+            # index beside the key: each costs every insert).
+            "CREATE INDEX events_client ON events (message_id, client_key, time)",
+            "DROP INDEX events_message_time",
+        ),
+    ),
 )

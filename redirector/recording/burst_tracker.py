@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from redirector.recording.bot_rules import BURST, BurstPolicy, burst_marks
 from redirector.recording.events import OPEN, Event
 
+__all__ = ["MAX_HITS_PER_CLIENT", "BurstTracker", "Remark", "StoredHit", "bursts_with_stored"]
+
 MAX_HITS_PER_CLIENT = 64
 
 
@@ -45,17 +47,25 @@ class BurstTracker:
         nothing yet: call `remember(events)` once they are committed, so that a failed
         commit's retry finds the same bursts.
         """
-        clients: dict[tuple[str, str], dict[str, Event]] = {}
+        clients: dict[tuple[str, str], list[Event]] = {}
         for event in events:
             if event.kind != OPEN and event.client_key:
-                clients.setdefault((event.message_id, event.client_key), {})[event.id] = event
+                key = (event.message_id, event.client_key)
+                group = clients.get(key)
+                if group is None:
+                    clients[key] = [event]
+                else:
+                    group.append(event)
         remarks = []
-        for key, by_id in clients.items():
-            earlier = self._recent.get(key, ())
-            seen = {event_id for _, _, event_id in earlier}
-            hits = [e for event_id, e in by_id.items() if event_id not in seen]
-            if len(earlier) + len(hits) < self.policy.links:
+        links, recent = self.policy.links, self._recent
+        for key, group in clients.items():
+            earlier = recent.get(key, ())
+            if len(earlier) + len(group) < links:
                 continue  # too few hits to hold that many links: most clients, at once
+            seen = {event_id for _, _, event_id in earlier}
+            hits = list({e.id: e for e in group if e.id not in seen}.values())
+            if len(earlier) + len(hits) < links:
+                continue
             marks, stored_since = burst_marks(
                 [(link, t) for link, t, _ in earlier],
                 [(e.link_index, e.time) for e in hits],
@@ -73,23 +83,29 @@ class BurstTracker:
         return remarks
 
     def remember(self, events: Iterable[Event]) -> None:
-        for event in events:
-            self._remember(event)
+        learn = self.learn
+        for e in events:
+            if e.kind != OPEN and e.client_key:
+                learn(e.message_id, e.client_key, e.link_index, e.time, e.id)
 
     def _remember(self, event: Event) -> None:
-        if event.kind == OPEN or not event.client_key:
-            return
-        key = (event.message_id, event.client_key)
+        self.remember((event,))
+
+    def learn(
+        self, message_id: str, client_key: str, link_index: int, t: float, event_id: str
+    ) -> None:
+        """A stored hit (a click or prefetch), given by its parts (a row of the store)."""
+        key = (message_id, client_key)
         hits = self._recent.get(key)
-        if hits is None:
-            hits = self._recent[key] = deque(maxlen=MAX_HITS_PER_CLIENT)
+        if hits is None:  # most clients: one hit, nothing to drop
+            self._recent[key] = deque(((link_index, t, event_id),), MAX_HITS_PER_CLIENT)
             if len(self._recent) > self.max_clients:
                 self._recent.popitem(last=False)
-        else:
-            self._recent.move_to_end(key)
-            if any(event_id == event.id for _, _, event_id in hits):
-                return
-        hits.append((event.link_index, event.time, event.id))
+            return
+        self._recent.move_to_end(key)
+        if any(seen == event_id for _, _, seen in hits):
+            return
+        hits.append((link_index, t, event_id))
         newest = max(t for _, t, _ in hits)
         while hits and newest - hits[0][1] > self.policy.seconds:
             hits.popleft()
@@ -104,3 +120,18 @@ class BurstTracker:
 
     def __len__(self) -> int:
         return len(self._recent)
+
+
+StoredHit = tuple[str, str, int, float, str]  # message id, client key, link, time, event id
+
+
+def bursts_with_stored(
+    events: list[Event], stored: Iterable[StoredHit], policy: BurstPolicy
+) -> list[Remark]:
+    """`observe` against the stored hits of the events' clients, whoever stored them (a
+    store shared by several servers, whose loaders each know only their own events):
+    marks the events in a burst, names the stored ones to mark."""
+    tracker = BurstTracker(policy, max_clients=1 << 62)  # holds only these clients
+    for hit in sorted(stored, key=lambda h: (h[3], h[4])):
+        tracker.learn(*hit)
+    return tracker.observe(events, remember=False)

@@ -25,12 +25,15 @@ from redirector.recording.burst_tracker import BurstTracker, Remark
 from redirector.recording.cpu_idle import CpuIdleMeter
 from redirector.recording.event_store import EventStore, StoreUnavailable
 from redirector.recording.events import Event
-from redirector.recording.load_pacing import rest_after_load, retry_delay
+from redirector.recording.load_pacing import QUIET_SECONDS, rest_after_load, retry_delay
 from redirector.recording.spool import Spool, Taken
 
 log = logging.getLogger("trackway.writer")
 LOAD_LIMIT = 20_000  # events in one transaction
 IDLE_SECONDS = 0.05  # how soon a click reaches the database when all is quiet
+IDLE_LOOK_SECONDS = 2.0  # with nothing to load, how often the database is looked at
+BACKLOG_COUNT_SECONDS = 1.0
+REST_LOOK_SECONDS = 0.5  # in a long rest, how often to look whether the clicks stopped
 
 
 class LoaderStore:
@@ -83,6 +86,8 @@ class SpoolLoader:
         self._failing_since: float | None = None
         self._failures = 0  # failed loads in a row
         self._next_try = 0.0
+        self._next_look = 0.0
+        self._next_backlog_count = 0.0
         # The next batch, read while this one is written (the database works in its own
         # process meanwhile): only with a backlog; dropped when this one fails.
         self._ahead: concurrent.futures.Future[Taken] | None = None
@@ -93,11 +98,14 @@ class SpoolLoader:
         database is unavailable and the next try is not due)."""
         now = time.monotonic()
         if now < self._next_try:
+            if self._failing_since is not None:  # clicks keep coming meanwhile
+                self._count_backlog(now)
             return 0
         try:
             taken = self._take()
             if not taken.events:
                 self.spool.taken(taken)  # deletes files that are done, if any
+                self._look_when_idle(now)
                 return 0
         except OSError as e:  # the spool folder itself: say so, try again later
             log.error("cannot read the spool: %s", e)
@@ -121,29 +129,65 @@ class SpoolLoader:
             self.bursts.remember(events)
         except Exception as e:
             self._drop_ahead()
-            self.store.close()
-            self._failures += 1
-            self._next_try = now + retry_delay(self._failures, self.retry_seconds)
+            self._failed(now, e)
             metrics.instruments().spool_events.set(len(events))
-            if self._failing_since is None:
-                self._failing_since = now
-                log.warning("cannot load into the database (%s); events wait in the spool", e)
             return 0
         try:
             self.spool.taken(taken)
         except OSError as e:  # loaded, not deleted: loading it again records nothing twice
             log.error("cannot delete loaded spool files: %s", e)
-        self._failures = 0
-        if self._failing_since is not None:
-            log.info("database available again; loading the spool")
-            self._failing_since = None
+        self._worked()
         self._loads += 1
         if self._loads % 100 == 0:
             self.store.forget_old_clients()
-        metrics.instruments().events_written.labels("database").inc(len(events))
-        metrics.instruments().load_batch_seconds.observe(time.perf_counter() - started)
-        metrics.instruments().spool_events.set(0 if len(events) < LOAD_LIMIT else len(events))
+        instruments = metrics.instruments()
+        instruments.events_written.labels("database").inc(len(events))
+        instruments.load_batch_seconds.observe(time.perf_counter() - started)
+        instruments.spool_events.set(0 if len(events) < LOAD_LIMIT else len(events))
+        instruments.store_last_load.set(time.time())
+        if len(events) < LOAD_LIMIT:
+            instruments.store_backlog_events.set(0)
+        else:
+            self._count_backlog(now)
         return len(events)
+
+    def _failed(self, now: float, error: Exception) -> None:
+        """The database failed us: closed, tried again later, said once."""
+        self.store.close()
+        self._failures += 1
+        self._next_try = now + retry_delay(self._failures, self.retry_seconds)
+        metrics.instruments().store_up.set(0)
+        self._count_backlog(now)
+        if self._failing_since is None:
+            self._failing_since = now
+            log.warning("cannot load into the database (%s); events wait in the spool", error)
+
+    def _worked(self) -> None:
+        self._failures = 0
+        metrics.instruments().store_up.set(1)
+        if self._failing_since is not None:
+            log.info("database available again; loading the spool")
+            self._failing_since = None
+
+    def _count_backlog(self, now: float) -> None:
+        """The spool's events not loaded (`/metrics`), counted at most every second."""
+        if now >= self._next_backlog_count:
+            self._next_backlog_count = now + BACKLOG_COUNT_SECONDS
+            metrics.instruments().store_backlog_events.set(self.spool.backlog())
+
+    def _look_when_idle(self, now: float) -> None:
+        """With nothing to load, a cheap read now and then: `trackway_store_up` says
+        whether the database is there before a click needs it."""
+        metrics.instruments().store_backlog_events.set(0)
+        if now < self._next_look:
+            return
+        self._next_look = now + IDLE_LOOK_SECONDS
+        try:
+            self.store.get().recent(time.time())
+        except Exception as e:
+            self._failed(now, e)
+        else:
+            self._worked()
 
     def _take(self) -> Taken:
         ahead, self._ahead = self._ahead, None
@@ -210,10 +254,25 @@ async def keep_loading(
             else:
                 spent = time.monotonic() - started
                 backlog = loader.spool.size()
-                rest = rest_after_load(spent, meter.idle_share(), backlog, priority)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), rest)
+                quiet = time.time() - loader.spool.last_write()
+                rest = rest_after_load(spent, meter.idle_share(), backlog, priority, quiet)
+            await _rest(loader.spool, stop, rest)
         await loop.run_in_executor(thread, loader.load_all)
     finally:
         await loop.run_in_executor(thread, loader.close)
         thread.shutdown()
+
+
+async def _rest(spool: Spool, stop: asyncio.Event, seconds: float) -> None:
+    """Until `stop`, or `seconds` passed, or the clicks stopped: a rest of nine times a
+    long batch's time, decided while they came, must not hold the backlog up after."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), min(left, REST_LOOK_SECONDS))
+        if stop.is_set() or (seconds > REST_LOOK_SECONDS and _quiet(spool)):
+            return
+
+
+def _quiet(spool: Spool) -> bool:
+    return time.time() - spool.last_write() >= QUIET_SECONDS

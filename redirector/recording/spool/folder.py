@@ -21,6 +21,7 @@ from redirector.recording.spool.rows import (
     events_payload,
     hits_payload,
     payload_events,
+    payload_length,
     settings_free_event,
 )
 
@@ -182,6 +183,26 @@ class Spool:
                 _log_once(path, e)
                 continue
             total += len(self._events(path, found.payloads))
+        return total
+
+    def last_write(self) -> float:
+        """When a spool file was last written (unix time; 0.0: none is there)."""
+        newest = 0.0
+        for path in self.files():
+            with contextlib.suppress(OSError):
+                newest = max(newest, path.stat().st_mtime)
+        return newest
+
+    def backlog(self) -> int:
+        """Events not yet loaded by this process, counted without being made (for
+        `/metrics`: the loader's backlog while the database is away)."""
+        total = 0
+        for path in self.files():
+            try:
+                found, _ = _scan(path, self._offsets.get(path, 0))
+                total += sum(payload_length(p) for p in found.payloads)
+            except (OSError, ValueError, TypeError, EOFError):
+                continue  # said by the loader, which reads it too
         return total
 
     def _events(self, path: Path, payloads: list[bytes]) -> list[Event]:

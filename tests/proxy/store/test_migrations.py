@@ -11,9 +11,11 @@ import threading
 from pathlib import Path
 
 import psycopg
+import pytest
 
+from proxy.store import migrate
 from proxy.store.migrate import apply_migrations, migration_states
-from proxy.store.migrations import MIGRATIONS
+from proxy.store.migrations import MIGRATIONS, Migration
 from redirector.recording.events import COLUMNS, NULLABLE_COLUMNS
 
 VERSIONS = [m.version for m in MIGRATIONS]
@@ -34,6 +36,29 @@ def test_versions_are_numbered_in_order() -> None:
     # certificates, 30..39 servers): increasing, each once.
     assert VERSIONS[0] == 1
     assert sorted(set(VERSIONS)) == VERSIONS
+
+
+def test_a_missing_version_below_the_highest_applied_is_applied(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Versions released in ranges by area: a database with 1 and 25 applied gets 12
+    when a release brings it, not only versions above 25."""
+    later = Migration(25, "test: a later area's table", ("CREATE TABLE t_later (x int)",))
+    earlier = Migration(12, "test: an earlier area's table", ("CREATE TABLE t_earlier (x int)",))
+    first = MIGRATIONS[0]
+    monkeypatch.setattr(migrate, "MIGRATIONS", (first, later))
+    assert apply_migrations(postgres_url) == [1, 25]
+    monkeypatch.setattr(migrate, "MIGRATIONS", (first, later, earlier))  # out of order too
+    assert apply_migrations(postgres_url) == [12]
+    assert apply_migrations(postgres_url) == []
+    states = migration_states(postgres_url)
+    assert [(s.version, s.applied_at is not None) for s in states] == [
+        (1, True),
+        (12, True),
+        (25, True),
+    ]
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT to_regclass('t_earlier')").fetchone() == ("t_earlier",)
 
 
 def test_applied_once_then_nothing_left(postgres_url: str) -> None:

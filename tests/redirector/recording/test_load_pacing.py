@@ -5,6 +5,7 @@ import pytest
 from redirector.recording.cpu_idle import CpuIdleMeter
 from redirector.recording.load_pacing import (
     CATCH_UP_BYTES,
+    QUIET_SECONDS,
     YIELD_SHARE,
     rest_after_load,
     retry_delay,
@@ -26,6 +27,11 @@ def test_busy_cpus_get_most_of_the_time_back() -> None:
 )
 def test_full_speed(idle_share: float, backlog: int, priority: str) -> None:
     assert rest_after_load(0.01, idle_share, backlog, priority) == 0.0
+
+
+def test_full_speed_once_the_clicks_stop_though_other_programs_keep_the_cpus_busy() -> None:
+    assert rest_after_load(0.01, 0.02, 1000, "idle", clicks_quiet_for=QUIET_SECONDS) == 0.0
+    assert rest_after_load(0.01, 0.02, 1000, "idle", clicks_quiet_for=0.1) > 0
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,118 @@
+"""`trackway store copy --to postgresql://…`: a single-server data folder's events (its
+SQLite database and the spool not loaded yet) into PostgreSQL, every event once however
+often it runs, with progress on stderr and counts at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+from proxy.cli.db import DrawnProgress
+from redirector.links.tokens import Claims
+from redirector.recording.event_store import DATABASE_FILE
+from redirector.recording.events import new_event_id
+from redirector.recording.hits import Hit
+from redirector.recording.spool import Spool
+from redirector.recording.spool.folder import encode_hits
+from tests.proxy.serve.test_serve import click_all, recorded_recipients, tokens
+from tests.support.server_process import ServerProcess
+
+
+def cli(*args: str, data: Path, url: str = "") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKWAY_")}
+    if url:
+        env["TRACKWAY_STORE_URL"] = url
+    return subprocess.run(
+        [sys.executable, "-m", "proxy.cli", *args, "--data", str(data)],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def spool_hits(data: Path, recipients: list[str]) -> None:
+    """Hits a server made durable and did not load (it was killed): the spool's."""
+    spool = Spool(data)
+    hits = [
+        Hit(new_event_id(), time.time(), "click", "Mozilla/5.0", "192.0.2.9",
+            Claims("https://example.com/s", "m", r, 0, 0, key_id="k"))
+        for r in recipients
+    ]  # fmt: skip
+    spool.append_encoded(encode_hits(hits))
+    spool.release()
+
+
+def exported(url: str, data: Path) -> list[dict[str, object]]:
+    done = cli("events", "export", "--format", "json", data=data, url=url)
+    assert done.returncode == 0, done.stderr
+    rows: list[dict[str, object]] = json.loads(done.stdout)
+    return rows
+
+
+def test_store_copy_keeps_every_event_once(tmp_path: Path, postgres_url: str) -> None:
+    data = tmp_path / "data"
+    work = tokens(data, 120)
+    answered: list[str] = []
+    with ServerProcess(data, workers=2) as server:  # SQLite: the embedded default
+        asyncio.run(click_all(server.url, work, answered))
+        server.signal_parent(signal.SIGTERM)
+        assert server.wait() == 0
+    assert len(answered) == len(work)
+    assert (data / DATABASE_FILE).exists()
+    spool_hits(data, [f"s{i}" for i in range(30)])
+    recorded = recorded_recipients(data)
+    assert recorded == set(answered) | {f"s{i}" for i in range(30)}
+
+    with_password = postgres_url.replace("trackway@", "trackway:s3cret@")  # trust: any
+    first = cli("store", "copy", "--to", with_password, data=data)
+    assert first.returncode == 0, first.stderr
+    assert "events: 150 copied" in first.stdout
+    assert "events: 100% (150/150)" in first.stderr  # not a terminal: percentage lines
+    assert "\r" not in first.stderr
+    assert "s3cret" not in first.stdout + first.stderr
+
+    again = cli("store", "copy", "--to", postgres_url, "--quiet", data=data)
+    assert again.returncode == 0, again.stderr
+    assert "events: 150 copied" in again.stdout
+    assert again.stderr == ""  # --quiet
+
+    with psycopg.connect(postgres_url) as conn:
+        count = conn.execute("SELECT count(*), count(DISTINCT id) FROM events").fetchone()
+    assert count == (150, 150)  # run twice: stored once
+    # Another server's folder (an empty spool): PostgreSQL holds every event, once.
+    rows = exported(postgres_url, tmp_path / "other")
+    assert sorted(str(r["recipient_id"]) for r in rows) == sorted(recorded)
+    assert len({r["id"] for r in rows}) == 150
+
+
+def test_store_copy_refuses_a_url_that_is_not_postgresql(tmp_path: Path) -> None:
+    done = cli("store", "copy", "--to", "sqlite:///x.db", data=tmp_path / "data")
+    assert done.returncode == 1
+    assert done.stderr.startswith("trackway: --to:")
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_redrawn_on_a_terminal_and_lines_elsewhere() -> None:
+    terminal, log = Terminal(), io.StringIO()
+    for out in (terminal, log):
+        progress = DrawnProgress(out)
+        progress.step("events")
+        for done in range(0, 1001, 50):
+            progress.update("events", done, 1000)
+        progress.finish("events", 1000)
+    assert terminal.getvalue().count("\r") == 21  # one redraw each update, in place
+    assert terminal.getvalue().endswith("] 100% 1000/1000\n")
+    assert "[###############---------------]  50% 500/1000" in terminal.getvalue()
+    lines = log.getvalue().splitlines()
+    assert lines == [f"events: {p}% ({p * 10}/1000)" for p in range(0, 101, 10)]
