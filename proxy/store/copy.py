@@ -4,8 +4,10 @@ servers without losing its history.
 
 A step is `CopyStep(name, function)`, `function(settings, url) -> count` (what it
 copied); it may say how far it is with `report(done, total)`. `COPY_STEPS` lists them in
-order; the events step is here (the SQLite database, then the spool's events not loaded
-yet, by the one loading path: batches, burst marks across servers, ids kept).
+order: the key ring, the domains, the certificates and ACME account (each from its own
+package: rows the database lacks, never overwriting), then the events, here (the SQLite
+database, then the spool's events not loaded yet, by the one loading path: batches,
+burst marks across servers, ids kept).
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from dataclasses import dataclass
 
 from config import Settings
 from proxy.data_folder import burst_policy, client_salt
+from proxy.store.certs import copy_certificates
 from proxy.store.client_salt import shared_client_salt
+from proxy.store.domains import copy_domains
 from proxy.store.event_store import PostgresEventStore
+from proxy.store.keys import copy_keys
 from redirector.recording.event_store import DATABASE_FILE, EventFilter, SqliteEventStore
 from redirector.recording.events import Event
 from redirector.recording.hits import event_from_hit
@@ -126,4 +131,22 @@ def _chunks(events: list[Event]) -> Iterator[list[Event]]:
         yield events[start : start + BATCH]
 
 
-COPY_STEPS: tuple[CopyStep, ...] = (CopyStep("events", copy_events),)
+def _copy_keys(settings: Settings, url: str) -> int:
+    return sum(copied.added for copied in copy_keys(settings, url).values())
+
+
+def _copy_domains(settings: Settings, url: str) -> int:
+    return sum(copied.added for copied in copy_domains(settings, url).values())
+
+
+def _copy_certificates(settings: Settings, url: str) -> int:
+    return sum(copy_certificates(settings, url).values())
+
+
+# The key ring first: every link ever sent must verify on every server.
+COPY_STEPS: tuple[CopyStep, ...] = (
+    CopyStep("keys", _copy_keys),
+    CopyStep("domains", _copy_domains),
+    CopyStep("certificates", _copy_certificates),
+    CopyStep("events", copy_events),
+)

@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 
 from proxy.cli.db import DrawnProgress
+from redirector.links.keystore import read_keyring
 from redirector.links.tokens import Claims
 from redirector.recording.event_store import DATABASE_FILE
 from redirector.recording.events import new_event_id
@@ -74,6 +75,9 @@ def test_store_copy_keeps_every_event_once(tmp_path: Path, postgres_url: str) ->
     first = cli("store", "copy", "--to", with_password, data=data)
     assert first.returncode == 0, first.stderr
     assert "events: 150 copied" in first.stdout
+    assert "keys: 1 copied" in first.stdout  # the ring every link was signed with
+    assert "domains: 0 copied" in first.stdout
+    assert "certificates: 0 copied" in first.stdout
     assert "events: 100% (150/150)" in first.stderr  # not a terminal: percentage lines
     assert "\r" not in first.stderr
     assert "s3cret" not in first.stdout + first.stderr
@@ -81,11 +85,14 @@ def test_store_copy_keeps_every_event_once(tmp_path: Path, postgres_url: str) ->
     again = cli("store", "copy", "--to", postgres_url, "--quiet", data=data)
     assert again.returncode == 0, again.stderr
     assert "events: 150 copied" in again.stdout
+    assert "keys: 0 copied" in again.stdout  # already there
     assert again.stderr == ""  # --quiet
 
     with psycopg.connect(postgres_url) as conn:
         count = conn.execute("SELECT count(*), count(DISTINCT id) FROM events").fetchone()
+        keys = [str(r[0]) for r in conn.execute("SELECT id FROM signing_keys")]
     assert count == (150, 150)  # run twice: stored once
+    assert keys == [key.key_id for key in read_keyring(data).keys]
     # Another server's folder (an empty spool): PostgreSQL holds every event, once.
     rows = exported(postgres_url, tmp_path / "other")
     assert sorted(str(r["recipient_id"]) for r in rows) == sorted(recorded)
