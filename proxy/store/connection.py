@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from redirector.recording.event_store import StoreUnavailable
 
 __all__ = [
+    "CONNECTION_OPTIONS",
     "CONNECT_SECONDS",
     "Connections",
     "SingleConnection",
@@ -24,12 +25,24 @@ __all__ = [
 # A database that does not answer must not hold up a loader or a command for long: the
 # events wait in the spool, and the next try comes soon enough.
 CONNECT_SECONDS = 5
+# Every wait bounded: a lock held by a hung session (an advisory lock of migrations, a
+# partition's DROP) or a statement that does not end gives an error, not a loader or a
+# start stuck for good; a peer gone without a word is found by TCP keepalives.
+CONNECTION_OPTIONS: dict[str, Any] = {
+    "autocommit": True,
+    "connect_timeout": CONNECT_SECONDS,
+    "options": "-c lock_timeout=30000 -c statement_timeout=120000",
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
 def connect(url: str) -> psycopg.Connection[Any]:
     """One connection (autocommit: transactions are explicit); StoreUnavailable if not."""
     with unavailable_on_errors():
-        return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_SECONDS)
+        return psycopg.connect(url, **CONNECTION_OPTIONS)
 
 
 class Connections(Protocol):
@@ -68,7 +81,7 @@ def open_pool(url: str, size: int) -> ConnectionPool:
         max_size=size,
         open=False,
         timeout=CONNECT_SECONDS,
-        kwargs={"autocommit": True, "connect_timeout": CONNECT_SECONDS},
+        kwargs=CONNECTION_OPTIONS,
         name="trackway-store",
     )
     try:

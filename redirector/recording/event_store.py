@@ -167,7 +167,6 @@ def open_database(path: Path, synchronous: str, busy_timeout_ms: int, read_only:
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     if not read_only:
-        conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
     return conn
 
@@ -187,7 +186,11 @@ class SqliteEventStore:
             self.conn = open_database(path, synchronous, busy_timeout_ms, read_only)
             self.db = sqlite_utils.Database(self.conn)
             if not read_only:
-                self._create_schema()
+                # In the writers' turn: SQLite answers "database is locked" at once,
+                # without its busy wait, to a second connection doing this meanwhile.
+                with self._write_turn():
+                    self.conn.execute("PRAGMA journal_mode = WAL")
+                    self._create_schema()
             self._lacking = self._missing_columns()
         except (sqlite3.Error, OSError) as e:  # OSError: the file cannot be made
             raise StoreUnavailable(f"database unavailable: {path}: {e}") from e
@@ -210,11 +213,10 @@ class SqliteEventStore:
         is never NULL). Failing that (a read-only file, a lock held too long), it is
         still read, with those values for them; writing fails until they are added (the
         loader opens it again, and events wait in the spool meanwhile)."""
-        try:
-            with self._write_turn():  # another process may be adding them right now
-                for name in sorted(self._missing_columns()):
-                    default = COLUMN_DEFAULTS.get(name)
-                    events.add_column(name, COLUMNS[name], not_null_default=default)
+        try:  # in the writers' turn (`__init__`): another process may be adding them
+            for name in sorted(self._missing_columns()):
+                default = COLUMN_DEFAULTS.get(name)
+                events.add_column(name, COLUMNS[name], not_null_default=default)
         except (OSError, sqlite3.Error) as e:
             log.warning("cannot add %s to %s: %s", sorted(self._missing_columns()), self.path, e)
 

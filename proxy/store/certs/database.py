@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from proxy.store.connection import CONNECT_SECONDS, unavailable_on_errors
+from proxy.store.connection import CONNECTION_OPTIONS, unavailable_on_errors
 from proxy.store.migrate import apply_migrations
 from redirector.recording.event_store import StoreUnavailable
 
@@ -41,9 +41,7 @@ class LazyConnection:
             if not self._migrated:
                 apply_migrations(self.url)
                 self._migrated = True
-            self._conn = psycopg.connect(
-                self.url, autocommit=True, connect_timeout=CONNECT_SECONDS
-            )
+            self._conn = psycopg.connect(self.url, **CONNECTION_OPTIONS)
         return self._conn
 
     def _drop(self) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from redirector.recording.event_store import SqliteEventStore
+from redirector.recording.event_store import SqliteEventStore, StoreUnavailable
 from redirector.recording.events import COLUMNS, FIELDS, PUBLIC_FIELDS, Event
 
 
@@ -79,3 +80,29 @@ def test_the_database_has_a_column_per_field(tmp_path: Path) -> None:
     nullable = {"client_ip", "label"}  # the columns that may be NULL
     assert all(columns[name][3] == 0 for name in nullable)
     assert all(columns[name][3] == 1 for name in FIELDS if name not in nullable)
+
+
+def test_processes_opening_a_new_database_at_once_all_get_it(tmp_path: Path) -> None:
+    """The writer process's loader, a CLI's `events export` and the admin API may open a
+    data folder's database at the same moment, the first time too: each one gets it
+    (SQLite answers "database is locked" at once, without waiting, to a second
+    connection making it WAL or its schema)."""
+    for attempt in range(20):
+        path = tmp_path / f"{attempt}" / "trackway.db"
+        path.parent.mkdir()
+        failed: list[str] = []
+
+        def open_and_read(path: Path = path, failed: list[str] = failed) -> None:
+            try:
+                store = SqliteEventStore(path)
+                store.recent(0)
+                store.close()
+            except StoreUnavailable as e:
+                failed.append(str(e))
+
+        threads = [threading.Thread(target=open_and_read) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failed == []
