@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Protocol
 import sqlite_utils
 
 from config import Settings
-from config.datafolder import create_private_file, ensure_data_dir
+from config.datafolder import create_private_file, ensure_data_dir, file_lock
 from proxy.domains.status import HostChecks, HostStatus, host_status
 from proxy.upstream.route import UpstreamRoute, parse_upstream
 
@@ -188,8 +188,15 @@ class SqliteDomainStore:
         # The admin listener opens a service in its thread pool and verifies on the loop:
         # one thread at a time, never at once.
         self.conn = sqlite3.connect(path, isolation_level=None, timeout=5, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode = WAL")
         self.db = sqlite_utils.Database(self.conn)
+        # One process at a time (every worker opens it as it starts): SQLite answers
+        # "database is locked" at once, without its busy wait, to a second connection
+        # making the file WAL or its tables meanwhile.
+        with file_lock(path.with_name(f".{DOMAINS_FILE}.schema-lock")):
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self._create_schema()
+
+    def _create_schema(self) -> None:
         domains = self.db.table("sending_domains")
         if not domains.exists():
             domains.create(

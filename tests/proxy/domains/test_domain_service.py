@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from proxy.domains.errors import DomainError
 from proxy.domains.service import TXT_PREFIX, open_domain_service
+from proxy.domains.store import SqliteDomainStore
 from tests.support.challtestsrv import free_port
 from tests.support.domain_world import DEFAULT_BASE, EU, US, add_and_verify
 
@@ -73,3 +77,27 @@ async def test_bad_input_is_a_clear_error(world_factory: Any) -> None:
         pytest.raises(DomainError, match="no regions"),
     ):
         bare.add("example.com", "links.example.com")
+
+
+def test_workers_opening_a_new_domain_store_at_once_all_get_it(tmp_path: Path) -> None:
+    """Every worker of a first `serve` opens domains.db as it starts: none may fail
+    with "database is locked" (SQLite's answer, without waiting, to a second connection
+    making the file WAL or its tables meanwhile)."""
+    for attempt in range(20):
+        data = tmp_path / str(attempt)
+        failed: list[str] = []
+
+        def open_and_read(data: Path = data, failed: list[str] = failed) -> None:
+            try:
+                store = SqliteDomainStore(data)
+                store.hosts()
+                store.close()
+            except sqlite3.Error as e:
+                failed.append(str(e))
+
+        threads = [threading.Thread(target=open_and_read) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failed == []
