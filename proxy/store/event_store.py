@@ -31,7 +31,13 @@ from redirector.recording.burst_tracker import (
     Remark,
     bursts_with_stored,
 )
-from redirector.recording.event_store import EventFilter, LinkStats, StoredStats, fold_by_day
+from redirector.recording.event_store import (
+    EventFilter,
+    LinkStats,
+    StoredStats,
+    filter_sql,
+    fold_by_day,
+)
 from redirector.recording.events import CLICK, COLUMNS, OPEN, Event, event_id_floor
 
 __all__ = ["PostgresEventStore"]
@@ -228,25 +234,9 @@ class PostgresEventStore:
         return self._events(sql, (event_id_floor(since),))
 
     def query(self, flt: EventFilter) -> list[Event]:
-        where: list[str] = []
-        params: list[object] = []
-        for column, value in (
-            ("message_id", flt.message_id),
-            ("recipient_id", flt.recipient_id),
-            ("kind", flt.kind),
-        ):
-            if value is not None:
-                where.append(f"{column} = %s")
-                params.append(value)
-        if flt.since is not None:
-            where.append("id >= %s")  # uses the key; see new_event_id
-            params.append(event_id_floor(flt.since))
-        if flt.after_id is not None:
-            where.append("id > %s")
-            params.append(flt.after_id)
-        sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
+        where, params = filter_sql(flt, "%s")
         params.append(flt.limit)
-        return self._events(sql + " ORDER BY id LIMIT %s", params)
+        return self._events(f"{_SELECT}{where} ORDER BY id LIMIT %s", params)
 
     def _events(self, sql: str, params: Sequence[object]) -> list[Event]:
         with unavailable_on_errors(), self._pool.connection() as conn:

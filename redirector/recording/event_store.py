@@ -159,6 +159,28 @@ _MARK_BURST = (
 )
 
 
+def filter_sql(flt: EventFilter, mark: str) -> tuple[str, list[object]]:
+    """The `WHERE` clause of `flt` (or ""), with `mark` as the driver's placeholder, and
+    its parameters: the one query of either store."""
+    where: list[str] = []
+    params: list[object] = []
+    for column, value in (
+        ("message_id", flt.message_id),
+        ("recipient_id", flt.recipient_id),
+        ("kind", flt.kind),
+    ):
+        if value is not None:
+            where.append(f"{column} = {mark}")
+            params.append(value)
+    if flt.since is not None:
+        where.append(f"id >= {mark}")  # uses the key; see new_event_id
+        params.append(event_id_floor(flt.since))
+    if flt.after_id is not None:
+        where.append(f"id > {mark}")
+        params.append(flt.after_id)
+    return (" WHERE " + " AND ".join(where) if where else ""), params
+
+
 def open_database(path: Path, synchronous: str, busy_timeout_ms: int, read_only: bool) -> Any:
     if read_only:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
@@ -279,26 +301,8 @@ class SqliteEventStore:
             raise StoreUnavailable(f"database unavailable: {e}") from e
 
     def query(self, flt: EventFilter) -> list[Event]:
-        where: list[str] = []
-        params: list[object] = []
-        for column, value in (
-            ("message_id", flt.message_id),
-            ("recipient_id", flt.recipient_id),
-            ("kind", flt.kind),
-        ):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if flt.since is not None:
-            where.append("id >= ?")  # uses the key; see new_event_id
-            params.append(event_id_floor(flt.since))
-        if flt.after_id is not None:
-            where.append("id > ?")
-            params.append(flt.after_id)
-        sql = self._select()
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id LIMIT ?"
+        where, params = filter_sql(flt, "?")
+        sql = f"{self._select()}{where} ORDER BY id LIMIT ?"
         params.append(flt.limit)
         try:
             return [Event.from_values(row) for row in self.conn.execute(sql, params)]
