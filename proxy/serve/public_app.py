@@ -71,6 +71,18 @@ def no_app_links() -> Mapping[str, AppLinks]:
     return {}
 
 
+MAX_VERDICTS = 1024
+
+
+class _Verdicts(dict[str, bool]):
+    """`_serves_host`'s verdicts for one state of the live map (`routes`, `own`)."""
+
+    def __init__(self, routes: Mapping[str, UpstreamRoute], own: Container[str]) -> None:
+        super().__init__()
+        self.routes = routes
+        self.own = own
+
+
 class PublicService:
     """The public listener's handler with what it needs: key ring, writer, key reloads.
 
@@ -119,6 +131,7 @@ class PublicService:
         self.own_paths = tuple(own)
         self.clicks = PublicHandler(self.state, own)
         self.forwarder = Forwarder(settings.proxy, settings.dns, self.state.proxies)
+        self._verdicts = _Verdicts({}, EVERY_HOST)
         if routes is not no_routes or own_hosts is not every_host:
             self.state.serves_host = self._serves_host
         self.handler: Handler = self._route if self.state.serves_host else self.clicks
@@ -143,13 +156,24 @@ class PublicService:
         self._reloader = asyncio.create_task(_reload_keys(self.state, self.settings))
 
     def _serves_host(self, authority: str) -> bool:
-        """Whether the click routes answer for this Host: it is ours and not proxied."""
+        """Whether the click routes answer for this Host: it is ours and not proxied.
+        Asked on every fast-path click: the verdict is kept per Host value as sent (a
+        server sees a few), until the live map changes; at most `MAX_VERDICTS` of them,
+        whatever Host values clients invent."""
         routes = self.routes()
         own = self.own_hosts()
         if not routes and own is EVERY_HOST:  # no host to parse
             return True
-        host = request_host(authority)
-        return host not in routes and host in own
+        verdicts = self._verdicts
+        if verdicts.routes is not routes or verdicts.own is not own:
+            verdicts = self._verdicts = _Verdicts(routes, own)
+        verdict = verdicts.get(authority)
+        if verdict is None:
+            host = request_host(authority)
+            verdict = host not in routes and host in own
+            if len(verdicts) < MAX_VERDICTS:
+                verdicts[authority] = verdict
+        return verdict
 
     async def _route(self, request: web.BaseRequest) -> web.StreamResponse:
         """aiohttp's requests: forwarded, misdirected, or the click routes'."""

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from config import Settings
+from proxy.serve.public_app import MAX_VERDICTS, PublicService
 from proxy.upstream import UpstreamRoute
 from tests.proxy.upstream.conftest import CUSTOM, Front, sample
 from tests.support.clicks import TokenMaker
@@ -194,3 +196,23 @@ async def test_a_body_over_the_cap_is_a_413_before_and_while_reading(
             assert r.headers["Cache-Control"] == "no-store"
     assert [len(g.body) for g in http_upstream.received] == [1024]
     assert sample("trackway_proxy_requests_total", host=CUSTOM, status="413") >= 2
+
+
+async def test_host_verdicts_are_kept_per_map_and_bounded(settings: Settings) -> None:
+    """The fast path asks whether each click's Host is served: kept per Host value,
+    forgotten when the live map changes, never more than MAX_VERDICTS whatever Host
+    values clients invent."""
+    routes: dict[str, UpstreamRoute] = {}
+    own: frozenset[str] = frozenset({OURS})
+    service = PublicService(settings, routes=lambda: routes, own_hosts=lambda: own)
+    try:
+        assert service._serves_host(OURS)
+        for n in range(MAX_VERDICTS + 100):
+            assert not service._serves_host(f"h{n}.example")
+        assert len(service._verdicts) == MAX_VERDICTS
+        routes = {OURS: UpstreamRoute(OURS, "http", "127.0.0.1", 9)}  # now proxied
+        assert not service._serves_host(OURS)
+        own = frozenset({OURS, "h1.example"})
+        assert service._serves_host("h1.example")
+    finally:
+        await service.close()
