@@ -17,43 +17,27 @@ latency for each, and last the line `ratio_vs_caddy=<x.xx> ratio_vs_nginx=<x.xx>
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.redirect import Result, free_port, process, wrk
+from bench.redirect import Result, free_port, process, wait_for, wrk
 
 HOST = "links.example.com"  # the custom tracking host, proxied
 LOCATION = "https://platform.example/landing?utm_source=email&id=42"
 PATH = "/ls/click?upn=u001.abc"  # a platform's click path
 
 
-def wait_for(port: int, seconds: float = 30) -> None:
+def wait_for_proxy(port: int, seconds: float = 30) -> None:
     """Until a request for HOST through the proxy on `port` gets the upstream's 302."""
-    deadline = time.monotonic() + seconds
-    while True:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            conn.request("GET", PATH, headers={"Host": HOST})
-            response = conn.getresponse()
-            if response.status == 302 and response.getheader("Location") == LOCATION:
-                return
-        except OSError:
-            pass
-        finally:
-            conn.close()
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"127.0.0.1:{port} did not pass the upstream's 302 on")
-        time.sleep(0.1)
+    wait_for(f"http://127.0.0.1:{port}{PATH}", seconds, host=HOST, location=LOCATION)
 
 
 def nginx_conf(prefix: Path, workers: int, server: str) -> Path:
@@ -96,7 +80,7 @@ def nginx(tmp: Path, workers: int, upstream_port: int) -> Iterator[int]:
         "} }",
     )
     with process(["nginx", "-p", str(conf.parent), "-c", str(conf)]):
-        wait_for(port)
+        wait_for_proxy(port)
         yield port
 
 
@@ -118,7 +102,7 @@ def caddy(tmp: Path, workers: int, upstream_port: int) -> Iterator[int]:
         "XDG_CONFIG_HOME": str(home),
     }
     with process(["caddy", "run", "--config", str(caddyfile), "--adapter", "caddyfile"], env=env):
-        wait_for(port)
+        wait_for_proxy(port)
         yield port
 
 
@@ -143,7 +127,7 @@ def trackway(tmp: Path, workers: int, upstream_port: int) -> Iterator[int]:
     with process(serve, env=env):
         cli("domains", "add", "example.com", HOST)
         cli("domains", "proxy", HOST, "--upstream", f"http://127.0.0.1:{upstream_port}")
-        wait_for(port)
+        wait_for_proxy(port)
         yield port
 
 

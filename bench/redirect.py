@@ -50,22 +50,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(url: str, seconds: float = 30) -> None:
-    """Until `url` answers with the redirect (never following it)."""
+def wait_for(
+    url: str, seconds: float = 30, host: str | None = None, location: str | None = None
+) -> None:
+    """Until `url` answers with the redirect (to `location`, if given; never following
+    it), asked with `host` as its Host if given."""
     parts = urllib.parse.urlsplit(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    headers = {"Host": host} if host else {}
     deadline = time.monotonic() + seconds
     while True:
         conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=2)
         try:
-            conn.request("GET", parts.path)
-            if conn.getresponse().status == 302:
+            conn.request("GET", target, headers=headers)
+            response = conn.getresponse()
+            if response.status == 302 and location in (None, response.getheader("Location")):
                 return
         except OSError:
             pass
         finally:
             conn.close()
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not answer 302")
+            raise RuntimeError(
+                f"{url} did not answer 302" + (f" to {location}" if location else "")
+            )
         time.sleep(0.1)
 
 
