@@ -6,9 +6,12 @@
 Spools `--events` clicks (as the workers do), then times `SpoolLoader.load_all` (the
 writer process's loader: read the spool, find bursts, write batches) into a throwaway
 PostgreSQL cluster of its own (fsync and synchronous commits on, as in production) and
-into SQLite (`synchronous = full`, the default). Then, the store's statements alone
+into SQLite (`synchronous = full`, the default); and into PostgreSQL beside another
+server's loads (a loader alone leaves bursts to its tracker; beside another one, it
+looks up every client of a batch among the stored hits). Then, the store's statements alone
 (no spool): binary COPY against psycopg's `executemany` into the events table. The last line is
-`postgresql_events_per_s=<n> sqlite_events_per_s=<n> ratio_postgresql_vs_sqlite=<n>`.
+`postgresql_events_per_s=<n> postgresql_shared_events_per_s=<n> sqlite_events_per_s=<n>
+ratio_postgresql_vs_sqlite=<n>`.
 Target (issue 14): PostgreSQL at least 50k events/s.
 
 The 2-server click run (`--seconds`, 0: none): two `trackway serve` processes (a worker
@@ -21,13 +24,14 @@ clicks keep the CPUs busy, and loads at full speed once they stop (no spool writ
 second); `--priority normal` keeps up during the load.
 
 Measured here (psycopg 3.3.9, PostgreSQL 15.18, the shared 2-core machine at a load
-average of 3.0-3.4; `--events 100000 --statements 0 --seconds 0`): the loader into PostgreSQL (with the lookup of
-the batch's clients across servers) 35,403 and 31,959 events/s, into SQLite 40,137 and
-38,776 (two runs; before the loader's shared path was sped up, the same command: 21,754
-and 24,440, SQLite 34,679 and 39,346). Part 1's numbers (without that lookup): 25,096
-into PostgreSQL, 34,328 into SQLite; binary COPY alone 67,478 rows/s against 37,455 by
-`executemany`. The 2-server run (`--seconds 10`, load average 3.6): 134,232 clicks (13.4k/s over both),
-the database had them all 2.61 s after the load ended (`load_priority` idle).
+average of 0.7-1.2, 2026-12-04; `bench/store.py`, 200,000 events): the loader into
+PostgreSQL 72,602 events/s, beside another server's loads 56,576, into SQLite 57,982;
+binary COPY alone 178,194 rows/s against 43,992 by `executemany`; the 2-server run
+259,333 clicks in 10 s, all in the database 3.43 s after the load ended. With
+`--statements 0 --seconds 0`, twice: 56,561 and 62,859 (beside another: 49,589 and
+45,120), SQLite 54,113 and 50,666. Before the COPY went straight into `events` and the
+loader paused the cyclic garbage collector during a batch: 35,403 and 31,959 with
+`--events 100000 --statements 0 --seconds 0` at a load average of 3.2.
 """
 
 from __future__ import annotations
@@ -104,10 +108,17 @@ def load_rate(folder: Path, spooled: list[Hit], open_store: Callable[[], EventSt
     return len(spooled) / elapsed
 
 
+def another_server_loaded(url: str, spooled: list[Hit], burst: BurstPolicy) -> None:
+    """A hit of another client, at the spooled hits' time, loaded by another store."""
+    other = PostgresEventStore(url, burst=burst)
+    other.write_batch([event_from_hit(_hit(len(spooled), spooled[0].time), ClickSettings(), SALT)])
+    other.close()
+
+
 def statement_rates(cluster: PostgresCluster, count: int) -> tuple[float, float]:
-    """Rows per second into the events table, the store's way (binary COPY into a temp
-    table, INSERT ... ON CONFLICT DO NOTHING) and by psycopg's `executemany` (INSERT ...
-    ON CONFLICT DO NOTHING a row, pipelined by psycopg), each into a new database."""
+    """Rows per second into the events table, the store's way (binary COPY) and by
+    psycopg's `executemany` (INSERT ... ON CONFLICT DO NOTHING a row, pipelined by
+    psycopg), each into a new database."""
     folder = Path(tempfile.mkdtemp(prefix="trackway-bench-"))
     try:
         events = list(spool_folder(folder, hits(count)).read_all())
@@ -201,15 +212,23 @@ def main() -> None:
             url = cluster.new_database()
             burst = BurstPolicy(3, 10)
             pg = load_rate(root / "pg", spooled, lambda: PostgresEventStore(url, burst=burst))
+            # A database another server loads into too: every client of a batch is looked
+            # up among the stored hits (alone, a loader skips that: its tracker knows).
+            shared = cluster.new_database()
+            another_server_loaded(shared, spooled, burst)
+            pg_shared = load_rate(
+                root / "pg-shared", spooled, lambda: PostgresEventStore(shared, burst=burst)
+            )
             sqlite = load_rate(
                 root / "sqlite", spooled, lambda: SqliteEventStore(root / "sqlite" / "t.db")
             )
             print(f"loader into PostgreSQL (binary COPY): {pg:,.0f} events/s")
+            print(f"the same beside another server's loads: {pg_shared:,.0f} events/s")
             print(f"loader into SQLite (synchronous full): {sqlite:,.0f} events/s")
             if args.statements:
                 copy, many = statement_rates(cluster, args.statements)
                 print(
-                    f"{args.statements} rows into events alone: binary COPY + INSERT ON CONFLICT "
+                    f"{args.statements} rows into events alone: binary COPY "
                     f"{copy:,.0f}/s, executemany {many:,.0f}/s (ratio {copy / many:.2f})"
                 )
             if args.seconds:
@@ -221,7 +240,8 @@ def main() -> None:
                     f"catch_up_s={catch_up:.2f} load_priority={args.priority}"
                 )
         print(
-            f"postgresql_events_per_s={pg:.0f} sqlite_events_per_s={sqlite:.0f} "
+            f"postgresql_events_per_s={pg:.0f} postgresql_shared_events_per_s={pg_shared:.0f} "
+            f"sqlite_events_per_s={sqlite:.0f} "
             f"ratio_postgresql_vs_sqlite={pg / sqlite:.2f}"
         )
     finally:

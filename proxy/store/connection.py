@@ -31,7 +31,9 @@ CONNECT_SECONDS = 5
 CONNECTION_OPTIONS: dict[str, Any] = {
     "autocommit": True,
     "connect_timeout": CONNECT_SECONDS,
-    "options": "-c lock_timeout=30000 -c statement_timeout=120000",
+    # No JIT: our statements are short, and compiling one (a batch's client lookup, priced
+    # above jit_above_cost by its row estimate) took longer than running it.
+    "options": "-c lock_timeout=30000 -c statement_timeout=120000 -c jit=off",
     "keepalives": 1,
     "keepalives_idle": 30,
     "keepalives_interval": 10,

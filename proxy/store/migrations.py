@@ -129,4 +129,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DROP INDEX events_message_time",
         ),
     ),
+    Migration(
+        31,
+        "which loader stored events of which minute",
+        (
+            # A loader looks up its batch's clients (a probe of events_client each) only
+            # when another loader stored events near the batch's times: alone, never.
+            "CREATE TABLE event_loads (minute bigint NOT NULL, loader text NOT NULL, "
+            "PRIMARY KEY (minute, loader))",
+        ),
+    ),
 )

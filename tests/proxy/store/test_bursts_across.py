@@ -58,3 +58,27 @@ def test_a_busy_client_is_looked_up_by_its_newest_hits(postgres_url: str) -> Non
     assert found[("client-gw", 1)] == (1, "burst")
     one.close()
     two.close()
+
+
+def test_a_restarted_server_finds_bursts_with_what_it_stored_before(postgres_url: str) -> None:
+    """A store looks clients up only where another one stored events near the batch;
+    the same server after a restart is another one (its tracker starts empty)."""
+    before = PostgresEventStore(postgres_url, burst=POLICY)
+    now = time.time()
+    before.write_batch([hit("a", 0, now), hit("a", 1, now + 1)])
+    before.close()
+    after = PostgresEventStore(postgres_url, burst=POLICY)
+    after.write_batch([hit("a", 2, now + 2)])
+    assert [marks(postgres_url)[("client-a", link)] for link in range(3)] == [(1, "burst")] * 3
+    after.close()
+
+
+def test_alone_a_store_leaves_bursts_to_the_loaders_tracker(postgres_url: str) -> None:
+    """No lookup when the batch's minutes hold only this store's events: its own hits
+    are its loader's burst tracker's to see (which marks them in the batch)."""
+    alone = PostgresEventStore(postgres_url, burst=POLICY)
+    now = time.time()
+    alone.write_batch([hit("a", 0, now), hit("a", 1, now + 1)])
+    alone.write_batch([hit("a", 2, now + 2)])
+    assert {v for v in marks(postgres_url).values()} == {(0, "")}
+    alone.close()

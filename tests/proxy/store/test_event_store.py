@@ -43,6 +43,11 @@ def count(url: str) -> int:
     return int(row[0])
 
 
+def loaded_minutes(url: str) -> list[int]:
+    with psycopg.connect(url) as conn:
+        return [int(r[0]) for r in conn.execute("SELECT DISTINCT minute FROM event_loads")]
+
+
 def test_a_batch_loaded_twice_is_stored_once(store: PostgresEventStore, postgres_url: str) -> None:
     batch = [event(f"r{i}") for i in range(500)]
     store.write_batch(batch)
@@ -132,6 +137,8 @@ def test_months_get_partitions_and_retention_drops_old_ones(postgres_url: str) -
     dropped = keeper.drop_expired(datetime(2025, 3, 5, tzinfo=UTC).timestamp())
     assert dropped == ["events_2024_06", "events_2025_01"]
     assert {e.recipient_id for e in keeper.query(EventFilter())} == {"now"}
+    # Which loader stored which minute goes with its month.
+    assert loaded_minutes(postgres_url) == [int(time.time() // 60)]
     keeper.close()
 
     # A store with retention drops what is past it as it writes (and hourly after).

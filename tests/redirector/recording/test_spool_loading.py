@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,6 +183,33 @@ def test_an_unavailable_database_leaves_events_in_the_spool(tmp_path: Path) -> N
     loader._next_try = 0.0
     assert loader.load() == 1
     assert Spool(tmp_path).files() == []
+    loader.close()
+
+
+def test_the_cyclic_collector_rests_during_a_batch_only(tmp_path: Path) -> None:
+    seen: list[bool] = []
+
+    class Watched(SqliteEventStore):
+        def write_batch(self, *args: Any, **kwargs: Any) -> None:
+            seen.append(gc.isenabled())
+            super().write_batch(*args, **kwargs)
+
+    writer = Spool(tmp_path)
+    writer.append([event_from_hit(hit("a"), ClickSettings(), SALT)])
+    writer.release()
+    loader = loader_for(tmp_path, lambda: Watched(tmp_path / "trackway.db"))
+    assert gc.isenabled()
+    assert loader.load() == 1
+    assert (seen, gc.isenabled()) == ([False], True)
+    gc.disable()  # one that was off before stays off
+    try:
+        writer = Spool(tmp_path)
+        writer.append([event_from_hit(hit("b"), ClickSettings(), SALT)])
+        writer.release()
+        assert loader.load() == 1
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
     loader.close()
 
 
