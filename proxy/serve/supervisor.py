@@ -33,9 +33,10 @@ from proxy.data_folder import (
     open_store,
     share_client_salt,
 )
-from proxy.domains.service import check_secret, open_domain_service
+from proxy.domains.service import check_secret
 from proxy.serve.cert_maintenance import maintain_forever
 from proxy.serve.children import Child
+from proxy.serve.domain_checks import check_domains_periodically
 from proxy.serve.listeners import Listeners, bind_listeners
 from proxy.serve.processes import (
     SHUTDOWN_SECONDS,
@@ -139,7 +140,7 @@ async def _supervise(settings: Settings, listeners: Listeners) -> None:
         assert listeners.admin is not None
         await web.SockSite(admin, listeners.admin).start()
         _announce(settings, listeners)
-        background.append(asyncio.create_task(_check_domains_periodically(settings)))
+        background.append(asyncio.create_task(check_domains_periodically(settings)))
         if settings.store.url:  # other servers' certificates, into this data folder
             background.append(asyncio.create_task(keep_mirroring(settings)))
         if settings.acme.enabled:
@@ -162,21 +163,6 @@ async def _supervise(settings: Settings, listeners: Listeners) -> None:
         await _terminate(workers)
         await _terminate([writer])
         await admin.cleanup()
-
-
-async def _check_domains_periodically(settings: Settings) -> None:
-    """Every `checks.interval`: re-check every host, so a status change (an expired
-    certificate, a CNAME moved away, a new HSTS policy) reaches new links by itself."""
-    await asyncio.sleep(min(5.0, settings.checks.interval))
-    while True:
-        try:
-            with open_domain_service(settings) as service:
-                await service.check_all()
-        except StoreUnavailable as e:  # the database down: the next round tries again
-            log.error("periodic domain checks skipped: %s", e)
-        except Exception:
-            log.exception("periodic domain checks failed")
-        await asyncio.sleep(settings.checks.interval)
 
 
 async def _terminate(children: list[Child]) -> None:

@@ -8,7 +8,12 @@ a server's `certs/<host>/` files in step with the store (the readers, SNI first,
 those files alone); `copy` is `store copy`'s certificate step.
 """
 
-from proxy.store.certs.backends import open_cert_backends, open_cert_manager, open_challenges
+from proxy.store.certs.backends import (
+    open_cert_backends,
+    open_cert_manager,
+    open_challenges,
+    open_leases,
+)
 from proxy.store.certs.copy import copy_certificates
 from proxy.store.certs.mirror import CertMirror, keep_mirroring
 
@@ -19,4 +24,5 @@ __all__ = [
     "open_cert_backends",
     "open_cert_manager",
     "open_challenges",
+    "open_leases",
 ]

@@ -8,6 +8,7 @@ from typing import Any
 
 from certs.backends import CertBackends
 from certs.challenges import Challenges, ChallengeStore
+from certs.lease import Leases, SqliteLeases
 from certs.manager import CertManager
 from config import Settings
 from proxy.store.certs.account import PostgresAccount
@@ -16,7 +17,7 @@ from proxy.store.certs.challenges import PostgresChallenges
 from proxy.store.certs.database import LazyConnection
 from proxy.store.certs.leases import PostgresLeases
 
-__all__ = ["open_cert_backends", "open_cert_manager", "open_challenges"]
+__all__ = ["open_cert_backends", "open_cert_manager", "open_challenges", "open_leases"]
 
 
 def open_cert_backends(settings: Settings) -> CertBackends:
@@ -45,3 +46,11 @@ def open_challenges(settings: Settings) -> Challenges:
     if not settings.store.url:
         return ChallengeStore(settings.data)
     return PostgresChallenges(LazyConnection(settings.store.url))
+
+
+def open_leases(settings: Settings) -> Leases:
+    """Leases alone (a server-wide duty, such as the periodic domain checks): the data
+    folder's, or the cluster's."""
+    if not settings.store.url:
+        return SqliteLeases(settings.data)
+    return PostgresLeases(LazyConnection(settings.store.url))
