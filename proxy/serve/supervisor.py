@@ -47,7 +47,6 @@ from proxy.serve.processes import (
 )
 from proxy.serve.worker import worker_main
 from proxy.serve.writer_process import writer_main
-from proxy.store.certs import keep_mirroring
 from proxy.store.sync import keep_mirrors_in_step, pull_mirrors
 from redirector.recording.event_store import StoreUnavailable
 
@@ -141,11 +140,9 @@ async def _supervise(settings: Settings, listeners: Listeners) -> None:
         await web.SockSite(admin, listeners.admin).start()
         _announce(settings, listeners)
         background.append(asyncio.create_task(check_domains_periodically(settings)))
-        if settings.store.url:  # other servers' certificates, into this data folder
-            background.append(asyncio.create_task(keep_mirroring(settings)))
         if settings.acme.enabled:
             background.append(asyncio.create_task(maintain_forever(settings)))
-        if settings.store.url:
+        if settings.store.url:  # the database's keys, domains, certificates: into this folder
             background.append(asyncio.create_task(keep_mirrors_in_step(settings)))
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):

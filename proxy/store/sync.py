@@ -1,14 +1,21 @@
 """`serve` keeps its local mirrors in step with the database: keys.json with the key
-ring (`keys.ring.pull_with`), domains.db with the domains (`domains.mirror`). The
-workers read only those files, as without a database: their reload of keys.json
+ring (`keys.ring.pull_with`), domains.db with the domains (`domains.mirror`), and the
+`certs/<host>/` files with the certificates (`certs.mirror.CertMirror`). The workers
+read only those files, as without a database: their reload of keys.json
 (`proxy.serve.public_app`) then signs with a key rotated on another server and refuses
-one retired there, and their live routes forward a host put in proxy mode there, within
-seconds; and they keep serving while the database is down.
+one retired there, their live routes forward a host put in proxy mode there, and their
+SNI reload serves a certificate another server obtained, within seconds; and they keep
+serving while the database is down.
 
-A task of the supervisor, off the workers' paths: it looks at the versions about every
-second (and at keys.json, should it be changed by hand), on a thread of its own. A
-database that is down is said in one line; the mirrors keep serving, the next looks
-come less often (up to `MAX_RETRY_SECONDS`), and they catch up once it is back.
+One task of the supervisor, off the workers' paths, on a thread of its own: about every
+second it steps each mirror in turn (keys.json also when changed by hand; the
+certificates this folder holds that the database lacks or holds older are pushed first,
+once after each connection, so one saved while the database was down is shared when it
+is back). A database that is down is said in one line, and its return in another; the
+mirrors keep serving, the next looks come less often (`retry_delay`, up to
+`MAX_RETRY_SECONDS`), and they catch up once it is back. Any other failure of one mirror
+(a row it cannot read, a full disk) is said once while it lasts, and the others are
+stepped all the same.
 """
 
 from __future__ import annotations
@@ -16,16 +23,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
-import psycopg
-
+from certs.store import CertStore
 from config import Settings
-from proxy.store.connection import connect, unavailable_on_errors
+from proxy.store.certs.certificates import PostgresCertificates
+from proxy.store.certs.database import LazyConnection
+from proxy.store.certs.mirror import CertMirror
 from proxy.store.domains.mirror import mirror_domains
-from proxy.store.domains.store import PostgresDomainStore, migrated
+from proxy.store.domains.store import PostgresDomainStore
 from proxy.store.keys.ring import current_keyring, pull_with, shared_version
 from redirector.links.keystore import KEYS_FILE
 from redirector.recording.event_store import StoreUnavailable
@@ -70,32 +78,70 @@ class _Follower:
     def __init__(self, settings: Settings) -> None:
         self.url = settings.store.url
         self.data = settings.data
-        self.conn: psycopg.Connection[Any] | None = None
+        self.db = LazyConnection(self.url)  # the key ring's and the certificates'
         self.domains: PostgresDomainStore | None = None
+        self.certs = CertMirror(PostgresCertificates(self.db), CertStore(self.data))
         self.seen_keys: tuple[int, tuple[int, int, int]] | None = None  # version, file
         self.seen_domains: int | None = None
+        self.pushed = False  # this folder's certificates, since the last connection
+        self.failing: set[str] = set()  # mirrors whose failure was said
 
     def step(self, now: int) -> None:
-        with unavailable_on_errors():
-            if self.conn is None:
-                self.conn = connect(migrated(self.url))
-            current = (shared_version(self.conn), _file_state(self.data / KEYS_FILE))
+        """Each mirror in turn. StoreUnavailable (the database down) ends the step: the
+        others would only wait for it too."""
+        parts: tuple[tuple[str, Callable[[], None]], ...] = (
+            ("keys.json", lambda: self._keys(now)),
+            ("domains.db", self._domains),
+            ("certificates to the database", self._push_certificates),
+            ("certificates from the database", self._pull_certificates),
+        )
+        for name, part in parts:
+            try:
+                part()
+            except StoreUnavailable:
+                raise
+            except Exception:  # a bad row, a full disk: this mirror alone waits
+                if name not in self.failing:
+                    self.failing.add(name)
+                    log.exception("mirrors: %s failed; tried again at each look", name)
+            else:
+                if name in self.failing:
+                    self.failing.discard(name)
+                    log.info("mirrors: %s in step again", name)
+
+    def _keys(self, now: int) -> None:
+        with self.db.connection() as conn:
+            current = (shared_version(conn), _file_state(self.data / KEYS_FILE))
             if current != self.seen_keys:
-                version = pull_with(self.conn, self.data, now)
+                version = pull_with(conn, self.data, now)
                 self.seen_keys = (version, _file_state(self.data / KEYS_FILE))
+
+    def _domains(self) -> None:
         if self.domains is None:
             self.domains = PostgresDomainStore(self.url)
         if self.domains.version() != self.seen_domains:
             self.seen_domains = mirror_domains(self.domains, self.data)
 
+    def _push_certificates(self) -> None:
+        if not self.pushed:
+            shared = self.certs.push()
+            self.pushed = True
+            if shared:
+                log.info("certificates: %d shared from this server", shared)
+
+    def _pull_certificates(self) -> None:
+        changed = self.certs.pull()  # from the last version seen, across outages
+        if changed:
+            log.info("certificates from the database: %s", ", ".join(changed))
+
     def reset(self) -> None:
-        """After a failure: new connections next time (the old ones may be gone with a
-        restart of the database), and everything pulled again."""
-        if self.conn is not None:
-            self.conn.close()
+        """After the database failed: new connections next time (the old ones may be
+        gone with a restart of the database), keys and domains pulled again, this
+        folder's certificates pushed again."""
+        self.db.close()
         if self.domains is not None:
             self.domains.close()
-        self.conn, self.domains, self.seen_keys, self.seen_domains = None, None, None, None
+        self.domains, self.seen_keys, self.seen_domains, self.pushed = None, None, None, False
 
 
 async def keep_mirrors_in_step(settings: Settings, poll: float = POLL_SECONDS) -> None:
@@ -108,7 +154,7 @@ async def keep_mirrors_in_step(settings: Settings, poll: float = POLL_SECONDS) -
         while True:
             try:
                 await loop.run_in_executor(pool, follower.step, int(time.time()))
-            except Exception as e:  # StoreUnavailable, a bad row: the mirrors serve on
+            except Exception as e:  # StoreUnavailable: the mirrors serve on
                 if not failures:
                     log.error(
                         "mirrors: not in step with the database, the local files serve: %s", e
