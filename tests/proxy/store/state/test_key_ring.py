@@ -1,7 +1,8 @@
 """The key ring with `[store] url` on a real PostgreSQL: the first server seeds it, a
 server with another ring adopts the database's (its own kept aside), rotations and
 retirements of one reach the other's keys.json, the database down leaves the mirror;
-`copy_keys`; the mirrors (keys.json, domains.db) kept in step by `serve`'s task."""
+`copy_keys`; the mirrors (keys.json, domains.db) kept in step by `serve`'s one mirroring
+task (its certificates: tests/proxy/store/certs/test_outage.py)."""
 
 from __future__ import annotations
 
