@@ -85,8 +85,13 @@ def copy_events(settings: Settings, url: str) -> int:
     stored is stored once). Its client salt becomes the servers' if they have none yet,
     so that its clients' history keeps its keys."""
     salt = shared_client_salt_after_migrate(url, client_salt(settings.data))
-    store = PostgresEventStore(url, retention_days=settings.store.retention_days)
-    store.burst = burst_policy(settings)
+    # No burst tracker here: every batch's clients looked up among those stored before.
+    store = PostgresEventStore(
+        url,
+        retention_days=settings.store.retention_days,
+        burst=burst_policy(settings),
+        tracked=False,
+    )
     try:
         database = settings.data / DATABASE_FILE
         source = SqliteEventStore(database, read_only=True) if database.exists() else None

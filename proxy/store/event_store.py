@@ -42,7 +42,14 @@ from redirector.recording.event_store import (
     filter_sql,
     fold_by_day,
 )
-from redirector.recording.events import CLICK, COLUMNS, OPEN, Event, event_id_floor
+from redirector.recording.events import (
+    CLICK,
+    COLUMNS,
+    OPEN,
+    Event,
+    event_id_floor,
+    storable,
+)
 
 __all__ = ["PostgresEventStore"]
 
@@ -113,20 +120,23 @@ _PARTITIONS = (
 )
 
 
-def _row(event: Event) -> tuple[Any, ...]:
-    return event.as_values()
+def _careful_text(text: str) -> str:
+    """As PostgreSQL's text can hold it: valid Unicode, without NUL (which SQLite keeps)."""
+    return storable(text).replace("\x00", "\ufffd")
 
 
-def _careful_row(event: Event) -> tuple[Any, ...]:
-    return tuple(
-        v.replace("\x00", "\ufffd") if isinstance(v, str) else v for v in event.storable_values()
+def _careful_event(event: Event) -> Event:
+    return Event.from_values(
+        tuple(_careful_text(v) if isinstance(v, str) else v for v in event.as_values())
     )
 
 
 class PostgresEventStore:
     """`pool_size` 0: one connection (a loader, a command); more: a pool of that many
     (long-lived readers). `burst`: a loader's policy, to find bursts with the hits other
-    servers stored (each server's loader knows only its own)."""
+    servers stored (each server's loader knows only its own). `tracked`: the caller's
+    burst tracker knows the hits this store wrote (a server's loader), so a batch near
+    no other store's events is not looked up; `store copy` has none (False)."""
 
     def __init__(
         self,
@@ -135,10 +145,12 @@ class PostgresEventStore:
         retention_days: int = 0,
         pool_size: int = 0,
         burst: BurstPolicy | None = None,
+        tracked: bool = True,
     ) -> None:
         apply_migrations(url)
         self.retention_days = retention_days
         self.burst = burst
+        self.tracked = tracked
         self._pool: Connections = open_pool(url, pool_size) if pool_size else SingleConnection(url)
         self._months: set[Month] = set()  # partitions known to exist
         # This store's name in event_loads: any other (another server, this one after a
@@ -171,6 +183,12 @@ class PostgresEventStore:
         remarks: Sequence[Remark],
         careful: bool,
     ) -> None:
+        if careful:  # as they will be stored, and the lookup asks for them so
+            events = [_careful_event(e) for e in events]
+            remarks = [
+                Remark(_careful_text(r.message_id), _careful_text(r.client_key), r.since)
+                for r in remarks
+            ]
         with conn.transaction():
             if events and self.burst is not None:
                 # Before the COPY: the batch's events get their marks as they go in.
@@ -181,11 +199,10 @@ class PostgresEventStore:
                 return
             if careful:
                 conn.execute(_LOAD_TABLE)
-            row = _careful_row if careful else _row
             with conn.cursor().copy(_COPY_INTO["events_load" if careful else "events"]) as copy:
                 copy.set_types(EVENT_COLUMN_TYPES)
                 for event in events:
-                    copy.write_row(row(event))
+                    copy.write_row(event.as_values())
             if careful:
                 conn.execute(_MOVE)
             minutes = sorted({int(e.time // 60) for e in events})
@@ -204,7 +221,7 @@ class PostgresEventStore:
         others = conn.execute(
             _OTHERS_LOADED, (int(since // 60), int(until // 60), self._loader)
         ).fetchone()
-        if not (others and others[0]):
+        if self.tracked and not (others and others[0]):
             return []  # only this loader's events there: its tracker knows them
         clients = {(e.message_id, e.client_key) for e in events if e.kind != OPEN and e.client_key}
         if not clients:

@@ -58,8 +58,10 @@ class LoaderStore:
                 self._warmed = True
         return self._store
 
-    def forget_old_clients(self) -> None:
-        self.bursts.forget_before(time.time() - self.bursts.policy.seconds)
+    def forget_old_clients(self, oldest: float) -> None:
+        """Clients idle since a window before `oldest`, the time of the batch's oldest
+        event (not the clock's: a spool loaded hours late keeps its bursts)."""
+        self.bursts.forget_before(oldest - self.bursts.policy.seconds)
 
     def close(self) -> None:
         """After a failure (the next `get` opens it anew), or at the end."""
@@ -144,7 +146,7 @@ class SpoolLoader:
         self._worked()
         self._loads += 1
         if self._loads % 100 == 0:
-            self.store.forget_old_clients()
+            self.store.forget_old_clients(min(e.time for e in events))
         instruments = metrics.instruments()
         instruments.events_written.labels("database").inc(len(events))
         instruments.load_batch_seconds.observe(time.perf_counter() - started)
@@ -242,7 +244,9 @@ def _cyclic_gc_paused() -> Iterator[None]:
     """A batch makes some 100k objects, none in a cycle (refcounts free them), beside the
     burst tracker's 200k: the cyclic collector walked them all several times a batch, a
     quarter of the loader's time (bench/store.py: 52k events/s into PostgreSQL with it,
-    67k without). It runs between batches."""
+    67k without). It runs between batches. Process-wide: in the in-process app the
+    clicks' loop too goes without it for a batch's time (bounded by the store's
+    timeouts); what it would collect waits that long."""
     if not gc.isenabled():
         yield
         return

@@ -82,3 +82,26 @@ def test_alone_a_store_leaves_bursts_to_the_loaders_tracker(postgres_url: str) -
     alone.write_batch([hit("a", 2, now + 2)])
     assert {v for v in marks(postgres_url).values()} == {(0, "")}
     alone.close()
+
+
+def test_a_nul_or_a_lone_surrogate_in_a_looked_up_client(postgres_url: str) -> None:
+    """PostgreSQL's text holds neither: the lookup asks for them as they are stored."""
+    one = PostgresEventStore(postgres_url, burst=POLICY)
+    two = PostgresEventStore(postgres_url, burst=POLICY)
+    now = time.time()
+    one.write_batch([hit("a", 0, now), hit("a", 1, now + 1)])
+    odd = [hit("b\x00", 0, now + 2), hit("c\udce9", 0, now + 2)]
+    for event in odd:
+        event.message_id = "m\x00\udce9"
+    two.write_batch([hit("a", 2, now + 2), *odd])
+    found = marks(postgres_url)
+    assert [found[("client-a", link)] for link in range(3)] == [(1, "burst")] * 3
+    assert {k for k in found if k[0] != "client-a"} == {
+        ("client-b\ufffd", 0),
+        ("client-c\ufffd", 0),
+    }
+    with psycopg.connect(postgres_url) as conn:
+        rows = conn.execute("SELECT DISTINCT message_id FROM events ORDER BY 1")
+        assert [r[0] for r in rows] == ["m", "m\ufffd\ufffd"]
+    one.close()
+    two.close()

@@ -16,12 +16,15 @@ from pathlib import Path
 
 import psycopg
 
+from config import ClickSettings, Settings
 from proxy.cli.db import DrawnProgress
+from proxy.data_folder import client_salt
+from proxy.store.copy import copy_events
 from redirector.links.keystore import read_keyring
 from redirector.links.tokens import Claims
-from redirector.recording.event_store import DATABASE_FILE
+from redirector.recording.event_store import DATABASE_FILE, SqliteEventStore
 from redirector.recording.events import new_event_id
-from redirector.recording.hits import Hit
+from redirector.recording.hits import Hit, event_from_hit
 from redirector.recording.spool import Spool
 from redirector.recording.spool.folder import encode_hits
 from tests.proxy.serve.test_serve import click_all, recorded_recipients, tokens
@@ -97,6 +100,45 @@ def test_store_copy_keeps_every_event_once(tmp_path: Path, postgres_url: str) ->
     rows = exported(postgres_url, tmp_path / "other")
     assert sorted(str(r["recipient_id"]) for r in rows) == sorted(recorded)
     assert len({r["id"] for r in rows}) == 150
+
+
+def copy_settings(tmp_path: Path) -> Settings:
+    settings = Settings(data=tmp_path / "data", clicks=ClickSettings(too_fast_seconds=10))
+    settings.data.mkdir(mode=0o700, parents=True)
+    return settings
+
+
+def click(link: int, t: float, message: str = "m") -> Hit:
+    claims = Claims("https://example.com/s", message, "r", link, 0, key_id="k")
+    return Hit(new_event_id(), t, "click", "Mozilla/5.0", "192.0.2.9", claims)
+
+
+def test_store_copy_finds_a_burst_across_its_batches(tmp_path: Path, postgres_url: str) -> None:
+    """Copy has no burst tracker: each batch's clients are looked up among what it stored
+    before (here: two links in the SQLite database, the third in the spool)."""
+    settings = copy_settings(tmp_path)
+    salt, now = client_salt(settings.data), time.time()
+    stored = SqliteEventStore(settings.data / DATABASE_FILE)
+    stored.write_batch([event_from_hit(click(i, now + i), settings.clicks, salt) for i in (0, 1)])
+    stored.close()
+    spool = Spool(settings.data)
+    spool.append_encoded(encode_hits([click(2, now + 2)]))
+    spool.release()
+    assert copy_events(settings, postgres_url) == 3
+    with psycopg.connect(postgres_url) as conn:
+        rows = conn.execute("SELECT link_index, bot, reasons FROM events ORDER BY link_index")
+        assert list(rows) == [(0, 1, "burst"), (1, 1, "burst"), (2, 1, "burst")]
+
+
+def test_store_copy_twice_with_a_nul_in_a_message_id(tmp_path: Path, postgres_url: str) -> None:
+    settings = copy_settings(tmp_path)
+    stored = SqliteEventStore(settings.data / DATABASE_FILE)
+    stored.write_batch([event_from_hit(click(0, time.time(), "m\x00"), settings.clicks, b"s")])
+    stored.close()
+    assert copy_events(settings, postgres_url) == 1
+    assert copy_events(settings, postgres_url) == 1  # looked up the second time: stored once
+    with psycopg.connect(postgres_url) as conn:
+        assert list(conn.execute("SELECT message_id FROM events")) == [("m\ufffd",)]
 
 
 def test_store_copy_refuses_a_url_that_is_not_postgresql(tmp_path: Path) -> None:

@@ -213,6 +213,22 @@ def test_the_cyclic_collector_rests_during_a_batch_only(tmp_path: Path) -> None:
     loader.close()
 
 
+def test_a_spool_caught_up_hours_later_keeps_its_bursts(tmp_path: Path) -> None:
+    """The tracker forgets clients idle by the events' times, not the clock's: an old
+    spool's burst over two batches is found however late it is loaded."""
+    old, clicks = time.time() - 3600, ClickSettings()
+    loader = loader_for(tmp_path)
+    loader._loads = 99  # this load is one that forgets idle clients
+    for links in ((0, 1), (2,)):
+        writer = Spool(tmp_path)
+        writer.append([event_from_hit(hit("r", i, t=old + i), clicks, SALT) for i in links])
+        writer.release()
+        assert loader.load() == len(links)
+    rows = stored(tmp_path / "trackway.db")
+    assert [(bot, reasons) for _, bot, reasons in rows] == [(1, "burst")] * 3
+    loader.close()
+
+
 def test_bursts_across_workers_and_an_event_the_store_refuses(tmp_path: Path) -> None:
     first, second = Spool(tmp_path), Spool(tmp_path)  # two workers' files
     clicks = ClickSettings()
