@@ -11,6 +11,8 @@ another server takes over. Alone, a server always holds it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import logging
 import time
 
@@ -47,11 +49,45 @@ async def check_round(settings: Settings, leases: Leases) -> bool:
         if token is None:
             log.debug("periodic domain checks: another server checks this round")
             return False
-        with open_domain_service(settings) as service:
-            await service.check_all()
+        await _on_a_loop_of_its_own(settings)
         return True
     except StoreUnavailable as e:  # the database down: the next round tries again
         log.error("periodic domain checks skipped: %s", e)
-    except Exception:
-        log.exception("periodic domain checks failed")
+    except Exception as e:
+        log.error("periodic domain checks failed: %r", e)
+        log.debug("the failed round", exc_info=True)
     return False
+
+
+async def _check_all(settings: Settings) -> None:
+    with open_domain_service(settings) as service:
+        await service.check_all()
+
+
+async def _on_a_loop_of_its_own(settings: Settings) -> None:
+    """The round on a thread and an event loop of its own: its store calls are
+    synchronous, and a database that stops answering must hold up that thread, not the
+    supervisor's loop (which watches the children). Cancelled with the caller (SIGTERM)."""
+    started: concurrent.futures.Future[tuple[asyncio.AbstractEventLoop, asyncio.Task[None]]]
+    started = concurrent.futures.Future()
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            task = loop.create_task(_check_all(settings))
+            started.set_result((loop, task))
+            with contextlib.suppress(asyncio.CancelledError):
+                loop.run_until_complete(task)
+        finally:
+            loop.close()
+            if not started.done():  # nothing began: a cancel has nothing to stop
+                started.cancel()
+
+    done = asyncio.get_running_loop().run_in_executor(None, run)
+    try:
+        await asyncio.shield(done)
+    except asyncio.CancelledError:
+        with contextlib.suppress(concurrent.futures.CancelledError):
+            loop, task = await asyncio.wrap_future(started)
+            loop.call_soon_threadsafe(task.cancel)
+        raise

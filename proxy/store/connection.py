@@ -38,6 +38,10 @@ CONNECTION_OPTIONS: dict[str, Any] = {
     "keepalives_idle": 30,
     "keepalives_interval": 10,
     "keepalives_count": 3,
+    # Keepalives watch an idle connection only: a peer that stops acknowledging what we
+    # sent (packets dropped mid-statement) ends the call after this, not the kernel's
+    # retransmissions (about 15 minutes).
+    "tcp_user_timeout": 30_000,
 }
 
 

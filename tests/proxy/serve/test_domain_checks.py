@@ -5,10 +5,15 @@ every round."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from pathlib import Path
+
+import pytest
 
 from config import CheckSettings, DnsSettings, Settings, StoreSettings
 from proxy.domains.service import TXT_PREFIX, open_domain_service
+from proxy.serve import domain_checks
 from proxy.serve.domain_checks import check_round
 from proxy.store.certs import open_leases
 from tests.support.challtestsrv import ChallTestSrv
@@ -59,5 +64,52 @@ async def test_alone_a_server_checks_every_round(tmp_path: Path, dns: ChallTestS
     leases = open_leases(alone)
     try:
         assert [await check_round(alone, leases) for _ in range(3)] == [True] * 3
+    finally:
+        leases.close()
+
+
+async def test_a_round_that_waits_on_its_store_holds_up_no_caller(
+    tmp_path: Path, dns: ChallTestSrv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its store calls are synchronous: a database that does not answer holds up the
+    round's own thread, not the supervisor's loop."""
+
+    async def stuck(settings: Settings) -> None:
+        time.sleep(1.0)  # a store call waiting on a database that does not answer
+
+    monkeypatch.setattr(domain_checks, "_check_all", stuck)
+    alone = server(tmp_path, dns)
+    leases = open_leases(alone)
+    try:
+        round_ = asyncio.create_task(check_round(alone, leases))
+        started = time.monotonic()
+        await asyncio.sleep(0.1)
+        assert time.monotonic() - started < 0.5
+        assert await round_
+    finally:
+        leases.close()
+
+
+async def test_a_round_stops_with_its_caller(
+    tmp_path: Path, dns: ChallTestSrv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stopped = threading.Event()
+
+    async def long(settings: Settings) -> None:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            stopped.set()
+
+    monkeypatch.setattr(domain_checks, "_check_all", long)
+    alone = server(tmp_path, dns)
+    leases = open_leases(alone)
+    try:
+        round_ = asyncio.create_task(check_round(alone, leases))
+        await asyncio.sleep(0.3)
+        round_.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await round_
+        assert await asyncio.to_thread(stopped.wait, 5)  # SIGTERM: the round ends too
     finally:
         leases.close()
