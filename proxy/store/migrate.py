@@ -82,6 +82,9 @@ def _applied(conn: psycopg.Connection[Any]) -> set[int]:
 
 def _apply(conn: psycopg.Connection[Any], migration: Migration) -> None:
     with conn.transaction():
+        # A version may build an index over a big events table: longer than a statement
+        # may take otherwise. The other servers wait for the schema lock, each bounded.
+        conn.execute("SET LOCAL statement_timeout = 0")
         for statement in migration.statements:
             conn.execute(statement)
         conn.execute(
