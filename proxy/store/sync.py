@@ -12,11 +12,11 @@ second it steps each mirror in turn (keys.json also when changed by hand; the
 certificates this folder holds that the database lacks or holds older are pushed first:
 all of them after each connection, then those whose files changed, looked for when a
 certificate was written here and every `PUSH_SECONDS`, so one saved while the database
-was down or refused writes, a failover, is shared once it takes them). A database that is down is said in one line, and its return in another; the
-mirrors keep serving, the next looks come less often (`retry_delay`, up to
-`MAX_RETRY_SECONDS`), and they catch up once it is back. Any other failure of one mirror
-(a row it cannot read, a full disk) is said once while it lasts, and the others are
-stepped all the same.
+was down or refused writes, a failover, is shared once it takes them). A database that
+is down is said in one line, and its return in another; the mirrors keep serving, the
+next looks come less often (`retry_delay`, up to `MAX_RETRY_SECONDS`), and they catch up
+once it is back. Any other failure of one mirror (a row it cannot read, a full disk) is
+said once while it lasts, and the others are stepped all the same.
 """
 
 from __future__ import annotations
