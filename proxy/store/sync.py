@@ -9,13 +9,14 @@ serving while the database is down.
 
 One task of the supervisor, off the workers' paths, on a thread of its own: about every
 second it steps each mirror in turn (keys.json also when changed by hand; the
-certificates this folder holds that the database lacks or holds older are pushed first,
-once after each connection, so one saved while the database was down is shared when it
-is back). A database that is down is said in one line, and its return in another; the
-mirrors keep serving, the next looks come less often (`retry_delay`, up to
-`MAX_RETRY_SECONDS`), and they catch up once it is back. Any other failure of one mirror
-(a row it cannot read, a full disk) is said once while it lasts, and the others are
-stepped all the same.
+certificates this folder holds that the database lacks or holds older are pushed first:
+all of them after each connection, then those whose files changed, looked for when a
+certificate was written here and every `PUSH_SECONDS`, so one saved while the database
+was down or refused writes, a failover, is shared once it takes them). A database that
+is down is said in one line, and its return in another; the mirrors keep serving, the
+next looks come less often (`retry_delay`, up to `MAX_RETRY_SECONDS`), and they catch up
+once it is back. Any other failure of one mirror (a row it cannot read, a full disk) is
+said once while it lasts, and the others are stepped all the same.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from redirector.recording.event_store import StoreUnavailable
 __all__ = [
     "MAX_RETRY_SECONDS",
     "POLL_SECONDS",
+    "PUSH_SECONDS",
     "keep_mirrors_in_step",
     "pull_mirrors",
     "retry_delay",
@@ -48,6 +50,7 @@ __all__ = [
 
 log = logging.getLogger("trackway.store")
 POLL_SECONDS = 1.0
+PUSH_SECONDS = 300  # a certificate put in certs/ by hand is shared within this
 MAX_RETRY_SECONDS = 30.0
 
 
@@ -83,7 +86,7 @@ class _Follower:
         self.certs = CertMirror(PostgresCertificates(self.db), CertStore(self.data))
         self.seen_keys: tuple[int, tuple[int, int, int]] | None = None  # version, file
         self.seen_domains: int | None = None
-        self.pushed = False  # this folder's certificates, since the last connection
+        self.pushed: tuple[float, int] | None = None  # certs/'s generation, when (now)
         self.failing: set[str] = set()  # mirrors whose failure was said
 
     def step(self, now: int) -> None:
@@ -92,7 +95,7 @@ class _Follower:
         parts: tuple[tuple[str, Callable[[], None]], ...] = (
             ("keys.json", lambda: self._keys(now)),
             ("domains.db", self._domains),
-            ("certificates to the database", self._push_certificates),
+            ("certificates to the database", lambda: self._push_certificates(now)),
             ("certificates from the database", self._pull_certificates),
         )
         for name, part in parts:
@@ -122,12 +125,20 @@ class _Follower:
         if self.domains.version() != self.seen_domains:
             self.seen_domains = mirror_domains(self.domains, self.data)
 
-    def _push_certificates(self) -> None:
-        if not self.pushed:
-            shared = self.certs.push()
-            self.pushed = True
-            if shared:
-                log.info("certificates: %d shared from this server", shared)
+    def _push_certificates(self, now: int) -> None:
+        """When there may be something to share: after each connection, when a
+        certificate was written here (certs/'s generation: one stat), and every
+        PUSH_SECONDS for files put there by hand; the push itself looks only at hosts
+        whose files changed. A push that fails is tried again at the next step."""
+        generation = self.certs.local.generation()  # before: a write meanwhile, next time
+        if self.pushed is not None:
+            pushed_generation, pushed_at = self.pushed
+            if generation == pushed_generation and now - pushed_at < PUSH_SECONDS:
+                return
+        shared = self.certs.push()
+        self.pushed = (generation, now)
+        if shared:
+            log.info("certificates: %d shared from this server", shared)
 
     def _pull_certificates(self) -> None:
         changed = self.certs.pull()  # from the last version seen, across outages
@@ -141,7 +152,8 @@ class _Follower:
         self.db.close()
         if self.domains is not None:
             self.domains.close()
-        self.domains, self.seen_keys, self.seen_domains, self.pushed = None, None, None, False
+        self.domains, self.seen_keys, self.seen_domains, self.pushed = None, None, None, None
+        self.certs.forget()
 
 
 async def keep_mirrors_in_step(settings: Settings, poll: float = POLL_SECONDS) -> None:

@@ -66,10 +66,25 @@ def retire_key(data_dir: Path, key_id: str, now: int) -> SigningKey:
         return retired
 
 
-def write_keyring(data_dir: Path, keys: Sequence[SigningKey]) -> None:
-    """Replace the file with `keys` (0600, atomically: a reader sees the old or the new)."""
+def write_keyring(
+    data_dir: Path, keys: Sequence[SigningKey], keep_aside: str | None = None
+) -> Path | None:
+    """Replace the file with `keys` (0600, atomically: a reader sees the old or the new).
+    With `keep_aside`, the file as it was is copied first (0600) to keys.json.<keep_aside>
+    (-2, -3… when taken): that copy's path. Under the ring's lock, as every writer: a
+    worker starting meanwhile finds the old file or the new one, never none."""
     with file_lock(data_dir / _LOCK_FILE):
-        _save(data_dir / KEYS_FILE, list(keys))
+        path = data_dir / KEYS_FILE
+        kept = None
+        if keep_aside is not None and path.exists():
+            kept = data_dir / f"{KEYS_FILE}.{keep_aside}"
+            number = 1
+            while kept.exists():  # kept twice within a second: nothing overwritten
+                number += 1
+                kept = data_dir / f"{KEYS_FILE}.{keep_aside}-{number}"
+            write_private_file(kept, path.read_bytes())
+        _save(path, list(keys))
+        return kept
 
 
 def with_new_key(keys: Sequence[SigningKey], now: int) -> tuple[list[SigningKey], SigningKey]:

@@ -6,13 +6,17 @@ as without a database; with one, a command first pulls the database's ring into 
 `serve` keeps it in step: `sync`), and `keys rotate|retire` change the database first,
 then the mirror. The first server on an empty database seeds it with its ring; a server
 whose keys.json holds keys the database lacks adopts the database's ring, its own file
-kept aside as keys.json.local-<time>. The database down: the mirror as it is, said once.
+kept aside as keys.json.local-<time> (copied, then keys.json replaced, under the ring's
+lock). A key retired here first (a leak, retired while this server ran without the
+database) is retired in the database too: a retirement never goes back. The database
+down: the mirror as it is, said once.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +45,20 @@ __all__ = [
     "pull_with",
     "read_shared",
     "retire",
+    "retire_shared",
     "rotate",
     "shared_version",
 ]
 
 log = logging.getLogger("trackway.keys")
-_LOCK = "SELECT version FROM state_versions WHERE name = 'keys' FOR UPDATE"
+LOCK_RING = "SELECT version FROM state_versions WHERE name = 'keys' FOR UPDATE"
 _BUMP = "UPDATE state_versions SET version = version + 1 WHERE name = 'keys'"
 _KEYS = "SELECT id, secret, created_at, retired_at FROM signing_keys"
+# The earliest retirement wins: one made later (or none) never replaces it.
+_RETIRE = (
+    "UPDATE signing_keys SET retired_at = %s WHERE id = %s "
+    "AND (retired_at IS NULL OR retired_at > %s)"
+)
 INSERT_KEY = (
     "INSERT INTO signing_keys (id, secret, created_at, retired_at) VALUES (%s, %s, %s, %s) "
     "ON CONFLICT (id) DO NOTHING"
@@ -75,7 +85,7 @@ def rotate(settings: Settings, now: int) -> SigningKey:
     with _connection(settings.store.url) as conn:
         pull_with(conn, settings.data, now)  # an empty database seeded first
         with unavailable_on_errors(), conn.transaction():
-            conn.execute(_LOCK)
+            conn.execute(LOCK_RING)
             keys, key = with_new_key(read_shared(conn), now)
             conn.execute(INSERT_KEY, _values(key))
             conn.execute(_BUMP)
@@ -91,7 +101,7 @@ def retire(settings: Settings, key_id: str, now: int) -> SigningKey:
     with _connection(settings.store.url) as conn:
         pull_with(conn, settings.data, now)
         with unavailable_on_errors(), conn.transaction():
-            conn.execute(_LOCK)
+            conn.execute(LOCK_RING)
             keys, retired = with_retired_key(KeyRing(read_shared(conn)), key_id, now)
             conn.execute(
                 "UPDATE signing_keys SET retired_at = %s WHERE id = %s",
@@ -117,7 +127,7 @@ def pull_with(conn: psycopg.Connection[Any], data: Path, now: int) -> int:
     ring into the database), in one transaction that holds the ring's row: two servers
     starting on an empty database seed it once. The version pulled."""
     with unavailable_on_errors(), conn.transaction():
-        row = conn.execute(_LOCK).fetchone()
+        row = conn.execute(LOCK_RING).fetchone()
         version = 0 if row is None else int(row[0])
         shared = read_shared(conn)
         local, unreadable = _local(data)
@@ -131,16 +141,41 @@ def pull_with(conn: psycopg.Connection[Any], data: Path, now: int) -> int:
                 "key ring: the database had none; it has this server's %d keys", len(ring.keys)
             )
             return version + 1
+        if plan.retire:
+            shared = retire_shared(conn, plan.retire, now)
+            version += 1
         if plan.keep_local or unreadable:
-            kept = _keep_aside(data, now)
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+            kept = write_keyring(data, shared, keep_aside=f"local-{stamp}")
             log.warning(
                 "key ring: adopted the database's (%d keys); this server's own is kept as %s",
                 len(shared),
                 kept,
             )
-        if plan.write or unreadable:
+        elif plan.write or plan.retire:
             write_keyring(data, shared)
         return version
+
+
+def retire_shared(
+    conn: psycopg.Connection[Any], retired: Sequence[SigningKey], now: int
+) -> list[SigningKey]:
+    """Keys retired on this server first (a leak, retired while it ran without the
+    database), retired in the database too, at the earliest time: a retirement never
+    goes back. With no active key left there, a new one signs. The database's ring now."""
+    for key in retired:
+        conn.execute(_RETIRE, (key.retired_at, key.key_id, key.retired_at))
+    shared = read_shared(conn)
+    log.warning(
+        "key ring: %s retired on this server first; retired in the database too",
+        ", ".join(k.key_id for k in retired),
+    )
+    if all(k.retired for k in shared):
+        shared, key = with_new_key(shared, now)
+        conn.execute(INSERT_KEY, _values(key))
+        log.warning("key ring: no active key was left; the new key %s signs", key.key_id)
+    conn.execute(_BUMP)
+    return list(in_order(shared))
 
 
 def _local(data: Path) -> tuple[list[SigningKey] | None, bool]:
@@ -151,17 +186,6 @@ def _local(data: Path) -> tuple[list[SigningKey] | None, bool]:
         return list(read_keyring(data).keys), False
     except KeyRingError:
         return None, True
-
-
-def _keep_aside(data: Path, now: int) -> Path:
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-    kept = data / f"{KEYS_FILE}.local-{stamp}"
-    number = 1
-    while kept.exists():  # kept twice within a second: nothing overwritten
-        number += 1
-        kept = data / f"{KEYS_FILE}.local-{stamp}-{number}"
-    (data / KEYS_FILE).rename(kept)
-    return kept
 
 
 def _values(key: SigningKey) -> tuple[str, bytes, int, int | None]:

@@ -20,7 +20,8 @@ from config import ClickSettings, Settings
 from proxy.cli.db import DrawnProgress
 from proxy.data_folder import client_salt
 from proxy.store.copy import copy_events
-from redirector.links.keystore import read_keyring
+from redirector.links.keyring import SigningKey
+from redirector.links.keystore import load_keyring, read_keyring, write_keyring
 from redirector.links.tokens import Claims
 from redirector.recording.event_store import DATABASE_FILE, SqliteEventStore
 from redirector.recording.events import new_event_id
@@ -165,3 +166,19 @@ def test_progress_is_a_bar_redrawn_on_a_terminal_and_lines_elsewhere() -> None:
     assert "[###############---------------]  50% 500/1000" in terminal.getvalue()
     lines = log.getvalue().splitlines()
     assert lines == [f"events: {p}% ({p * 10}/1000)" for p in range(0, 101, 10)]
+
+
+def test_store_copy_refuses_a_key_id_with_another_secret_in_one_line(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    first, other = tmp_path / "first", tmp_path / "other"
+    held = load_keyring(first, 1_800_000_000).signing_key
+    assert cli("store", "copy", "--to", postgres_url, "--quiet", data=first).returncode == 0
+    write_keyring(other, [SigningKey(held.key_id, bytes(range(32)), held.created_at)])
+    done = cli("store", "copy", "--to", postgres_url, "--quiet", data=other)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"trackway: key {held.key_id}: the database holds another key with this id; "
+        "nothing of the key ring copied"
+    ]
+    assert "events:" not in done.stdout  # the copy stopped at the key ring

@@ -7,9 +7,11 @@ task (its certificates: tests/proxy/store/certs/test_outage.py)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import stat
+import threading
 import time
 from pathlib import Path
 
@@ -17,15 +19,18 @@ import psycopg
 import pytest
 
 from config import Settings, StoreSettings
+from config.datafolder import file_lock
+from config.errors import Conflict
 from proxy.domains.store import SendingDomain, SqliteDomainStore
 from proxy.store.domains import PostgresDomainStore
 from proxy.store.domains.copy import Copied
 from proxy.store.keys import copy_keys, current_keyring, retire, rotate
 from proxy.store.keys.plan import mirror_plan
+from proxy.store.keys.ring import pull_with
 from proxy.store.sync import keep_mirrors_in_step, retry_delay
 from redirector import KeyRingError, load_keyring, rotate_key
 from redirector.links.keyring import SigningKey
-from redirector.links.keystore import read_keyring
+from redirector.links.keystore import read_keyring, retire_key, write_keyring
 from tests.support.challtestsrv import free_port
 
 NOW = 1_800_000_000
@@ -48,13 +53,19 @@ def test_mirror_plan() -> None:
     one, two = key(1), key(2)
     assert mirror_plan(None, []).seed
     assert mirror_plan([one], []).seed
-    assert mirror_plan(None, [one]) == (False, True, False)
-    assert mirror_plan([one], [one]) == (False, False, False)
-    assert mirror_plan([one], [one, two]) == (False, True, False)  # behind: nothing lost
-    assert mirror_plan([one], [key(1, retired=5), two]) == (False, True, False)
-    assert mirror_plan([one, two], [one]) == (False, True, True)  # its own key: kept
+    assert mirror_plan(None, [one]) == (False, True, False, ())
+    assert mirror_plan([one], [one]) == (False, False, False, ())
+    assert mirror_plan([one], [one, two]) == (False, True, False, ())  # behind: nothing lost
+    assert mirror_plan([one], [key(1, retired=5), two]) == (False, True, False, ())
+    assert mirror_plan([one, two], [one]) == (False, True, True, ())  # its own key: kept
     other_secret = SigningKey(one.key_id, bytes(32), 1)
     assert mirror_plan([other_secret], [one]).keep_local
+    # Retired here first (alone, or earlier): the database's is retired too.
+    assert mirror_plan([key(1, 5), two], [one, two]).retire == (key(1, 5),)
+    assert mirror_plan([key(1, 5), two], [key(1, 9), two]).retire == (key(1, 5),)
+    assert mirror_plan([key(1, 9), two], [key(1, 5), two]).retire == ()
+    assert mirror_plan([one, two], [key(1, 5), two]).retire == ()
+    assert mirror_plan([SigningKey(one.key_id, bytes(32), 1, 5)], [one]).retire == ()
 
 
 def test_retry_delay_grows_to_a_bound() -> None:
@@ -146,6 +157,104 @@ def test_copy_keys_is_idempotent(tmp_path: Path, postgres_url: str) -> None:
     ring = read_keyring(folder.data)
     joined = server(tmp_path, "joined", postgres_url)
     assert current_keyring(joined, NOW).keys == ring.keys
+
+
+def test_store_copy_carries_a_retirement_forward(tmp_path: Path, postgres_url: str) -> None:
+    folder = Settings(data=tmp_path / "single")
+    leaked = load_keyring(folder.data, NOW).signing_key
+    rotate_key(folder.data, NOW + 1)
+    assert copy_keys(folder, postgres_url) == {"signing_keys": Copied(2, 2)}
+    retire_key(folder.data, leaked.key_id, NOW + 2)  # a leak, retired in the folder alone
+    assert copy_keys(folder, postgres_url) == {"signing_keys": Copied(2, 1)}
+    assert copy_keys(folder, postgres_url) == {"signing_keys": Copied(2, 0)}
+    joined = server(tmp_path, "joined", postgres_url)
+    assert current_keyring(joined, NOW + 3).find(leaked.key_id).retired_at == NOW + 2
+    # An older copy of the folder (active) or a later retirement moves it not back.
+    older = Settings(data=tmp_path / "older")
+    for retired_at in (None, NOW + 9):
+        write_keyring(
+            older.data, [*read_keyring(folder.data).keys[1:], key_as(leaked, retired_at)]
+        )
+        assert copy_keys(older, postgres_url) == {"signing_keys": Copied(2, 0)}
+        assert current_keyring(joined, NOW + 4).find(leaked.key_id).retired_at == NOW + 2
+    assert read_keyring(folder.data).find(leaked.key_id).retired_at == NOW + 2
+
+
+def test_store_copy_refuses_a_key_id_with_another_secret(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    first = Settings(data=tmp_path / "first")
+    held = load_keyring(first.data, NOW).signing_key
+    copy_keys(first, postgres_url)
+    other = Settings(data=tmp_path / "other")
+    impostor = SigningKey(held.key_id, bytes(range(32)), NOW)
+    write_keyring(other.data, [impostor, key(7)])
+    with pytest.raises(Conflict, match=held.key_id) as refused:
+        copy_keys(other, postgres_url)
+    message = str(refused.value)
+    assert "\n" not in message
+    for secret in (held.secret, impostor.secret):
+        assert secret.hex() not in message
+        assert base64.b64encode(secret).decode() not in message
+    assert shared_ids(postgres_url) == [held.key_id]  # the step refused as a whole
+
+
+def test_a_retirement_made_here_alone_reaches_the_database(
+    tmp_path: Path, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    one, two = server(tmp_path, "one", postgres_url), server(tmp_path, "two", postgres_url)
+    leaked = current_keyring(one, NOW).signing_key
+    rotate(one, NOW + 1)
+    retire_key(one.data, leaked.key_id, NOW + 2)  # run once without [store] url
+    with caplog.at_level(logging.WARNING, "trackway.keys"):
+        assert current_keyring(one, NOW + 3).find(leaked.key_id).retired_at == NOW + 2
+    assert leaked.key_id in caplog.text
+    assert current_keyring(two, NOW + 4).find(leaked.key_id).retired_at == NOW + 2
+    assert not list(one.data.glob("keys.json.local-*"))  # nothing to keep aside
+
+
+def test_a_retirement_here_that_would_leave_no_signing_key_makes_one(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    one, two = server(tmp_path, "one", postgres_url), server(tmp_path, "two", postgres_url)
+    leaked = current_keyring(one, NOW).signing_key
+    own = key(7)  # this server's own key, which the database does not take
+    write_keyring(one.data, [key_as(leaked, NOW + 2), own])
+    ring = current_keyring(one, NOW + 3)
+    assert ring.find(leaked.key_id).retired_at == NOW + 2
+    assert ring.signing_key not in (leaked, own)  # a new key, made in the database
+    assert current_keyring(two, NOW + 4).keys == ring.keys
+    assert len(list(one.data.glob("keys.json.local-*"))) == 1
+
+
+def test_keeping_aside_holds_the_keys_lock_and_never_removes_keys_json(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    current_keyring(server(tmp_path, "one", postgres_url), NOW)
+    two = server(tmp_path, "two", postgres_url)
+    load_keyring(two.data, NOW)  # a ring of its own: kept aside
+    own_file = (two.data / "keys.json").read_bytes()
+    done = threading.Event()
+
+    def pull() -> None:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            pull_with(conn, two.data, NOW)
+        done.set()
+
+    with file_lock(two.data / ".keys.lock"):  # another writer, in the middle of a write
+        puller = threading.Thread(target=pull)
+        puller.start()
+        assert not done.wait(0.5)  # waits for the lock
+        assert (two.data / "keys.json").read_bytes() == own_file  # there, untouched
+    puller.join(10)
+    assert done.is_set()
+    (kept,) = two.data.glob("keys.json.local-*")
+    assert kept.read_bytes() == own_file
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+
+
+def key_as(found: SigningKey, retired_at: int | None) -> SigningKey:
+    return SigningKey(found.key_id, found.secret, found.created_at, retired_at)
 
 
 async def test_serve_keeps_the_mirrors_in_step(tmp_path: Path, postgres_url: str) -> None:
