@@ -211,6 +211,9 @@ class SqliteDomainStore:
                  "checks": str, "status": str, "checked_at": float},
                 pk="host",
             )  # fmt: skip
+        # One row while this file is a mirror (`replace_all`): the identity of the
+        # database it mirrors. Any other write deletes it: the file holds rows of its own.
+        self.conn.execute("CREATE TABLE IF NOT EXISTS mirror_of (store TEXT NOT NULL)")
         self._add_missing_columns()
 
     def _add_missing_columns(self) -> None:
@@ -241,6 +244,7 @@ class SqliteDomainStore:
         return [domain_from_row(r) for r in rows]
 
     def put_domain(self, domain: SendingDomain) -> None:
+        self._own_rows()
         self.db.table("sending_domains").upsert(domain.__dict__, pk="name")
 
     def host(self, host: str) -> TrackingHost | None:
@@ -258,9 +262,11 @@ class SqliteDomainStore:
         return [host_from_row(r) for r in rows]
 
     def put_host(self, host: TrackingHost) -> None:
+        self._own_rows()
         self.db.table("tracking_hosts").upsert(host_row(host), pk="host")
 
     def put_app_links(self, host: str, links: AppLinks) -> None:
+        self._own_rows()
         self.conn.execute(
             "UPDATE tracking_hosts SET apple_app_site_association = ?, assetlinks = ? "
             "WHERE host = ?",
@@ -268,15 +274,30 @@ class SqliteDomainStore:
         )
 
     def remove_host(self, host: str) -> None:
+        self._own_rows()
         self.conn.execute("DELETE FROM tracking_hosts WHERE host = ?", (host,))
 
     def remove_domain(self, name: str) -> None:
+        self._own_rows()
         self.conn.execute("DELETE FROM tracking_hosts WHERE sending_domain = ?", (name,))
         self.conn.execute("DELETE FROM sending_domains WHERE name = ?", (name,))
 
-    def replace_all(self, domains: list[SendingDomain], hosts: list[TrackingHost]) -> None:
+    def mirror_of(self) -> str | None:
+        """The identity of the database this file mirrors; None when it holds rows of
+        its own (never mirrored, or written since)."""
+        row = self.conn.execute("SELECT store FROM mirror_of").fetchone()
+        return None if row is None else str(row[0])
+
+    def _own_rows(self) -> None:
+        # First: a write that fails after it leaves at worst a file kept aside for nothing.
+        self.conn.execute("DELETE FROM mirror_of")
+
+    def replace_all(
+        self, domains: list[SendingDomain], hosts: list[TrackingHost], mirror_of: str
+    ) -> None:
         """Every row replaced by these, in one transaction (readers see the old rows or
-        the new): the mirror of PostgreSQL's domains that a server's workers read."""
+        the new): the mirror of PostgreSQL's domains that a server's workers read, the
+        database `mirror_of` (its identity) recorded with them."""
         rows = [(d.__dict__, "sending_domains") for d in domains] + [
             (host_row(h) | {"apple_app_site_association": h.app_links.apple,
                             "assetlinks": h.app_links.android}, "tracking_hosts")
@@ -286,6 +307,8 @@ class SqliteDomainStore:
         try:
             self.conn.execute("DELETE FROM tracking_hosts")
             self.conn.execute("DELETE FROM sending_domains")
+            self.conn.execute("DELETE FROM mirror_of")
+            self.conn.execute("INSERT INTO mirror_of (store) VALUES (?)", (mirror_of,))
             for row, table in rows:
                 marks = ", ".join("?" * len(row))
                 self.conn.execute(

@@ -65,7 +65,7 @@ def pull_mirrors(settings: Settings, now: int) -> None:
         try:
             shared = PostgresDomainStore(settings.store.url, settings.data)
             try:
-                mirror_domains(shared, settings.data)
+                mirror_domains(shared, settings.data, now)
             finally:
                 shared.close()
         except StoreUnavailable as e:
@@ -91,7 +91,7 @@ class _Follower:
         others would only wait for it too."""
         parts: tuple[tuple[str, Callable[[], None]], ...] = (
             ("keys.json", lambda: self._keys(now)),
-            ("domains.db", self._domains),
+            ("domains.db", lambda: self._domains(now)),
             ("certificates to the database", self._push_certificates),
             ("certificates from the database", self._pull_certificates),
         )
@@ -116,11 +116,11 @@ class _Follower:
                 version = pull_with(conn, self.data, now)
                 self.seen_keys = (version, _file_state(self.data / KEYS_FILE))
 
-    def _domains(self) -> None:
+    def _domains(self, now: int) -> None:
         if self.domains is None:
             self.domains = PostgresDomainStore(self.url)
         if self.domains.version() != self.seen_domains:
-            self.seen_domains = mirror_domains(self.domains, self.data)
+            self.seen_domains = mirror_domains(self.domains, self.data, now)
 
     def _push_certificates(self) -> None:
         if not self.pushed:

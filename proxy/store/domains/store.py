@@ -96,6 +96,12 @@ class PostgresDomainStore:
         row = self._one("SELECT version FROM state_versions WHERE name = 'domains'", ())
         return 0 if row is None else int(row["version"])
 
+    def identity(self) -> str:
+        """The database's own (made once, at random): what a mirror records."""
+        row = self._one("SELECT id FROM store_identity", ())
+        assert row is not None  # made with its table
+        return str(row["id"])
+
     def domain(self, name: str) -> SendingDomain | None:
         row = self._one("SELECT * FROM sending_domains WHERE name = %s", (name,))
         return None if row is None else domain_from_row(row)
