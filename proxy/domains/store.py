@@ -24,10 +24,13 @@ from proxy.upstream.route import UpstreamRoute, parse_upstream
 
 __all__ = [
     "DOMAINS_FILE",
+    "DOMAIN_CHECK",
+    "HOST_CHECK",
     "NO_APP_LINKS",
     "PROXY",
     "REDIRECT",
     "AppLinks",
+    "CheckColumns",
     "DomainStore",
     "SendingDomain",
     "SqliteDomainStore",
@@ -49,6 +52,35 @@ _ADDED_HOST_COLUMNS = (
     ("apple_app_site_association", None),
     ("assetlinks", None),
 )
+
+
+class CheckColumns(NamedTuple):
+    """Where a check writes its results (`results`), and the columns of the row it made
+    them for (`made_for`): the results go only onto that row as it was, never onto one
+    removed, added again, or put in another mode meanwhile, and nothing else is written."""
+
+    table: str
+    key: str
+    results: tuple[str, ...]
+    made_for: tuple[str, ...]
+
+    def update_sql(self, mark: str, same: str) -> str:
+        """The UPDATE, in a backend's placeholder (`mark`) and null-safe equality."""
+        sets = ", ".join(f"{c} = {mark}" for c in self.results)
+        kept = "".join(f" AND {c} {same} {mark}" for c in self.made_for)
+        return f"UPDATE {self.table} SET {sets} WHERE {self.key} = {mark}{kept}"
+
+    def values(self, row: dict[str, Any]) -> tuple[Any, ...]:  # in `update_sql`'s order
+        return tuple(row[c] for c in (*self.results, self.key, *self.made_for))
+
+
+DOMAIN_CHECK = CheckColumns(
+    "sending_domains", "name", ("verified", "verified_at", "last_error"), ("token", "created_at")
+)
+HOST_CHECK = CheckColumns(
+    "tracking_hosts", "host", ("checks", "status", "checked_at"),
+    ("sending_domain", "region", "created_at", "mode", "upstream", "host_header"),
+)  # fmt: skip
 
 
 class AppLinks(NamedTuple):
@@ -164,6 +196,14 @@ class DomainStore(Protocol):
 
     def put_app_links(self, host: str, links: AppLinks) -> None: ...
 
+    def record_domain_check(self, domain: SendingDomain) -> bool:
+        """Its check results alone (`DOMAIN_CHECK`); False: its row changed meanwhile."""
+        ...
+
+    def record_host_check(self, host: TrackingHost) -> bool:
+        """Its check results alone (`HOST_CHECK`); False: its row changed meanwhile."""
+        ...
+
     def remove_host(self, host: str) -> None: ...
 
     def remove_domain(self, name: str) -> None:
@@ -272,6 +312,16 @@ class SqliteDomainStore:
             "WHERE host = ?",
             (links.apple, links.android, host),
         )
+
+    def record_domain_check(self, domain: SendingDomain) -> bool:
+        return self._record(DOMAIN_CHECK, domain.__dict__)
+
+    def record_host_check(self, host: TrackingHost) -> bool:
+        return self._record(HOST_CHECK, host_row(host))
+
+    def _record(self, columns: CheckColumns, row: dict[str, Any]) -> bool:
+        self._own_rows()
+        return self.conn.execute(columns.update_sql("?", "IS"), columns.values(row)).rowcount > 0
 
     def remove_host(self, host: str) -> None:
         self._own_rows()

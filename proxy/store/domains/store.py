@@ -24,7 +24,10 @@ from psycopg.rows import dict_row
 from config.datafolder import write_private_file
 from proxy.domains.service import CHECK_SECRET_FILE, check_secret
 from proxy.domains.store import (
+    DOMAIN_CHECK,
+    HOST_CHECK,
     AppLinks,
+    CheckColumns,
     SendingDomain,
     TrackingHost,
     domain_from_row,
@@ -137,6 +140,20 @@ class PostgresDomainStore:
                 (links.apple, links.android, host),
             )
         )
+
+    def record_domain_check(self, domain: SendingDomain) -> bool:
+        return self._record(DOMAIN_CHECK, domain.__dict__)
+
+    def record_host_check(self, host: TrackingHost) -> bool:
+        return self._record(HOST_CHECK, host_row(host))
+
+    def _record(self, columns: CheckColumns, row: dict[str, Any]) -> bool:
+        sql = columns.update_sql("%s", "IS NOT DISTINCT FROM")
+        with unavailable_on_errors(), self._db.connection() as conn, conn.transaction():
+            done = conn.execute(sql, columns.values(row)).rowcount > 0
+            if done:
+                conn.execute(_BUMP)
+        return done
 
     def remove_host(self, host: str) -> None:
         self._write(("DELETE FROM tracking_hosts WHERE host = %s", (host,)))
