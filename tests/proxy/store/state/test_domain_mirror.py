@@ -2,23 +2,30 @@
 that held domains of its own before `[store] url` keeps them aside
 (`domains.db.local-<time>`, one warning line) before the first mirror replaces them; a
 mirror that only follows the database (a domain removed on another server) keeps
-nothing aside."""
+nothing aside. The mirroring task shares the check secret once the database is
+reachable, and adopts the database's."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sqlite3
 import stat
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from config import Settings, StoreSettings
+from proxy.domains.service import CHECK_SECRET_FILE, check_secret
 from proxy.domains.store import AppLinks, SendingDomain, SqliteDomainStore, TrackingHost
 from proxy.store.domains import PostgresDomainStore, copy_domains
 from proxy.store.domains.mirror import must_keep_aside
-from proxy.store.sync import pull_mirrors
+from proxy.store.domains.store import migrated
+from proxy.store.sync import keep_mirrors_in_step, pull_mirrors
 
 NOW = 1_800_000_000
 HOST = "links.example.com"
@@ -146,3 +153,44 @@ def test_a_mirror_written_on_its_own_is_no_longer_a_mirror(
     (kept,) = kept_files(settings.data)
     with contextlib.closing(sqlite3.connect(kept)) as conn:
         assert conn.execute("SELECT name FROM sending_domains").fetchall() == [("example.com",)]
+
+
+def shared_secret(url: str) -> bytes | None:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT value FROM shared_secrets WHERE name = 'check'").fetchone()
+    return None if row is None else bytes(row[0])
+
+
+async def until(done: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, "not in step in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_the_mirroring_task_shares_and_adopts_the_check_secret(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Servers started while the database was down each made a check secret: the
+    mirroring task alone (no other store opened with the data folder) puts the first
+    one's in the database and makes the other's file the database's, and again after
+    the file is replaced."""
+    one, two = server(tmp_path, "one", postgres_url), server(tmp_path, "two", postgres_url)
+    first, other = check_secret(one.data), check_secret(two.data)
+    assert first != other
+    migrated(postgres_url)  # the tables, as any server's start makes them
+    tasks = [asyncio.create_task(keep_mirrors_in_step(one, poll=0.05))]
+    try:
+        await until(lambda: shared_secret(postgres_url) == first)
+        tasks.append(asyncio.create_task(keep_mirrors_in_step(two, poll=0.05)))
+        await until(lambda: check_secret(two.data) == first)
+        assert stat.S_IMODE((two.data / CHECK_SECRET_FILE).stat().st_mode) == 0o600
+        (two.data / CHECK_SECRET_FILE).write_bytes(bytes(32))  # replaced by hand
+        await until(lambda: check_secret(two.data) == first)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    assert shared_secret(postgres_url) == first
