@@ -99,3 +99,20 @@ async def test_a_replaced_check_secret_is_answered_without_a_restart(
     write_private_file(settings.data / CHECK_SECRET_FILE, new)
     assert await answers(new)
     assert not await answers(old)
+
+
+async def test_an_unreadable_check_secret_is_said_once_and_the_secret_kept(
+    settings: Settings, public_client: PublicClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    host = "links.example.com"
+    secret = check_secret(settings.data)
+    client = await public_client(settings)
+    path = settings.data / CHECK_SECRET_FILE
+    path.unlink()
+    path.mkdir()  # unreadable as a file, and not made anew
+    token = host_token(secret, host)
+    for _ in range(3):
+        async with client.get(CHECK_PATH + token, headers={"Host": host}) as resp:
+            assert resp.status == 200
+    (line,) = reload_errors(caplog)
+    assert "check secret not reloaded, keeping the current one" in line
