@@ -252,8 +252,7 @@ def domain_check_handler(secret: Callable[[], bytes]) -> PrefixHandler:
 
     async def check(request: web.BaseRequest, token: str) -> web.StreamResponse:
         host = request.url.host or ""
-        expected = host_token(secret(), host).encode() if host else b""
-        if host and hmac.compare_digest(token.encode(), expected):
+        if host and hmac.compare_digest(token.encode(), host_token(secret(), host).encode()):
             return web.Response(text=token, headers={"Cache-Control": "no-store"})
         return not_found()
 
