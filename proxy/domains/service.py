@@ -158,12 +158,12 @@ class DomainService:
         """Check a sending domain (its TXT record and every host) or one tracking host."""
         name = self._name(name)
         host = self.store.host(name)
-        domain_name = host.sending_domain if host else name
-        if self.store.domain(domain_name) is None:
+        domain = self.store.domain(host.sending_domain if host else name)
+        if domain is None:
             raise UnknownDomain(f"no domain or tracking host {name}; add it first")
-        hosts = [host] if host else self.store.hosts(domain_name)
+        hosts = [host] if host else self.store.hosts(domain.name)
         async with open_checker(self.settings) as checker:
-            verified = await self._check_ownership(checker, domain_name)
+            verified = await self._check_ownership(checker, domain)
             return list(
                 await asyncio.gather(*(self._check_host(checker, h, verified) for h in hosts))
             )
@@ -177,9 +177,9 @@ class DomainService:
             except Exception:
                 log.exception("checking %s failed", domain.name)
 
-    async def _check_ownership(self, checker: Checker, name: str) -> bool:
-        domain = self.store.domain(name)
-        assert domain is not None
+    async def _check_ownership(self, checker: Checker, domain: SendingDomain) -> bool:
+        # Recorded on the row as read only: a change made while it waited is kept.
+        name = domain.name
         values, error = await checker.txt_values(f"_trackway.{name}")
         verified = f"{TXT_PREFIX}{domain.token}" in values
         if error:
@@ -192,7 +192,7 @@ class DomainService:
             last_error = f"no TXT record at _trackway.{name}"
         if verified != domain.verified:
             log.info("%s: ownership %s", name, "verified" if verified else f"lost ({last_error})")
-        self.store.put_domain(
+        self.store.record_domain_check(
             replace(
                 domain,
                 verified=verified,
@@ -234,7 +234,7 @@ class DomainService:
         )
         status = host_status(checks, self.settings.default_link_base(host.region), host.proxied)
         _log_changes(host, status)
-        self.store.put_host(
+        self.store.record_host_check(
             replace(host, checks=checks, status=status, checked_at=checks.checked_at)
         )
         return status

@@ -24,10 +24,13 @@ from proxy.upstream.route import UpstreamRoute, parse_upstream
 
 __all__ = [
     "DOMAINS_FILE",
+    "DOMAIN_CHECK",
+    "HOST_CHECK",
     "NO_APP_LINKS",
     "PROXY",
     "REDIRECT",
     "AppLinks",
+    "CheckColumns",
     "DomainStore",
     "SendingDomain",
     "SqliteDomainStore",
@@ -49,6 +52,35 @@ _ADDED_HOST_COLUMNS = (
     ("apple_app_site_association", None),
     ("assetlinks", None),
 )
+
+
+class CheckColumns(NamedTuple):
+    """Where a check writes its results (`results`), and the columns of the row it made
+    them for (`made_for`): the results go only onto that row as it was, never onto one
+    removed, added again, or put in another mode meanwhile, and nothing else is written."""
+
+    table: str
+    key: str
+    results: tuple[str, ...]
+    made_for: tuple[str, ...]
+
+    def update_sql(self, mark: str, same: str) -> str:
+        """The UPDATE, in a backend's placeholder (`mark`) and null-safe equality."""
+        sets = ", ".join(f"{c} = {mark}" for c in self.results)
+        kept = "".join(f" AND {c} {same} {mark}" for c in self.made_for)
+        return f"UPDATE {self.table} SET {sets} WHERE {self.key} = {mark}{kept}"
+
+    def values(self, row: dict[str, Any]) -> tuple[Any, ...]:  # in `update_sql`'s order
+        return tuple(row[c] for c in (*self.results, self.key, *self.made_for))
+
+
+DOMAIN_CHECK = CheckColumns(
+    "sending_domains", "name", ("verified", "verified_at", "last_error"), ("token", "created_at")
+)
+HOST_CHECK = CheckColumns(
+    "tracking_hosts", "host", ("checks", "status", "checked_at"),
+    ("sending_domain", "region", "created_at", "mode", "upstream", "host_header"),
+)  # fmt: skip
 
 
 class AppLinks(NamedTuple):
@@ -164,6 +196,14 @@ class DomainStore(Protocol):
 
     def put_app_links(self, host: str, links: AppLinks) -> None: ...
 
+    def record_domain_check(self, domain: SendingDomain) -> bool:
+        """Its check results alone (`DOMAIN_CHECK`); False: its row changed meanwhile."""
+        ...
+
+    def record_host_check(self, host: TrackingHost) -> bool:
+        """Its check results alone (`HOST_CHECK`); False: its row changed meanwhile."""
+        ...
+
     def remove_host(self, host: str) -> None: ...
 
     def remove_domain(self, name: str) -> None:
@@ -211,6 +251,9 @@ class SqliteDomainStore:
                  "checks": str, "status": str, "checked_at": float},
                 pk="host",
             )  # fmt: skip
+        # One row while this file is a mirror (`replace_all`): the identity of the
+        # database it mirrors. Any other write deletes it: the file holds rows of its own.
+        self.conn.execute("CREATE TABLE IF NOT EXISTS mirror_of (store TEXT NOT NULL)")
         self._add_missing_columns()
 
     def _add_missing_columns(self) -> None:
@@ -241,6 +284,7 @@ class SqliteDomainStore:
         return [domain_from_row(r) for r in rows]
 
     def put_domain(self, domain: SendingDomain) -> None:
+        self._own_rows()
         self.db.table("sending_domains").upsert(domain.__dict__, pk="name")
 
     def host(self, host: str) -> TrackingHost | None:
@@ -258,25 +302,52 @@ class SqliteDomainStore:
         return [host_from_row(r) for r in rows]
 
     def put_host(self, host: TrackingHost) -> None:
+        self._own_rows()
         self.db.table("tracking_hosts").upsert(host_row(host), pk="host")
 
     def put_app_links(self, host: str, links: AppLinks) -> None:
+        self._own_rows()
         self.conn.execute(
             "UPDATE tracking_hosts SET apple_app_site_association = ?, assetlinks = ? "
             "WHERE host = ?",
             (links.apple, links.android, host),
         )
 
+    def record_domain_check(self, domain: SendingDomain) -> bool:
+        return self._record(DOMAIN_CHECK, domain.__dict__)
+
+    def record_host_check(self, host: TrackingHost) -> bool:
+        return self._record(HOST_CHECK, host_row(host))
+
+    def _record(self, columns: CheckColumns, row: dict[str, Any]) -> bool:
+        self._own_rows()
+        return self.conn.execute(columns.update_sql("?", "IS"), columns.values(row)).rowcount > 0
+
     def remove_host(self, host: str) -> None:
+        self._own_rows()
         self.conn.execute("DELETE FROM tracking_hosts WHERE host = ?", (host,))
 
     def remove_domain(self, name: str) -> None:
+        self._own_rows()
         self.conn.execute("DELETE FROM tracking_hosts WHERE sending_domain = ?", (name,))
         self.conn.execute("DELETE FROM sending_domains WHERE name = ?", (name,))
 
-    def replace_all(self, domains: list[SendingDomain], hosts: list[TrackingHost]) -> None:
+    def mirror_of(self) -> str | None:
+        """The identity of the database this file mirrors; None when it holds rows of
+        its own (never mirrored, or written since)."""
+        row = self.conn.execute("SELECT store FROM mirror_of").fetchone()
+        return None if row is None else str(row[0])
+
+    def _own_rows(self) -> None:
+        # First: a write that fails after it leaves at worst a file kept aside for nothing.
+        self.conn.execute("DELETE FROM mirror_of")
+
+    def replace_all(
+        self, domains: list[SendingDomain], hosts: list[TrackingHost], mirror_of: str
+    ) -> None:
         """Every row replaced by these, in one transaction (readers see the old rows or
-        the new): the mirror of PostgreSQL's domains that a server's workers read."""
+        the new): the mirror of PostgreSQL's domains that a server's workers read, the
+        database `mirror_of` (its identity) recorded with them."""
         rows = [(d.__dict__, "sending_domains") for d in domains] + [
             (host_row(h) | {"apple_app_site_association": h.app_links.apple,
                             "assetlinks": h.app_links.android}, "tracking_hosts")
@@ -286,6 +357,8 @@ class SqliteDomainStore:
         try:
             self.conn.execute("DELETE FROM tracking_hosts")
             self.conn.execute("DELETE FROM sending_domains")
+            self.conn.execute("DELETE FROM mirror_of")
+            self.conn.execute("INSERT INTO mirror_of (store) VALUES (?)", (mirror_of,))
             for row, table in rows:
                 marks = ", ".join("?" * len(row))
                 self.conn.execute(

@@ -18,11 +18,12 @@ from aiohttp import web
 
 from certs.challenges import Challenges, is_token
 from config import Settings
+from config.datafolder import DataFolderError
 from config.errors import Unavailable
 from proxy.data_folder import open_loader, open_spool
 from proxy.domains.checks import CHECK_PATH, host_token
 from proxy.domains.proxy_routes import EVERY_HOST
-from proxy.domains.service import check_secret
+from proxy.domains.service import CHECK_SECRET_FILE, check_secret
 from proxy.domains.store import AppLinks
 from proxy.serve.tls_listener import TlsListener
 from proxy.store.certs import open_challenges
@@ -124,7 +125,7 @@ class PublicService:
         self.challenges = open_challenges(settings)  # HTTP-01 answers, maybe another's
         # trackway answers these on every host, proxied or not (`routing`).
         own: dict[str, PrefixHandler] = {
-            CHECK_PATH: domain_check_handler(check_secret(settings.data)),
+            CHECK_PATH: domain_check_handler(followed_check_secret(settings.data)),
             ACME_CHALLENGE_PATH: acme_challenge_handler(self.challenges),
             **dict.fromkeys(APP_LINK_PATHS, app_link_handler(app_links)),
         }
@@ -245,17 +246,39 @@ class PublicService:
             await self._loading
 
 
-def domain_check_handler(secret: bytes) -> PrefixHandler:
+def domain_check_handler(secret: Callable[[], bytes]) -> PrefixHandler:
     """`/.well-known/trackway/check/<token>` answers the token only for the Host it was
     made for: the domain checks' proof that a name really reaches this server."""
 
     async def check(request: web.BaseRequest, token: str) -> web.StreamResponse:
         host = request.url.host or ""
-        if host and hmac.compare_digest(token.encode(), host_token(secret, host).encode()):
+        if host and hmac.compare_digest(token.encode(), host_token(secret(), host).encode()):
             return web.Response(text=token, headers={"Cache-Control": "no-store"})
         return not_found()
 
     return check
+
+
+def followed_check_secret(data: Path) -> Callable[[], bytes]:
+    """The check secret as its file holds it now: with `[store] url` the mirroring task
+    replaces the file with the database's (shared once the database is reachable), and
+    the checks of another server expect that one. One stat per check request (they are
+    few); a file that cannot be read is said once, and the secret in use kept."""
+    path = data / CHECK_SECRET_FILE
+    seen, secret = _version(path), check_secret(data)
+
+    def current() -> bytes:
+        nonlocal seen, secret
+        version = _version(path)
+        if version != seen:
+            seen = version
+            try:
+                secret = check_secret(data)  # made again if deleted, as at the start
+            except DataFolderError as e:
+                log.error("check secret not reloaded, keeping the current one: %s", e)
+        return secret
+
+    return current
 
 
 ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/"

@@ -91,6 +91,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
+        13,
+        "the store's identity",
+        (
+            # Made once, at random: what a server's domains.db records as the database it
+            # mirrors, so that its first mirror of this database keeps aside what only it
+            # held, and a later one (a domain removed on another server) does not.
+            "CREATE TABLE store_identity (only_row boolean PRIMARY KEY DEFAULT true "
+            "CHECK (only_row), id text NOT NULL)",
+            "INSERT INTO store_identity (id) VALUES (md5(random()::text || clock_timestamp()))",
+        ),
+    ),
+    Migration(
         20,
         "certificates, the ACME account, challenge answers, leases",
         (

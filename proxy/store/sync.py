@@ -1,11 +1,13 @@
 """`serve` keeps its local mirrors in step with the database: keys.json with the key
-ring (`keys.ring.pull_with`), domains.db with the domains (`domains.mirror`), and the
+ring (`keys.ring.pull_with`), domains.db with the domains (`domains.mirror`), the
+check-secret file with the database's check secret (`share_check_secret`), and the
 `certs/<host>/` files with the certificates (`certs.mirror.CertMirror`). The workers
 read only those files, as without a database: their reload of keys.json
 (`proxy.serve.public_app`) then signs with a key rotated on another server and refuses
-one retired there, their live routes forward a host put in proxy mode there, and their
-SNI reload serves a certificate another server obtained, within seconds; and they keep
-serving while the database is down.
+one retired there, their live routes forward a host put in proxy mode there, their
+check path answers another server's domain checks, and their SNI reload serves a
+certificate another server obtained, within seconds; and they keep serving while the
+database is down.
 
 One task of the supervisor, off the workers' paths, on a thread of its own: about every
 second it steps each mirror in turn (keys.json also when changed by hand; the
@@ -30,11 +32,12 @@ from pathlib import Path
 
 from certs.store import CertStore
 from config import Settings
+from proxy.domains.service import CHECK_SECRET_FILE
 from proxy.store.certs.certificates import PostgresCertificates
 from proxy.store.certs.database import LazyConnection
 from proxy.store.certs.mirror import CertMirror
 from proxy.store.domains.mirror import mirror_domains
-from proxy.store.domains.store import PostgresDomainStore
+from proxy.store.domains.store import PostgresDomainStore, share_check_secret
 from proxy.store.keys.ring import current_keyring, pull_with, shared_version
 from redirector.links.keystore import KEYS_FILE
 from redirector.recording.event_store import StoreUnavailable
@@ -68,7 +71,7 @@ def pull_mirrors(settings: Settings, now: int) -> None:
         try:
             shared = PostgresDomainStore(settings.store.url, settings.data)
             try:
-                mirror_domains(shared, settings.data)
+                mirror_domains(shared, settings.data, now)
             finally:
                 shared.close()
         except StoreUnavailable as e:
@@ -86,6 +89,7 @@ class _Follower:
         self.certs = CertMirror(PostgresCertificates(self.db), CertStore(self.data))
         self.seen_keys: tuple[int, tuple[int, int, int]] | None = None  # version, file
         self.seen_domains: int | None = None
+        self.seen_secret: tuple[int, int, int] | None = None  # check-secret's file
         self.pushed: tuple[float, int] | None = None  # certs/'s generation, when (now)
         self.failing: set[str] = set()  # mirrors whose failure was said
 
@@ -94,7 +98,8 @@ class _Follower:
         others would only wait for it too."""
         parts: tuple[tuple[str, Callable[[], None]], ...] = (
             ("keys.json", lambda: self._keys(now)),
-            ("domains.db", self._domains),
+            ("domains.db", lambda: self._domains(now)),
+            ("check-secret", self._check_secret),
             ("certificates to the database", lambda: self._push_certificates(now)),
             ("certificates from the database", self._pull_certificates),
         )
@@ -119,11 +124,20 @@ class _Follower:
                 version = pull_with(conn, self.data, now)
                 self.seen_keys = (version, _file_state(self.data / KEYS_FILE))
 
-    def _domains(self) -> None:
+    def _domains(self, now: int) -> None:
         if self.domains is None:
             self.domains = PostgresDomainStore(self.url)
         if self.domains.version() != self.seen_domains:
-            self.seen_domains = mirror_domains(self.domains, self.data)
+            self.seen_domains = mirror_domains(self.domains, self.data, now)
+
+    def _check_secret(self) -> None:
+        """Shared (the database taking this one, or this file becoming the database's)
+        after each connection and whenever the file changed: a server started while the
+        database was down made its own, and its workers follow the file."""
+        if _file_state(self.data / CHECK_SECRET_FILE) != self.seen_secret:
+            with self.db.connection() as conn:
+                share_check_secret(conn, self.data)
+            self.seen_secret = _file_state(self.data / CHECK_SECRET_FILE)
 
     def _push_certificates(self, now: int) -> None:
         """When there may be something to share: after each connection, when a
@@ -147,12 +161,13 @@ class _Follower:
 
     def reset(self) -> None:
         """After the database failed: new connections next time (the old ones may be
-        gone with a restart of the database), keys and domains pulled again, this
-        folder's certificates pushed again."""
+        gone with a restart of the database), keys, domains and the check secret pulled
+        again, this folder's certificates pushed again."""
         self.db.close()
         if self.domains is not None:
             self.domains.close()
         self.domains, self.seen_keys, self.seen_domains, self.pushed = None, None, None, None
+        self.seen_secret = None
         self.certs.forget()
 
 

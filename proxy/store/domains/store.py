@@ -24,7 +24,10 @@ from psycopg.rows import dict_row
 from config.datafolder import write_private_file
 from proxy.domains.service import CHECK_SECRET_FILE, check_secret
 from proxy.domains.store import (
+    DOMAIN_CHECK,
+    HOST_CHECK,
     AppLinks,
+    CheckColumns,
     SendingDomain,
     TrackingHost,
     domain_from_row,
@@ -96,6 +99,12 @@ class PostgresDomainStore:
         row = self._one("SELECT version FROM state_versions WHERE name = 'domains'", ())
         return 0 if row is None else int(row["version"])
 
+    def identity(self) -> str:
+        """The database's own (made once, at random): what a mirror records."""
+        row = self._one("SELECT id FROM store_identity", ())
+        assert row is not None  # made with its table
+        return str(row["id"])
+
     def domain(self, name: str) -> SendingDomain | None:
         row = self._one("SELECT * FROM sending_domains WHERE name = %s", (name,))
         return None if row is None else domain_from_row(row)
@@ -131,6 +140,20 @@ class PostgresDomainStore:
                 (links.apple, links.android, host),
             )
         )
+
+    def record_domain_check(self, domain: SendingDomain) -> bool:
+        return self._record(DOMAIN_CHECK, domain.__dict__)
+
+    def record_host_check(self, host: TrackingHost) -> bool:
+        return self._record(HOST_CHECK, host_row(host))
+
+    def _record(self, columns: CheckColumns, row: dict[str, Any]) -> bool:
+        sql = columns.update_sql("%s", "IS NOT DISTINCT FROM")
+        with unavailable_on_errors(), self._db.connection() as conn, conn.transaction():
+            done = conn.execute(sql, columns.values(row)).rowcount > 0
+            if done:
+                conn.execute(_BUMP)
+        return done
 
     def remove_host(self, host: str) -> None:
         self._write(("DELETE FROM tracking_hosts WHERE host = %s", (host,)))

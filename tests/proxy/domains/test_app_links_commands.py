@@ -231,7 +231,7 @@ def test_a_check_that_read_the_host_before_a_change_does_not_undo_it(data: Path)
         before = store.host(HOST)  # as the periodic checks read it, then wait on the network
         assert before is not None
         put_app_links(store, HOST, AppLinks('{"applinks":{}}', None))
-        store.put_host(dataclasses.replace(before, checked_at=5.0))  # the checks' results
+        store.record_host_check(dataclasses.replace(before, checked_at=5.0))  # the results
         after = store.host(HOST)
         assert after is not None
         assert (after.checked_at, after.app_links) == (5.0, AppLinks('{"applinks":{}}', None))

@@ -5,14 +5,17 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from certs.store import CertStore
+from proxy.domains.domain_settings import DomainSettings
 from proxy.domains.errors import DomainError
-from proxy.domains.service import TXT_PREFIX, open_domain_service
-from proxy.domains.store import SqliteDomainStore
+from proxy.domains.service import TXT_PREFIX, DomainService, open_domain_service
+from proxy.domains.store import PROXY, SendingDomain, SqliteDomainStore
 from tests.support.challtestsrv import free_port
 from tests.support.domain_world import DEFAULT_BASE, EU, US, add_and_verify
 
@@ -101,3 +104,58 @@ def test_workers_opening_a_new_domain_store_at_once_all_get_it(tmp_path: Path) -
         for thread in threads:
             thread.join()
         assert failed == []
+
+
+class ChangedMeanwhile(SqliteDomainStore):
+    """domains.db changed by `meanwhile` (another connection) just before a check
+    records its domain's results: a change made while the check waited on the network."""
+
+    def __init__(self, data: Path, meanwhile: Callable[[SqliteDomainStore], None]) -> None:
+        super().__init__(data)
+        self.folder, self.meanwhile = data, meanwhile
+
+    def record_domain_check(self, domain: SendingDomain) -> bool:
+        other = SqliteDomainStore(self.folder)
+        try:
+            self.meanwhile(other)
+        finally:
+            other.close()
+        return super().record_domain_check(domain)
+
+
+def removed(store: SqliteDomainStore) -> None:
+    store.remove_domain("example.com")
+
+
+def proxied(store: SqliteDomainStore) -> None:
+    host = store.host("links.example.com")
+    assert host is not None
+    store.put_host(host.in_mode(PROXY, "https://up.example", "custom", DEFAULT_BASE))
+
+
+@pytest.mark.parametrize("meanwhile", [removed, proxied])
+async def test_a_check_does_not_undo_a_change_made_while_it_runs(
+    world_factory: Any, meanwhile: Callable[[SqliteDomainStore], None]
+) -> None:
+    world = await world_factory()
+    world.dns.set_cname("links.example.com", US)
+    with world.service() as service:
+        service.add("example.com", "links.example.com")
+    world.prove_ownership()
+    store = ChangedMeanwhile(world.settings.data, meanwhile)
+    try:
+        service = DomainService(
+            DomainSettings.from_settings(world.settings), store, CertStore(world.settings.data)
+        )
+        await service.verify("example.com")
+        if meanwhile is removed:
+            assert (store.domains(), store.hosts()) == ([], [])
+        else:
+            (host,) = store.hosts()
+            assert (host.mode, host.upstream, host.checked_at) == (
+                PROXY,
+                "https://up.example",
+                None,
+            )
+    finally:
+        store.close()

@@ -1,5 +1,6 @@
 """Keys rotated while serving are picked up; a key ring file that goes bad meanwhile is
-logged once and the ring in use kept, until the file is good again."""
+logged once and the ring in use kept, until the file is good again. A check secret
+replaced while serving (the database's adopted) is answered with at once."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from config import Settings
+from config.datafolder import write_private_file
+from proxy.domains.checks import CHECK_PATH, host_token
+from proxy.domains.service import CHECK_SECRET_FILE, check_secret
 from proxy.serve import public_app
 from redirector import Claims, load_keyring, rotate_key, sign
 from tests.redirector.links.test_keystore import MALFORMED
@@ -75,3 +79,40 @@ async def test_a_bad_key_ring_file_is_logged_once_and_the_ring_kept_until_repair
     await until_redirected(client, newest_token(settings))
     assert await status(client, old) == 302
     assert len(reload_errors(caplog)) == 1
+
+
+async def test_a_replaced_check_secret_is_answered_without_a_restart(
+    settings: Settings, public_client: PublicClient
+) -> None:
+    host = "links.example.com"
+    old = check_secret(settings.data)
+    client = await public_client(settings)
+
+    async def answers(secret: bytes) -> bool:
+        token = host_token(secret, host)
+        async with client.get(CHECK_PATH + token, headers={"Host": host}) as resp:
+            answered: bool = resp.status == 200 and await resp.text() == token
+            return answered
+
+    assert await answers(old)
+    new = bytes(32)  # as the mirroring task writes the database's
+    write_private_file(settings.data / CHECK_SECRET_FILE, new)
+    assert await answers(new)
+    assert not await answers(old)
+
+
+async def test_an_unreadable_check_secret_is_said_once_and_the_secret_kept(
+    settings: Settings, public_client: PublicClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    host = "links.example.com"
+    secret = check_secret(settings.data)
+    client = await public_client(settings)
+    path = settings.data / CHECK_SECRET_FILE
+    path.unlink()
+    path.mkdir()  # unreadable as a file, and not made anew
+    token = host_token(secret, host)
+    for _ in range(3):
+        async with client.get(CHECK_PATH + token, headers={"Host": host}) as resp:
+            assert resp.status == 200
+    (line,) = reload_errors(caplog)
+    assert "check secret not reloaded, keeping the current one" in line

@@ -110,6 +110,75 @@ def test_app_links_are_written_alone(open_store: OpenStore) -> None:
     assert [h.app_links for h in store.hosts()] == [AppLinks(APPLE, None)]
 
 
+def test_a_check_result_is_recorded_on_the_row_it_read(open_store: OpenStore) -> None:
+    store = open_store()
+    store.put_domain(SendingDomain("example.com", "tok", False, 1.0))
+    store.put_host(TrackingHost(HOST, "example.com", "us", 5.0))
+    domain, host = store.domain("example.com"), store.host(HOST)
+    assert domain is not None
+    assert host is not None
+    verified = dataclasses.replace(domain, verified=True, verified_at=9.0, last_error=None)
+    assert store.record_domain_check(verified)
+    assert open_store().domain("example.com") == verified
+    result = checked()
+    assert store.record_host_check(result)
+    assert open_store().host(HOST) == result
+
+
+def test_a_check_result_recorded_after_a_removal_leaves_it_removed(open_store: OpenStore) -> None:
+    store, other = open_store(), open_store()
+    store.put_domain(SendingDomain("example.com", "tok", False, 1.0))
+    store.put_host(TrackingHost(HOST, "example.com", "us", 5.0))
+    domain, host = store.domain("example.com"), store.host(HOST)  # the check reads, waits
+    assert domain is not None
+    assert host is not None
+    other.remove_domain("example.com")  # meanwhile, elsewhere
+    assert not store.record_domain_check(dataclasses.replace(domain, verified=True))
+    assert not store.record_host_check(checked())
+    assert (store.domains(), store.hosts()) == ([], [])
+
+
+def test_a_check_result_recorded_after_a_mode_change_keeps_the_new_mode(
+    open_store: OpenStore,
+) -> None:
+    store, other = open_store(), open_store()
+    store.put_host(TrackingHost(HOST, "example.com", "us", 5.0))
+    before = store.host(HOST)
+    assert before is not None
+    proxied = before.in_mode(PROXY, "https://track.customer.io", "upstream", DEFAULT_BASE)
+    other.put_host(proxied)  # `domains proxy`, while the check waits on the network
+    store.record_host_check(checked())  # what it found for the host in redirect mode
+    found = store.host(HOST)
+    assert found is not None
+    assert (found.mode, found.upstream, found.host_header) == (
+        PROXY,
+        "https://track.customer.io",
+        "upstream",
+    )
+    assert found == proxied
+
+
+def test_a_check_result_recorded_after_remove_and_add_keeps_the_new_token(
+    open_store: OpenStore,
+) -> None:
+    store, other = open_store(), open_store()
+    store.put_domain(SendingDomain("example.com", "old-token", False, 1.0))
+    store.put_host(TrackingHost(HOST, "example.com", "us", 5.0))
+    domain = store.domain("example.com")
+    assert domain is not None
+    other.remove_domain("example.com")
+    added = SendingDomain("example.com", "new-token", False, 2.0)
+    other.put_domain(added)
+    other.put_host(TrackingHost(HOST, "example.com", "eu", 6.0))
+    # The old token's TXT record was found: no proof for the new one.
+    assert not store.record_domain_check(
+        dataclasses.replace(domain, verified=True, verified_at=9.0)
+    )
+    assert not store.record_host_check(checked())
+    assert store.domain("example.com") == added
+    assert store.host(HOST) == TrackingHost(HOST, "example.com", "eu", 6.0)
+
+
 def test_removing(open_store: OpenStore) -> None:
     store = open_store()
     store.put_domain(SendingDomain("example.com", "t", True, 1.0))
