@@ -121,7 +121,8 @@ async def test_an_issued_certificate_is_kept_when_the_store_fails_after_the_orde
     state = await ensure(stack.settings, outage)
     assert "withdraw" in outage.failed
     assert state.last_error is None, state.last_error
-    assert state.not_after is not None and state.not_after > time.time()
+    assert state.not_after is not None
+    assert state.not_after > time.time()
     assert CertStore(stack.settings.data).has_certificate(HOST)  # kept on this server
     assert CertStore(stack.settings.data).state(HOST) == state
     withdrawn = [r for r in caplog.records if "not withdrawn" in r.getMessage()]
@@ -142,13 +143,14 @@ async def test_the_store_down_during_an_order_is_a_retryable_failure(
     await stack.add_host(HOST)
     now = time.time()
     failed = await ensure(stack.settings, Outage(call), clock=lambda: now)
-    assert failed.last_error is not None and "unavailable" in failed.last_error.lower()
+    assert failed.last_error is not None
+    assert "unavailable" in failed.last_error.lower()
     assert (failed.failures, failed.blocked) == (1, False)
-    assert failed.next_attempt is not None and failed.next_attempt >= now + 45  # backs off
+    assert failed.next_attempt is not None
+    assert failed.next_attempt >= now + 45  # backs off
     assert CertStore(stack.settings.data).state(HOST) == failed  # saved
     assert not CertStore(stack.settings.data).has_certificate(HOST)
 
-    assert failed.next_attempt is not None
     later = failed.next_attempt + 1
     recovered = await ensure(stack.settings, Outage(), clock=lambda: later)  # the store back
     assert recovered.last_error is None, recovered.last_error
