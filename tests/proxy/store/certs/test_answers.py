@@ -12,7 +12,7 @@ import dataclasses
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -67,7 +67,7 @@ async def test_a_database_that_is_down_answers_503(
 class Silent(asyncio.Protocol):
     """Takes what a client sends (the startup packet) and never answers."""
 
-    held: list[asyncio.BaseTransport] = []
+    held: ClassVar[list[asyncio.BaseTransport]] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.held.append(transport)
