@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from acme import messages
 
 from certs.account import FileAccount
+from certs.acme_issuer import AcmeError, AcmeIssuer
 from certs.backends import CertBackends
 from certs.challenges import ChallengeStore
 from certs.lease import SqliteLeases
 from certs.manager import CertManager
 from certs.store import CertState, CertStore
-from config import Settings
+from config import AcmeSettings, Settings
 from redirector.recording.event_store import StoreUnavailable
 
 HOST = "links.example.com"
@@ -50,6 +52,10 @@ class FlakyAccount(FileAccount):
     def save_registration(self, directory: str, account_json: str) -> None:
         self.outage.check("save_registration")
         super().save_registration(directory, account_json)
+
+    def forget_registration(self, directory: str) -> None:
+        self.outage.check("forget_registration")
+        super().forget_registration(directory)
 
 
 class FlakyChallenges(ChallengeStore):
@@ -156,3 +162,21 @@ async def test_the_store_down_during_an_order_is_a_retryable_failure(
     assert recovered.last_error is None, recovered.last_error
     assert recovered.failures == 0
     assert CertStore(stack.settings.data).has_certificate(HOST)
+
+
+def test_the_store_down_as_a_forgotten_account_is_dropped_is_a_retryable_failure(
+    tmp_path: Path,
+) -> None:
+    outage = Outage("forget_registration")
+    issuer = AcmeIssuer(
+        AcmeSettings(directory="https://ca.example/dir"), tmp_path, FlakyAccount(tmp_path, outage)
+    )
+
+    def forgotten(host: str) -> tuple[bytes, bytes]:  # the CA no longer knows the account
+        raise messages.Error.with_code("accountDoesNotExist", detail="scripted")
+
+    issuer._issue = forgotten  # type: ignore[method-assign]
+    with pytest.raises(AcmeError, match="unavailable") as raised:
+        issuer.issue(HOST)
+    assert not raised.value.permanent
+    assert outage.failed == ["forget_registration"]
