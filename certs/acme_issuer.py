@@ -126,7 +126,10 @@ class AcmeIssuer:
         # The CA forgot the account (a reset CA, a deactivated account): register a new
         # one rather than fail every order from now on.
         log.warning("the CA no longer knows our account; registering again")
-        self.account.forget_registration(self.settings.directory)
+        try:
+            self.account.forget_registration(self.settings.directory)
+        except Unavailable as e:
+            raise AcmeError(f"store unavailable: {e}") from None
         self._client = None
         return self._issue_once(host)
 
