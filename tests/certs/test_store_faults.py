@@ -22,6 +22,7 @@ from certs.lease import SqliteLeases
 from certs.manager import CertManager
 from certs.store import CertState, CertStore
 from config import AcmeSettings, Settings
+from proxy.serve.cert_maintenance import maintain_once
 from redirector.recording.event_store import StoreUnavailable
 
 HOST = "links.example.com"
@@ -180,3 +181,39 @@ def test_the_store_down_as_a_forgotten_account_is_dropped_is_a_retryable_failure
         issuer.issue(HOST)
     assert not raised.value.permanent
     assert outage.failed == ["forget_registration"]
+
+
+class TwoHosts:
+    """The domain service's part that maintenance asks (a seam of our own)."""
+
+    def hosts_to_certify(self) -> list[str]:
+        return ["broken.example.com", HOST]
+
+    async def region_hosts_reaching_us(self) -> list[str]:
+        return []
+
+    def is_tracking_host(self, host: str) -> bool:
+        return False
+
+
+async def test_a_host_that_fails_unexpectedly_skips_not_the_others(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    manager = CertManager(tmp_path, AcmeSettings(directory="https://ca.example/dir"))
+    ensured: list[str] = []
+
+    async def ensure(host: str, force: bool = False) -> CertState:
+        if host == "broken.example.com":
+            raise OSError("disk full")
+        ensured.append(host)
+        return CertState(host)
+
+    manager.ensure = ensure  # type: ignore[method-assign]
+    try:
+        states = await maintain_once(TwoHosts(), manager)  # type: ignore[arg-type]
+    finally:
+        manager.close()
+    assert ensured == [HOST]
+    assert [s.host for s in states] == [HOST]
+    (failed,) = [r for r in caplog.records if "broken.example.com" in r.getMessage()]
+    assert failed.exc_info is not None  # with its cause
