@@ -25,6 +25,7 @@ from certs.challenges import Challenges, ChallengeStore
 from certs.keys import from_pem, new_private_key, to_pem
 from certs.tls_alpn import TLSALPN01, challenge_certificate
 from config import AcmeSettings
+from config.errors import Unavailable
 
 __all__ = ["ACCOUNT_FILE", "AcmeError", "AcmeIssuer", "PatientNetwork", "rate_limit_wait"]
 
@@ -125,7 +126,10 @@ class AcmeIssuer:
         # The CA forgot the account (a reset CA, a deactivated account): register a new
         # one rather than fail every order from now on.
         log.warning("the CA no longer knows our account; registering again")
-        self.account.forget_registration(self.settings.directory)
+        try:
+            self.account.forget_registration(self.settings.directory)
+        except Unavailable as e:
+            raise AcmeError(f"store unavailable: {e}") from None
         self._client = None
         return self._issue_once(host)
 
@@ -134,6 +138,8 @@ class AcmeIssuer:
             return self._issue(host)
         except AcmeError:
             raise
+        except Unavailable as e:  # the shared store (account, answers): try again later
+            raise AcmeError(f"store unavailable: {e}") from None
         except messages.Error as e:
             if e.code == "rateLimited":
                 raise AcmeError(
@@ -190,13 +196,22 @@ class AcmeIssuer:
             deadline = datetime.datetime.now() + datetime.timedelta(seconds=ORDER_SECONDS)
             order = acme.poll_and_finalize(order, deadline=deadline)
         finally:
-            for token in published:
-                self.challenges.withdraw(token)
-            if use_alpn:
-                self.challenges.withdraw_tls_alpn(host)
+            self._withdraw(host, published, use_alpn)
         if not order.fullchain_pem:
             raise AcmeError("the CA returned no certificate")
         return order.fullchain_pem.encode("ascii"), key_pem
+
+    def _withdraw(self, host: str, tokens: list[str], tls_alpn: bool) -> None:
+        """Take the answers down. A failure must not cost the order (the CA may have
+        issued the certificate already): a leftover answer is harmless, it answers a
+        token nobody asks for again."""
+        try:
+            for token in tokens:
+                self.challenges.withdraw(token)
+            if tls_alpn:
+                self.challenges.withdraw_tls_alpn(host)
+        except (Unavailable, OSError) as e:
+            log.warning("%s: challenge answers not withdrawn: %s", host, e)
 
     def _acme(self) -> client.ClientV2:
         if self._client is not None:
@@ -256,6 +271,6 @@ class AcmeIssuer:
         """The start of the CA's ARI renewal window (RFC 9773), when it offers one."""
         try:
             start, _ = self._acme().renewal_time(chain_pem)
-        except (errors.Error, messages.Error, requests.RequestException, ValueError):
+        except (errors.Error, messages.Error, requests.RequestException, ValueError, Unavailable):
             return None
         return None if start is None else start.timestamp()

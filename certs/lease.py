@@ -7,6 +7,10 @@ holds a token older than its successor's, so its late writes can be told apart a
 refused (`renew` says it lost the lease; the PostgreSQL certificate write checks the
 token in the same transaction). Expiry is what frees a dead holder's name.
 
+`now` is the caller's clock: the SQLite backend (one machine, one clock) decides by it;
+one shared by several servers decides by a clock they share (PostgreSQL: the
+database's), or a server whose clock runs ahead would take a live lease.
+
 `Leases` is the interface; `SqliteLeases` keeps them in `certs/leases.db` in the data
 folder (one server); `proxy.store` has the PostgreSQL backend (several servers).
 """

@@ -37,7 +37,11 @@ async def maintain_once(service: DomainService, manager: CertManager) -> list[Ce
     hosts += [h for h in await service.region_hosts_reaching_us() if h not in hosts]
     for host in hosts:
         before = manager.store.state(host)
-        state = await manager.ensure(host)
+        try:
+            state = await manager.ensure(host)
+        except Exception:  # a bug or a full disk: said, and the round goes on
+            log.exception("%s: certificate not maintained", host)
+            continue
         states.append(state)
         if state.not_after != before.not_after and service.is_tracking_host(host):
             await _verify_once_served(service, host)

@@ -10,6 +10,7 @@ import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable, Container, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from ssl import SSLContext
 from typing import overload
@@ -57,6 +58,9 @@ from redirector.recording.spool_writer import SpoolWriter
 
 log = logging.getLogger("trackway.public")
 KEY_RELOAD_SECONDS = 2.0
+# Challenge lookups at once: a validation asks a few times (vantage points), each a
+# short query; more threads would only queue more lookups on the one connection.
+LOOKUP_THREADS = 2
 Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 
@@ -123,10 +127,16 @@ class PublicService:
         )
         self.loader = open_loader(settings, store_factory) if loads_spool else None
         self.challenges = open_challenges(settings)  # HTTP-01 answers, maybe another's
+        # Their lookups have threads of their own: a flood of them (anyone may ask) while
+        # the database does not answer never takes the default executor, which resolves
+        # the proxy's upstream names.
+        self.lookups = ThreadPoolExecutor(
+            LOOKUP_THREADS, thread_name_prefix="trackway-acme-answers"
+        )
         # trackway answers these on every host, proxied or not (`routing`).
         own: dict[str, PrefixHandler] = {
             CHECK_PATH: domain_check_handler(followed_check_secret(settings.data)),
-            ACME_CHALLENGE_PATH: acme_challenge_handler(self.challenges),
+            ACME_CHALLENGE_PATH: acme_challenge_handler(self.challenges, self.lookups),
             **dict.fromkeys(APP_LINK_PATHS, app_link_handler(app_links)),
         }
         self.own_paths = tuple(own)
@@ -225,7 +235,8 @@ class PublicService:
         returned to stop accepting."""
         if ssl is None:
             return await asyncio.get_running_loop().create_server(self.protocol, sock=sock)
-        listener = TlsListener(self.connections, ssl, challenges)  # counted from accept
+        # Counted from accept; its TLS-ALPN-01 lookups in the answers' threads.
+        listener = TlsListener(self.connections, ssl, challenges, self.lookups)
         listener.start(sock)
         return listener
 
@@ -240,6 +251,7 @@ class PublicService:
         await self.forwarder.close()
         await self.fast_forwarding.close()
         await self.state.writer.close()
+        self.lookups.shutdown(wait=False, cancel_futures=True)
         self.challenges.close()
         if self._loading is not None:
             self._stop_loading.set()
@@ -312,17 +324,17 @@ def _app_link_file(
     return None if files is None else files.for_path(path)
 
 
-def acme_challenge_handler(store: Challenges) -> PrefixHandler:
+def acme_challenge_handler(store: Challenges, lookups: Executor) -> PrefixHandler:
     """HTTP-01 (RFC 8555 §8.3): the key authorization for a token being validated,
     whichever server published it (`open_challenges`). 503 while the shared store is
-    down: the CA tries again."""
+    down: the CA tries again. Looked up in `lookups`' threads."""
 
     async def answer(request: web.BaseRequest, token: str) -> web.StreamResponse:
         if not is_token(token):
             return not_found()
         loop = asyncio.get_running_loop()
         try:
-            response = await loop.run_in_executor(None, store.response, token)
+            response = await loop.run_in_executor(lookups, store.response, token)
         except Unavailable as e:
             log.warning("ACME challenge not looked up: %s", e)
             return web.Response(status=503, headers={"Retry-After": "5"})

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import socket
 import ssl
+from concurrent.futures import Executor
 
 from certs.challenges import Challenges
 from certs.sni import challenge_context
@@ -35,11 +36,14 @@ class TlsListener:
         connections: ClickConnections,
         context: ssl.SSLContext,
         challenges: Challenges | None = None,
+        lookups: Executor | None = None,
     ) -> None:
-        """`challenges`: answer TLS-ALPN-01 validations from there (peeking)."""
+        """`challenges`: answer TLS-ALPN-01 validations from there (peeking), looked up
+        in `lookups`' threads (None: the loop's default executor)."""
         self.connections = connections
         self.context = context
         self.challenges = challenges
+        self.lookups = lookups
         self.sockets: list[socket.socket] = []
         self._accepting: asyncio.Task[None] | None = None
 
@@ -98,7 +102,7 @@ class TlsListener:
                 # In a thread: the answer may come from the shared store (another
                 # server published it), and loading a certificate reads files.
                 return await asyncio.get_running_loop().run_in_executor(
-                    None, _challenge_context, challenges, name
+                    self.lookups, _challenge_context, challenges, name
                 )
             except LookupError:
                 pass

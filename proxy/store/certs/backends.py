@@ -19,6 +19,13 @@ from proxy.store.certs.leases import PostgresLeases
 
 __all__ = ["open_cert_backends", "open_cert_manager", "open_challenges", "open_leases"]
 
+# The answering side's lookups, which anyone may set off (a token in a URL, a
+# ClientHello): a second's wait for the connection, and after a failed connect a few
+# seconds of failing at once (503, the CA asks again) rather than one connect timeout
+# per lookup in turn.
+LOOKUP_WAIT_SECONDS = 1.0
+LOOKUP_PAUSE_SECONDS = 5.0
+
 
 def open_cert_backends(settings: Settings) -> CertBackends:
     if not settings.store.url:
@@ -45,7 +52,8 @@ def open_challenges(settings: Settings) -> Challenges:
     shared store every server answers what any published."""
     if not settings.store.url:
         return ChallengeStore(settings.data)
-    return PostgresChallenges(LazyConnection(settings.store.url))
+    db = LazyConnection(settings.store.url, wait=LOOKUP_WAIT_SECONDS, pause=LOOKUP_PAUSE_SECONDS)
+    return PostgresChallenges(db)
 
 
 def open_leases(settings: Settings) -> Leases:

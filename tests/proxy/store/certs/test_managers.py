@@ -19,6 +19,7 @@ from proxy.store.certs import open_cert_manager
 from proxy.store.certs.certificates import PostgresCertificates
 from proxy.store.certs.database import LazyConnection
 from proxy.store.certs.leases import PostgresLeases
+from tests.support.postgres import lapse_leases
 
 HOST = "links.example.com"
 NOW = time.time()  # the certificates are made for now
@@ -82,11 +83,12 @@ async def test_a_result_after_the_lease_was_taken_over_is_dropped(
     taken: list[int | None] = []
 
     def take_over() -> None:  # another server, once this one's lease expired
-        other: Leases = (
-            PostgresLeases(LazyConnection(postgres_url))
-            if store == "postgresql"
-            else SqliteLeases(settings.data)
-        )
+        other: Leases
+        if store == "postgresql":  # expired by the database's clock
+            lapse_leases(postgres_url, 3600)
+            other = PostgresLeases(LazyConnection(postgres_url))
+        else:
+            other = SqliteLeases(settings.data)
         taken.append(other.acquire(HOST, now=NOW + 3600, seconds=600))
         other.close()
 

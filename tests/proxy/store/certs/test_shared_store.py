@@ -23,6 +23,7 @@ from proxy.store.certs.challenges import PostgresChallenges
 from proxy.store.certs.database import LazyConnection
 from proxy.store.certs.leases import PostgresLeases
 from redirector.recording.event_store import StoreUnavailable
+from tests.support.postgres import lapse_leases
 
 HOST = "links.example.com"
 TOKEN = "a" * 43
@@ -48,6 +49,7 @@ def db(postgres_url: str) -> Iterator[LazyConnection]:
 def test_a_write_with_an_older_lease_token_is_refused(db: LazyConnection, tmp_path: Path) -> None:
     stalled, successor = PostgresLeases(db), PostgresLeases(db)
     old = stalled.acquire(HOST, now=100.0, seconds=60)
+    lapse_leases(db.url, 100)
     new = successor.acquire(HOST, now=200.0, seconds=60)  # the first one's lease expired
     assert (old, new) == (1, 2)
     shared = PostgresCertificates(db)
