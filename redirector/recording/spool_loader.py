@@ -243,8 +243,9 @@ class SpoolLoader:
 def _cyclic_gc_paused() -> Iterator[None]:
     """A batch makes some 100k objects, none in a cycle (refcounts free them), beside the
     burst tracker's 200k: the cyclic collector walked them all several times a batch, a
-    quarter of the loader's time (bench/store.py: 52k events/s into PostgreSQL with it,
-    67k without). It runs between batches. Process-wide: in the in-process app the
+    quarter of the loader's time (100 000 spooled clicks as bench/store.py makes them,
+    through the loader into PostgreSQL: 52k events/s with it, 67k without). It runs
+    between batches. Process-wide: in the in-process app the
     clicks' loop too goes without it for a batch's time (bounded by the store's
     timeouts); what it would collect waits that long."""
     if not gc.isenabled():
