@@ -28,7 +28,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.redirect import Result, free_port, process, wait_for, wrk
+from bench.redirect import (
+    Result,
+    caddy_serving,
+    free_port,
+    nginx_conf,
+    process,
+    wait_for,
+    wrk,
+)
 
 HOST = "links.example.com"  # the custom tracking host, proxied
 LOCATION = "https://platform.example/landing?utm_source=email&id=42"
@@ -38,17 +46,6 @@ PATH = "/ls/click?upn=u001.abc"  # a platform's click path
 def wait_for_proxy(port: int, seconds: float = 30) -> None:
     """Until a request for HOST through the proxy on `port` gets the upstream's 302."""
     wait_for(f"http://127.0.0.1:{port}{PATH}", seconds, host=HOST, location=LOCATION)
-
-
-def nginx_conf(prefix: Path, workers: int, server: str) -> Path:
-    prefix.mkdir()
-    conf = prefix / "nginx.conf"
-    conf.write_text(
-        f"worker_processes {workers};\ndaemon off;\npid {prefix}/nginx.pid;\n"
-        f"error_log {prefix}/error.log;\nevents {{ worker_connections 4096; }}\n"
-        f"http {{ access_log off; {server} }}\n"
-    )
-    return conf
 
 
 @contextmanager
@@ -87,21 +84,8 @@ def nginx(tmp: Path, workers: int, upstream_port: int) -> Iterator[int]:
 @contextmanager
 def caddy(tmp: Path, workers: int, upstream_port: int) -> Iterator[int]:
     port = free_port()
-    home = tmp / "caddy"
-    home.mkdir()
-    caddyfile = home / "Caddyfile"
-    caddyfile.write_text(
-        "{\n  admin off\n  auto_https off\n}\n"
-        f"http://:{port} {{\n  bind 127.0.0.1\n  reverse_proxy 127.0.0.1:{upstream_port}\n}}\n"
-    )
-    env = {
-        **os.environ,
-        "GOMAXPROCS": str(workers),
-        "HOME": str(home),
-        "XDG_DATA_HOME": str(home),
-        "XDG_CONFIG_HOME": str(home),
-    }
-    with process(["caddy", "run", "--config", str(caddyfile), "--adapter", "caddyfile"], env=env):
+    site = f"http://:{port} {{\n  bind 127.0.0.1\n  reverse_proxy 127.0.0.1:{upstream_port}\n}}\n"
+    with caddy_serving(tmp, workers, site):
         wait_for_proxy(port)
         yield port
 

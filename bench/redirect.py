@@ -189,34 +189,42 @@ def trackway(tmp: Path, workers: int) -> Iterator[str]:
         yield url
 
 
-@contextmanager
-def nginx(tmp: Path, workers: int) -> Iterator[str]:
-    port = free_port()
-    prefix = tmp / "nginx"
+def nginx_conf(prefix: Path, workers: int, server: str) -> Path:
+    """An nginx.conf in `prefix` (made) for `workers` processes, serving `server` (its
+    http block's server and upstream directives), no access log."""
     prefix.mkdir()
     conf = prefix / "nginx.conf"
     conf.write_text(
-        f"worker_processes {workers};\ndaemon off;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log;\n"
-        "events { worker_connections 4096; }\n"
-        f"http {{ access_log off; server {{ listen 127.0.0.1:{port} reuseport;\n"
-        f"  location /c/ {{ add_header Cache-Control 'no-store, private'; return 302 {DESTINATION}; }} }} }}\n"
+        f"worker_processes {workers};\ndaemon off;\npid {prefix}/nginx.pid;\n"
+        f"error_log {prefix}/error.log;\nevents {{ worker_connections 4096; }}\n"
+        f"http {{ access_log off; {server} }}\n"
     )
-    with process(["nginx", "-p", str(prefix), "-c", str(conf)]):
+    return conf
+
+
+@contextmanager
+def nginx(tmp: Path, workers: int) -> Iterator[str]:
+    port = free_port()
+    conf = nginx_conf(
+        tmp / "nginx",
+        workers,
+        f"server {{ listen 127.0.0.1:{port} reuseport;\n"
+        f"  location /c/ {{ add_header Cache-Control 'no-store, private'; return 302 {DESTINATION}; }} }}",
+    )
+    with process(["nginx", "-p", str(conf.parent), "-c", str(conf)]):
         url = f"http://127.0.0.1:{port}/c/token"
         wait_for(url)
         yield url
 
 
 @contextmanager
-def caddy(tmp: Path, workers: int) -> Iterator[str]:
-    port = free_port()
+def caddy_serving(tmp: Path, workers: int, site: str) -> Iterator[None]:
+    """Caddy on `workers` threads (GOMAXPROCS) serving `site`, a Caddyfile site block;
+    no admin API, no automatic HTTPS, its state in `tmp`."""
     home = tmp / "caddy"
     home.mkdir()
     caddyfile = home / "Caddyfile"
-    caddyfile.write_text(
-        "{\n  admin off\n  auto_https off\n}\n"
-        f"http://127.0.0.1:{port} {{\n  redir /c/* {DESTINATION} 302\n}}\n"
-    )
+    caddyfile.write_text("{\n  admin off\n  auto_https off\n}\n" + site)
     env = {
         **os.environ,
         "GOMAXPROCS": str(workers),
@@ -225,6 +233,14 @@ def caddy(tmp: Path, workers: int) -> Iterator[str]:
         "XDG_CONFIG_HOME": str(home),
     }
     with process(["caddy", "run", "--config", str(caddyfile), "--adapter", "caddyfile"], env=env):
+        yield
+
+
+@contextmanager
+def caddy(tmp: Path, workers: int) -> Iterator[str]:
+    port = free_port()
+    site = f"http://127.0.0.1:{port} {{\n  redir /c/* {DESTINATION} 302\n}}\n"
+    with caddy_serving(tmp, workers, site):
         url = f"http://127.0.0.1:{port}/c/token"
         wait_for(url)
         yield url
