@@ -84,6 +84,16 @@ def write_private_file(path: Path, data: bytes) -> None:
         raise
 
 
+def unused_path(path: Path) -> Path:
+    """`path`, or the first of `path`-2, -3 … not taken: a copy kept aside twice within
+    a second overwrites nothing."""
+    found, number = path, 1
+    while found.exists():
+        number += 1
+        found = path.with_name(f"{path.name}-{number}")
+    return found
+
+
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """An exclusive lock between processes sharing the data folder."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from config.datafolder import file_lock, write_private_file
+from config.datafolder import file_lock, unused_path, write_private_file
 from redirector.links.errors import KeyRingError
 from redirector.links.keyring import KEY_ID_BYTES, SECRET_BYTES, KeyRing, SigningKey
 
@@ -77,11 +77,7 @@ def write_keyring(
         path = data_dir / KEYS_FILE
         kept = None
         if keep_aside is not None and path.exists():
-            kept = data_dir / f"{KEYS_FILE}.{keep_aside}"
-            number = 1
-            while kept.exists():  # kept twice within a second: nothing overwritten
-                number += 1
-                kept = data_dir / f"{KEYS_FILE}.{keep_aside}-{number}"
+            kept = unused_path(data_dir / f"{KEYS_FILE}.{keep_aside}")
             write_private_file(kept, path.read_bytes())
         _save(path, list(keys))
         return kept

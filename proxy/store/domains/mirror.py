@@ -20,6 +20,7 @@ import time
 from collections.abc import Hashable, Set
 from pathlib import Path
 
+from config.datafolder import unused_path
 from proxy.domains.store import DOMAINS_FILE, SendingDomain, SqliteDomainStore, TrackingHost
 from proxy.store.domains.store import PostgresDomainStore
 
@@ -66,11 +67,7 @@ def _keep_aside(local: SqliteDomainStore, data: Path, now: int) -> Path:
     """A copy of domains.db (SQLite's backup: with what its WAL holds), 0600, appearing
     whole under its name or not at all; never over an earlier one."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-    kept = data / f"{DOMAINS_FILE}.local-{stamp}"
-    number = 1
-    while kept.exists():
-        number += 1
-        kept = data / f"{DOMAINS_FILE}.local-{stamp}-{number}"
+    kept = unused_path(data / f"{DOMAINS_FILE}.local-{stamp}")
     fd, tmp = tempfile.mkstemp(dir=data, prefix=f".{kept.name}.")  # 0600
     os.close(fd)
     try:
