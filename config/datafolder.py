@@ -84,6 +84,17 @@ def write_private_file(path: Path, data: bytes) -> None:
         raise
 
 
+def file_version(path: Path) -> tuple[int, int, int]:
+    """What tells one content of a file from another, for those who follow it: trackway
+    replaces a file (a new inode), an editor may write it in place (its time and size);
+    (0, 0, 0) when there is none."""
+    try:
+        found = path.stat()
+    except OSError:
+        return (0, 0, 0)
+    return (found.st_ino, found.st_mtime_ns, found.st_size)
+
+
 def unused_path(path: Path) -> Path:
     """`path`, or the first of `path`-2, -3 … not taken: a copy kept aside twice within
     a second overwrites nothing."""

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from certs.challenges import Challenges, is_token
 from config import Settings
-from config.datafolder import DataFolderError
+from config.datafolder import DataFolderError, file_version
 from config.errors import Unavailable
 from proxy.data_folder import open_loader, open_spool
 from proxy.domains.checks import CHECK_PATH, host_token
@@ -277,11 +277,11 @@ def followed_check_secret(data: Path) -> Callable[[], bytes]:
     the checks of another server expect that one. One stat per check request (they are
     few); a file that cannot be read is said once, and the secret in use kept."""
     path = data / CHECK_SECRET_FILE
-    seen, secret = _version(path), check_secret(data)
+    seen, secret = file_version(path), check_secret(data)
 
     def current() -> bytes:
         nonlocal seen, secret
-        version = _version(path)
+        version = file_version(path)
         if version != seen:
             seen = version
             try:
@@ -350,10 +350,10 @@ async def _reload_keys(state: ClickState, settings: Settings) -> None:
     that cannot be read (damaged, missing) is said once, and the ring in use is kept
     until the file changes again: this task outlives whatever the file holds."""
     path = settings.data / KEYS_FILE
-    seen = _version(path)
+    seen = file_version(path)
     while True:
         await asyncio.sleep(KEY_RELOAD_SECONDS)
-        current = _version(path)
+        current = file_version(path)
         if current == seen:
             continue
         seen = current
@@ -362,13 +362,3 @@ async def _reload_keys(state: ClickState, settings: Settings) -> None:
             log.info("key ring reloaded: %d keys", len(state.ring.keys))
         except Exception as e:  # KeyRingError, or anything else: the loop goes on
             log.error("key ring not reloaded, keeping the current one: %s", e)
-
-
-def _version(path: Path) -> tuple[int, int, int]:
-    """What tells one content of the file from another: trackway replaces it (a new
-    inode), an editor may write it in place (its time and size)."""
-    try:
-        found = path.stat()
-    except OSError:
-        return (0, 0, 0)
-    return (found.st_ino, found.st_mtime_ns, found.st_size)

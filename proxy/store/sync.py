@@ -28,10 +28,10 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from certs.store import CertStore
 from config import Settings
+from config.datafolder import file_version
 from proxy.domains.service import CHECK_SECRET_FILE
 from proxy.store.certs.certificates import PostgresCertificates
 from proxy.store.certs.database import LazyConnection
@@ -119,10 +119,10 @@ class _Follower:
 
     def _keys(self, now: int) -> None:
         with self.db.connection() as conn:
-            current = (shared_version(conn), _file_state(self.data / KEYS_FILE))
+            current = (shared_version(conn), file_version(self.data / KEYS_FILE))
             if current != self.seen_keys:
                 version = pull_with(conn, self.data, now)
-                self.seen_keys = (version, _file_state(self.data / KEYS_FILE))
+                self.seen_keys = (version, file_version(self.data / KEYS_FILE))
 
     def _domains(self, now: int) -> None:
         if self.domains is None:
@@ -134,10 +134,10 @@ class _Follower:
         """Shared (the database taking this one, or this file becoming the database's)
         after each connection and whenever the file changed: a server started while the
         database was down made its own, and its workers follow the file."""
-        if _file_state(self.data / CHECK_SECRET_FILE) != self.seen_secret:
+        if file_version(self.data / CHECK_SECRET_FILE) != self.seen_secret:
             with self.db.connection() as conn:
                 share_check_secret(conn, self.data)
-            self.seen_secret = _file_state(self.data / CHECK_SECRET_FILE)
+            self.seen_secret = file_version(self.data / CHECK_SECRET_FILE)
 
     def _push_certificates(self, now: int) -> None:
         """When there may be something to share: after each connection, when a
@@ -196,11 +196,3 @@ async def keep_mirrors_in_step(settings: Settings, poll: float = POLL_SECONDS) -
     finally:
         pool.submit(follower.reset)
         pool.shutdown(wait=False)
-
-
-def _file_state(path: Path) -> tuple[int, int, int]:
-    try:
-        found = path.stat()
-    except OSError:
-        return (0, 0, 0)
-    return (found.st_ino, found.st_mtime_ns, found.st_size)

@@ -20,6 +20,7 @@ import logging
 from pathlib import Path
 
 from certs.store import CertStore, with_dates
+from config.datafolder import file_version
 from proxy.store.certs.certificates import PostgresCertificates
 
 __all__ = ["CertMirror"]
@@ -77,15 +78,7 @@ class CertMirror:
 def _files(folder: Path) -> _Files:
     """The certificate's and key's files as they are now (a write replaces a file: a
     new inode)."""
-    found = []
-    for name in ("cert.pem", "key.pem"):
-        try:
-            stat = (folder / name).stat()
-        except OSError:
-            found.append((0, 0, 0))
-        else:
-            found.append((stat.st_ino, stat.st_mtime_ns, stat.st_size))
-    return tuple(found)
+    return tuple(file_version(folder / name) for name in ("cert.pem", "key.pem"))
 
 
 def _first_line(error: Exception) -> str:
